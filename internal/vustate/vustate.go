@@ -5,12 +5,15 @@ package vustate
 import (
 	"sync/atomic"
 
+	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
 )
 
-// State is a VU's state outside the init context.
+// State is a VU's state outside the init context. It is owned by the VU's
+// goroutine; only the atomic counters may be touched from other goroutines.
 type State struct {
 	modules.State
 
@@ -25,6 +28,33 @@ type State struct {
 	DataSent, DataReceived atomic.Int64
 	// Loop lets modules complete asynchronous work on the VU's goroutine.
 	Loop EventLoop
+	// TagCtx holds the pieces the VU's sample tags are built from; its
+	// Current method backs modules.State.Tags.
+	TagCtx *Tags
+	// Metadata is attached to every sample the VU produces
+	// (exec.vu.metrics.metadata); nil when empty.
+	Metadata map[string]string
+
+	// Group is the group the VU is in (the root outside group() calls);
+	// change it with SetGroup so that sample tags follow.
+	Group *summary.Group
+
+	// Scenario and Iter describe the running iteration; nil in setup,
+	// teardown and handleSummary.
+	Scenario *executor.Scenario
+	Iter     *executor.Iteration
+	// IterationInScenario counts this VU's iterations in Scenario (0-based
+	// index of the current one).
+	IterationInScenario uint64
+	// Throw mirrors the throw option: errors that are normally only
+	// logged (a bad metric value, a failed request) are thrown instead.
+	Throw bool
+}
+
+// SetGroup makes g the current group.
+func (s *State) SetGroup(g *summary.Group) {
+	s.Group = g
+	s.TagCtx.SetGroup(g.Path)
 }
 
 // EventLoop runs callbacks on the VU's goroutine, between JS tasks.
@@ -33,7 +63,8 @@ type EventLoop interface {
 	// that queues the callback for it. The loop keeps running (the current
 	// iteration does not end) until every reserved callback was queued;
 	// the queued function runs on the VU goroutine and may use the runtime.
-	// An error it returns is thrown as the iteration's exception.
+	// An error it returns is thrown as the iteration's exception. enqueue
+	// may be called from any goroutine, exactly once.
 	RegisterCallback() (enqueue func(func() error))
 }
 
