@@ -189,14 +189,19 @@ func Values(sink Sink, elapsed time.Duration, trendStats []string) map[string]fl
 	return nil
 }
 
-// TrendSink keeps the distribution of a trend's values. Count, sum, min and
-// max are exact.
+// TrendSink keeps the distribution of a trend's values in bounded memory.
+// Count, sum, min and max are always exact. Up to ExactTrendLimit values are
+// kept verbatim, so every statistic is exact; beyond that the values move into
+// a DDSketch and quantiles (med, p(N)) are within TrendRelativeAccuracy
+// (0.5 %) of the exact ones while memory stays constant. Sinks merge, exact or
+// not, so results of several instances can be combined.
 type TrendSink struct {
 	count    int64
 	sum      float64
 	min, max float64
-	values   []float64
+	values   []float64 // exact values while sketch is nil
 	sorted   bool
+	sketch   *trendSketch
 }
 
 // Add records s.Value.
@@ -212,12 +217,32 @@ func (t *TrendSink) AddValue(v float64) {
 	}
 	t.count++
 	t.sum += v
+	if t.sketch != nil {
+		t.sketch.add(v)
+		return
+	}
 	t.values = append(t.values, v)
 	t.sorted = false
+	if len(t.values) > ExactTrendLimit {
+		t.toSketch()
+	}
+}
+
+// toSketch moves the exact values into a new sketch.
+func (t *TrendSink) toSketch() {
+	t.sketch = newTrendSketch()
+	for _, v := range t.values {
+		t.sketch.add(v)
+	}
+	t.values, t.sorted = nil, false
 }
 
 // IsEmpty reports whether no value was added.
 func (t *TrendSink) IsEmpty() bool { return t.count == 0 }
+
+// IsExact reports whether the sink still holds every value, so that its
+// quantiles are exact.
+func (t *TrendSink) IsExact() bool { return t.sketch == nil }
 
 // Count returns the number of values.
 func (t *TrendSink) Count() int64 { return t.count }
@@ -243,21 +268,27 @@ func (t *TrendSink) Avg() float64 {
 func (t *TrendSink) Med() float64 { return t.P(0.5) }
 
 // P returns the q-quantile (0 ≤ q ≤ 1), interpolating linearly between the
-// two nearest ranks as k6 does. It returns 0 when empty.
+// two nearest ranks as k6 does. It returns 0 when empty. P(0) and P(1) are
+// the exact min and max; other quantiles are exact while IsExact, else
+// within TrendRelativeAccuracy. P sorts the exact values in place, so it is
+// not safe to call concurrently with other methods.
 func (t *TrendSink) P(q float64) float64 {
-	n := len(t.values)
-	if n == 0 {
+	if t.count == 0 {
 		return 0
 	}
+	switch {
+	case q <= 0 || math.IsNaN(q):
+		return t.min
+	case q >= 1:
+		return t.max
+	}
+	if t.sketch != nil {
+		return t.sketch.quantile(q, t.min, t.max)
+	}
+	n := len(t.values)
 	if !t.sorted {
 		sort.Float64s(t.values)
 		t.sorted = true
-	}
-	switch {
-	case q <= 0:
-		return t.values[0]
-	case q >= 1:
-		return t.values[n-1]
 	}
 	idx := q * float64(n-1)
 	lo := int(math.Floor(idx))
@@ -265,9 +296,43 @@ func (t *TrendSink) P(q float64) float64 {
 	return t.values[lo] + (t.values[hi]-t.values[lo])*(idx-float64(lo))
 }
 
-// Merge folds o's values into t.
+// Merge folds o's values into t; o is not changed. The result stays exact
+// while both are exact and hold at most ExactTrendLimit values together.
 func (t *TrendSink) Merge(o *TrendSink) {
-	for _, v := range o.values {
-		t.AddValue(v)
+	if o == nil || o.count == 0 {
+		return
 	}
+	if t.count == 0 || o.min < t.min {
+		t.min = o.min
+	}
+	if t.count == 0 || o.max > t.max {
+		t.max = o.max
+	}
+	t.count += o.count
+	t.sum += o.sum
+	if t.sketch == nil && o.sketch == nil && len(t.values)+len(o.values) <= ExactTrendLimit {
+		t.values = append(t.values, o.values...)
+		t.sorted = false
+		return
+	}
+	if t.sketch == nil {
+		t.toSketch()
+	}
+	if o.sketch != nil {
+		t.sketch.merge(o.sketch)
+		return
+	}
+	for _, v := range o.values {
+		t.sketch.add(v)
+	}
+}
+
+// Clone returns an independent copy of t.
+func (t *TrendSink) Clone() *TrendSink {
+	c := *t
+	c.values = append([]float64(nil), t.values...)
+	if t.sketch != nil {
+		c.sketch = t.sketch.copy()
+	}
+	return &c
 }

@@ -40,9 +40,16 @@ type MetricData struct {
 	Thresholds map[string]ThresholdResult `json:"thresholds,omitempty"`
 }
 
-// ThresholdResult is the outcome of one threshold expression.
+// ThresholdResult is the outcome of one threshold expression. Only OK is
+// part of the handleSummary data; the other fields feed the text summary.
 type ThresholdResult struct {
 	OK bool `json:"ok"`
+	// Aggregation is the statistic the expression reads ("p(95)", "count").
+	Aggregation string `json:"-"`
+	// Value is the statistic's value at the last evaluation.
+	Value float64 `json:"-"`
+	// Order is the expression's position in the metric's threshold list.
+	Order int `json:"-"`
 }
 
 // GroupData is a group of the root_group tree.

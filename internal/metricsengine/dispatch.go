@@ -1,0 +1,113 @@
+package metricsengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tallyhq/tally/internal/output"
+	"github.com/tallyhq/tally/metrics"
+)
+
+// startOutputs starts every output and the flusher goroutine that moves
+// pending batches from the shards to the outputs.
+func (e *Engine) startOutputs() error {
+	if !e.hasOutputs {
+		return nil
+	}
+	run := output.Run{Describe: e.Describe}
+	for i, o := range e.outputs {
+		if err := o.Start(context.Background(), run); err != nil {
+			for _, started := range e.outputs[:i] {
+				_ = started.Stop()
+			}
+			return fmt.Errorf("start output %s: %w", o.Description(), err)
+		}
+	}
+	e.flusherDone = make(chan struct{})
+	e.flusherStop = make(chan struct{})
+	go e.flusher()
+	return nil
+}
+
+func (e *Engine) kickFlusher() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flusher hands pending batches to the outputs every flushInterval, when a
+// shard asks for it, and one last time when stopping.
+func (e *Engine) flusher() {
+	defer close(e.flusherDone)
+	t := time.NewTicker(flushInterval)
+	defer t.Stop()
+	var batches []metrics.Samples
+	for {
+		stopping := false
+		select {
+		case <-t.C:
+		case <-e.kick:
+		case <-e.flusherStop:
+			stopping = true
+		}
+		for _, s := range e.shards {
+			s.mu.Lock()
+			batches = append(batches, s.pending...)
+			clear(s.pending)
+			s.pending = s.pending[:0]
+			s.pendingLen = 0
+			if stopping {
+				s.outputsDone = true
+			}
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		}
+		e.write(batches)
+		clear(batches)
+		batches = batches[:0]
+		if stopping {
+			return
+		}
+	}
+}
+
+// write hands batches to every output, remembering the first error; an
+// output that failed gets nothing more.
+func (e *Engine) write(batches []metrics.Samples) {
+	for i, o := range e.outputs {
+		if e.outFailed[i] {
+			continue
+		}
+		for _, b := range batches {
+			if err := o.AddSamples(b); err != nil {
+				e.outFailed[i] = true
+				e.outErr = errors.Join(e.outErr, fmt.Errorf("output %s: %w", o.Description(), err))
+				e.log.Error("output failed; it receives no more samples", "output", o.Description(), "error", err)
+				break
+			}
+		}
+	}
+}
+
+// stopOutputs flushes what is pending and stops every output.
+func (e *Engine) stopOutputs(ctx context.Context) error {
+	if !e.hasOutputs {
+		return nil
+	}
+	close(e.flusherStop)
+	select {
+	case <-e.flusherDone:
+	case <-ctx.Done():
+		return fmt.Errorf("flush outputs: %w", ctx.Err())
+	}
+	err := e.outErr
+	for _, o := range e.outputs {
+		if serr := o.Stop(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stop output %s: %w", o.Description(), serr))
+		}
+	}
+	return err
+}

@@ -1,0 +1,71 @@
+package metricsengine
+
+import (
+	"time"
+
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/summary"
+	"github.com/tallyhq/tally/metrics"
+)
+
+// SummaryMetrics returns the metrics of the handleSummary data: every metric
+// with samples or thresholds, every sub-metric with thresholds under its
+// thresholds key as written, http_req_duration{expected_response:true} when
+// it has samples, and the threshold results of the last evaluation (call
+// EvaluateThresholds first). elapsed is the test run duration (counter
+// rates); trendStats are the trend statistics to compute (validate them with
+// summary.ValidateTrendStats; nil means options.DefaultSummaryTrendStats).
+func (e *Engine) SummaryMetrics(elapsed time.Duration, trendStats []string) map[string]*summary.MetricData {
+	if trendStats == nil {
+		trendStats = options.DefaultSummaryTrendStats
+	}
+	snap := e.collect()
+	out := map[string]*summary.MetricData{}
+	entry := func(name string, m *metrics.Metric, sink metrics.Sink) *summary.MetricData {
+		if d, ok := out[name]; ok {
+			return d
+		}
+		d := &summary.MetricData{
+			Type:     m.Type.String(),
+			Contains: m.Contains.String(),
+			Values:   metrics.Values(publicSink(m.Type, sink), elapsed, trendStats),
+		}
+		out[name] = d
+		return d
+	}
+	for _, m := range e.reg.All() {
+		if m.Index < len(snap.main) && snap.main[m.Index] != nil && !snap.main[m.Index].IsEmpty() {
+			entry(m.Name, m, snap.main[m.Index])
+		}
+	}
+	for _, sub := range e.subs {
+		sink := snap.subs[sub.idx]
+		if len(sub.sets) > 0 || (sink != nil && !sink.IsEmpty()) {
+			entry(sub.key, sub.parent, sink)
+		}
+	}
+	e.thMu.Lock()
+	defer e.thMu.Unlock()
+	order := map[string]int{}
+	for _, st := range e.states {
+		m := st.set.Metric
+		name := m.Name
+		var sink metrics.Sink
+		if st.sub != nil {
+			name = st.sub.key
+			sink = snap.subs[st.sub.idx]
+		} else if m.Index < len(snap.main) {
+			sink = snap.main[m.Index]
+		}
+		d := entry(name, m, sink)
+		if d.Thresholds == nil {
+			d.Thresholds = map[string]summary.ThresholdResult{}
+		}
+		ok := st.ok || !st.evaluated
+		d.Thresholds[st.th.Source] = summary.ThresholdResult{
+			OK: ok, Aggregation: st.th.AggName, Value: st.value, Order: order[name],
+		}
+		order[name]++
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package output
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tallyhq/tally/metrics"
+)
+
+// csvColumns are the tag columns of the csv output, after metric_name,
+// timestamp and metric_value; other tags go to extra_tags as k=v&k=v.
+var csvColumns = []string{"check", "error", "error_code", "expected_response", "group", "method",
+	"name", "proto", "scenario", "service", "status", "subproto", "tls_version", "url"}
+
+var csvColumnIndex = func() map[string]int {
+	m := make(map[string]int, len(csvColumns))
+	for i, c := range csvColumns {
+		m[c] = i
+	}
+	return m
+}()
+
+// csvHeader is the first line of every csv output file.
+var csvHeader = "metric_name,timestamp,metric_value," + strings.Join(csvColumns, ",") + ",extra_tags,metadata\n"
+
+// csvOutput writes one row per sample; timestamps are Unix seconds.
+type csvOutput struct {
+	dest  destination
+	buf   []byte
+	cells []string
+	extra []byte
+}
+
+var _ Output = (*csvOutput)(nil)
+
+func (o *csvOutput) Description() string { return "csv (" + o.dest.name() + ")" }
+
+func (o *csvOutput) Start(context.Context, Run) error {
+	if err := o.dest.open(); err != nil {
+		return err
+	}
+	o.cells = make([]string, len(csvColumns))
+	_, err := o.dest.w.WriteString(csvHeader)
+	return err
+}
+
+func (o *csvOutput) AddSamples(batch metrics.Samples) error {
+	b := o.buf[:0]
+	for i := range batch {
+		b = o.appendRow(b, &batch[i])
+	}
+	o.buf = b
+	if _, err := o.dest.w.Write(b); err != nil {
+		return fmt.Errorf("write %s: %w", o.dest.name(), err)
+	}
+	return nil
+}
+
+func (o *csvOutput) Stop() error { return o.dest.close() }
+
+func (o *csvOutput) appendRow(b []byte, s *metrics.Sample) []byte {
+	clear(o.cells)
+	extra := o.extra[:0]
+	for _, t := range s.Tags.Tags() {
+		if i, ok := csvColumnIndex[t.Key]; ok {
+			o.cells[i] = t.Value
+			continue
+		}
+		if len(extra) > 0 {
+			extra = append(extra, '&')
+		}
+		extra = append(extra, t.Key...)
+		extra = append(extra, '=')
+		extra = append(extra, t.Value...)
+	}
+	o.extra = extra
+	b = appendCSV(b, s.Metric.Name)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, s.Time.Unix(), 10)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, s.Value, 'f', -1, 64)
+	for _, c := range o.cells {
+		b = append(b, ',')
+		b = appendCSV(b, c)
+	}
+	b = append(b, ',')
+	b = appendCSV(b, string(extra))
+	b = append(b, ',')
+	var meta []byte
+	for i, t := range sortedPairs(s.Metadata) {
+		if i > 0 {
+			meta = append(meta, '&')
+		}
+		meta = append(meta, t.Key...)
+		meta = append(meta, '=')
+		meta = append(meta, t.Value...)
+	}
+	b = appendCSV(b, string(meta))
+	return append(b, '\n')
+}
+
+// appendCSV appends one field, quoted as RFC 4180 requires.
+func appendCSV(b []byte, f string) []byte {
+	if !strings.ContainsAny(f, ",\"\r\n") && !strings.HasPrefix(f, " ") {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}

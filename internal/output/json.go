@@ -1,0 +1,228 @@
+package output
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tallyhq/tally/metrics"
+)
+
+// jsonOutput writes k6's NDJSON format: a "Metric" line the first time a
+// metric is seen, then one "Point" line per sample.
+type jsonOutput struct {
+	dest     destination
+	describe func(*metrics.Metric) MetricInfo
+	seen     map[*metrics.Metric]bool
+	buf      []byte
+}
+
+var _ Output = (*jsonOutput)(nil)
+
+func (o *jsonOutput) Description() string { return "json (" + o.dest.name() + ")" }
+
+func (o *jsonOutput) Start(_ context.Context, run Run) error {
+	o.describe = run.Describe
+	o.seen = map[*metrics.Metric]bool{}
+	return o.dest.open()
+}
+
+func (o *jsonOutput) AddSamples(batch metrics.Samples) error {
+	b := o.buf[:0]
+	for i := range batch {
+		s := &batch[i]
+		if !o.seen[s.Metric] {
+			o.seen[s.Metric] = true
+			b = o.appendMetric(b, s.Metric)
+		}
+		b = appendPoint(b, s)
+	}
+	o.buf = b
+	if _, err := o.dest.w.Write(b); err != nil {
+		return fmt.Errorf("write %s: %w", o.dest.name(), err)
+	}
+	return nil
+}
+
+func (o *jsonOutput) Stop() error { return o.dest.close() }
+
+func (o *jsonOutput) appendMetric(b []byte, m *metrics.Metric) []byte {
+	var info MetricInfo
+	if o.describe != nil {
+		info = o.describe(m)
+	}
+	b = append(b, `{"type":"Metric","data":{"name":`...)
+	b = appendString(b, m.Name)
+	b = append(b, `,"type":"`...)
+	b = append(b, m.Type.String()...)
+	b = append(b, `","contains":"`...)
+	b = append(b, m.Contains.String()...)
+	b = append(b, `","thresholds":[`...)
+	for i, t := range info.Thresholds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCompact(b, t)
+	}
+	b = append(b, `],"submetrics":`...)
+	if len(info.Submetrics) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, sm := range info.Submetrics {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendString(b, sm.Name)
+			b = append(b, `,"suffix":`...)
+			b = appendString(b, sm.Suffix)
+			b = append(b, `,"tags":`...)
+			b = appendTags(b, sm.Tags.Tags())
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `},"metric":`...)
+	b = appendString(b, m.Name)
+	return append(b, "}\n"...)
+}
+
+func appendPoint(b []byte, s *metrics.Sample) []byte {
+	b = append(b, `{"metric":`...)
+	b = appendString(b, s.Metric.Name)
+	b = append(b, `,"type":"Point","data":{"time":"`...)
+	b = s.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","value":`...)
+	b = appendFloat(b, s.Value)
+	b = append(b, `,"tags":`...)
+	b = appendTags(b, s.Tags.Tags())
+	if len(s.Metadata) > 0 {
+		b = append(b, `,"metadata":`...)
+		b = appendTags(b, sortedPairs(s.Metadata))
+	}
+	return append(b, "}}\n"...)
+}
+
+func sortedPairs(m map[string]string) []metrics.Tag {
+	return metrics.NewTagSet(m).Tags()
+}
+
+func appendTags(b []byte, tags []metrics.Tag) []byte {
+	b = append(b, '{')
+	for i, t := range tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, t.Key)
+		b = append(b, ':')
+		b = appendString(b, t.Value)
+	}
+	return append(b, '}')
+}
+
+// appendCompact appends raw JSON without insignificant whitespace, so every
+// record stays on one line.
+func appendCompact(b []byte, raw json.RawMessage) []byte {
+	start := len(b)
+	b = append(b, raw...)
+	out := b[:start]
+	inString, escaped := false, false
+	for _, c := range b[start:] {
+		switch {
+		case inString:
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// appendFloat formats v as encoding/json does; NaN and ±Inf, which JSON
+// cannot represent, become null.
+func appendFloat(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	abs := math.Abs(v)
+	fmtc := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmtc = 'e'
+	}
+	b = strconv.AppendFloat(b, v, fmtc, -1, 64)
+	if fmtc == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaping as encoding/json does
+// (without HTML escaping).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

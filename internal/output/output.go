@@ -1,0 +1,161 @@
+// Package output streams every sample of a run to files or standard output
+// (k6's --out): json[=FILE] writes k6's NDJSON lines, csv=FILE k6's CSV rows.
+// A file name ending in .gz is gzip-compressed.
+package output
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/tallyhq/tally/metrics"
+)
+
+// Output receives the samples of a run. The metrics engine calls Start once,
+// then AddSamples from a single goroutine (never concurrently), then Stop.
+type Output interface {
+	// Description names the output for logs, e.g. "json (out.json.gz)".
+	Description() string
+	// Start opens the destination; run describes the run's metrics.
+	Start(ctx context.Context, run Run) error
+	// AddSamples writes a batch. The output must not keep the slice.
+	AddSamples(batch metrics.Samples) error
+	// Stop flushes and closes the destination (never standard output).
+	Stop() error
+}
+
+// Run describes the run to outputs.
+type Run struct {
+	// Describe returns a metric's thresholds and sub-metrics; nil means
+	// none are known.
+	Describe func(*metrics.Metric) MetricInfo
+}
+
+// MetricInfo is what the json output's metric definition line carries
+// besides the metric itself.
+type MetricInfo struct {
+	// Thresholds are the metric's threshold entries as written (JSON
+	// strings or objects).
+	Thresholds []json.RawMessage
+	// Submetrics are the metric's tag-filtered sub-metrics.
+	Submetrics []Submetric
+}
+
+// Submetric is a tag-filtered view of a metric.
+type Submetric struct {
+	Name   string          // "http_req_duration{status:200}"
+	Suffix string          // "status:200", the text between the braces
+	Tags   *metrics.TagSet // the selector
+}
+
+// Params are what outputs may need from the process.
+type Params struct {
+	// Stdout receives json output without a file name.
+	Stdout io.Writer
+	Logger *slog.Logger
+}
+
+// Types lists the output types New accepts.
+var Types = []string{"json", "csv"}
+
+// New returns the output described by spec, `TYPE[=ARG]` as given to --out:
+// "json" (standard output), "json=FILE", "csv=FILE". Files are created (or
+// truncated) at Start, relative to the working directory. An unknown type or
+// a missing argument is an error naming the spec.
+func New(spec string, p Params) (Output, error) {
+	typ, arg, _ := strings.Cut(spec, "=")
+	typ = strings.TrimSpace(typ)
+	switch typ {
+	case "json":
+		if arg == "" || arg == "-" {
+			if p.Stdout == nil {
+				return nil, errors.New("--out json: no standard output to write to")
+			}
+			return &jsonOutput{dest: destination{stdout: p.Stdout}}, nil
+		}
+		return &jsonOutput{dest: destination{path: arg}}, nil
+	case "csv":
+		if arg == "" {
+			return nil, fmt.Errorf("--out %q: the csv output needs a file, e.g. --out csv=results.csv", spec)
+		}
+		return &csvOutput{dest: destination{path: arg}}, nil
+	case "":
+		return nil, fmt.Errorf("--out %q: missing output type; use one of %s", spec, strings.Join(Types, ", "))
+	}
+	return nil, fmt.Errorf("--out %q: unknown output type %q; tally supports %s (e.g. --out json=results.json)", spec, typ, strings.Join(Types, ", "))
+}
+
+// NewAll returns one output per spec, in order.
+func NewAll(specs []string, p Params) ([]Output, error) {
+	outs := make([]Output, 0, len(specs))
+	for _, s := range specs {
+		o, err := New(s, p)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+// destination is a buffered writer on a file (gzip when the name ends in
+// .gz) or on standard output.
+type destination struct {
+	path   string
+	stdout io.Writer
+
+	file *os.File
+	gz   *gzip.Writer
+	w    *bufio.Writer
+}
+
+func (d *destination) name() string {
+	if d.path == "" {
+		return "stdout"
+	}
+	return d.path
+}
+
+func (d *destination) open() error {
+	if d.path == "" {
+		d.w = bufio.NewWriterSize(d.stdout, 64<<10)
+		return nil
+	}
+	f, err := os.Create(d.path)
+	if err != nil {
+		return fmt.Errorf("open output file: %w", err)
+	}
+	d.file = f
+	var w io.Writer = f
+	if strings.HasSuffix(d.path, ".gz") {
+		d.gz = gzip.NewWriter(f)
+		w = d.gz
+	}
+	d.w = bufio.NewWriterSize(w, 64<<10)
+	return nil
+}
+
+func (d *destination) close() error {
+	if d.w == nil {
+		return nil
+	}
+	err := d.w.Flush()
+	if d.gz != nil {
+		err = errors.Join(err, d.gz.Close())
+	}
+	if d.file != nil {
+		err = errors.Join(err, d.file.Close())
+	}
+	d.w = nil
+	if err != nil {
+		return fmt.Errorf("write %s: %w", d.name(), err)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package summary
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tallyhq/tally/metrics"
+)
+
+// Mode is the text summary's level of detail (--summary-mode).
+type Mode string
+
+// The summary modes. ModeDisabled also skips handleSummary.
+const (
+	ModeCompact  Mode = "compact"
+	ModeFull     Mode = "full"
+	ModeDisabled Mode = "disabled"
+)
+
+// ParseMode parses a --summary-mode value; "" means compact. Any other value
+// is an error (the CLI exits 255).
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.TrimSpace(s)); m {
+	case "":
+		return ModeCompact, nil
+	case ModeCompact, ModeFull, ModeDisabled:
+		return m, nil
+	}
+	return "", fmt.Errorf("invalid summary mode %q: use compact, full or disabled", s)
+}
+
+// ValidateTrendStats checks --summary-trend-stats / summaryTrendStats: each
+// entry must be avg, min, med, max, count or p(N) with 0 ≤ N ≤ 100. An error
+// names the first bad entry (the CLI exits 255).
+func ValidateTrendStats(stats []string) error {
+	for _, s := range stats {
+		if _, err := metrics.ParseTrendStat(s); err != nil {
+			return fmt.Errorf("invalid summary trend stats: %w", err)
+		}
+	}
+	return nil
+}
+
+// ParseTrendStats splits a --summary-trend-stats value ("avg,p(95),p(99.9)")
+// and validates every entry.
+func ParseTrendStats(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("invalid summary trend stats %q: list at least one of avg, min, med, max, count, p(N)", s)
+	}
+	return out, ValidateTrendStats(out)
+}
+
+// ValidateTimeUnit checks --summary-time-unit / summaryTimeUnit: "", "s",
+// "ms" or "us".
+func ValidateTimeUnit(u string) error {
+	switch u {
+	case "", "s", "ms", "us":
+		return nil
+	}
+	return fmt.Errorf("invalid summary time unit %q: use s, ms or us", u)
+}
