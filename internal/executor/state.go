@@ -1,0 +1,181 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tallyhq/tally/internal/progress"
+	"github.com/tallyhq/tally/metrics"
+)
+
+// State holds the run-wide counters k6/execution's `instance` object reads.
+// All fields are safe for concurrent use.
+type State struct {
+	// IterationsCompleted counts iterations that ran to their end (also
+	// those that threw).
+	IterationsCompleted atomic.Int64
+	// IterationsInterrupted counts iterations cut by a graceful stop
+	// deadline, a ramp-down or the end of the test.
+	IterationsInterrupted atomic.Int64
+	// VUsActive counts VUs currently handed to an executor.
+	VUsActive atomic.Int64
+	// VUsInitialized counts VUs initialized so far (planned and unplanned).
+	VUsInitialized atomic.Int64
+
+	startNano atomic.Int64
+}
+
+// MarkStarted records t as the start of the test run unless a start was
+// already recorded. The engine may call it before setup(); Scheduler.Run
+// calls it otherwise.
+func (s *State) MarkStarted(t time.Time) { s.startNano.CompareAndSwap(0, t.UnixNano()) }
+
+// StartTime returns when the test run started (zero before).
+func (s *State) StartTime() time.Time {
+	n := s.startNano.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// CurrentTestRunDuration returns the time elapsed since StartTime (0 before
+// the start).
+func (s *State) CurrentTestRunDuration() time.Duration {
+	n := s.startNano.Load()
+	if n == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, n))
+}
+
+// executor runs one scenario on this instance.
+type executor interface {
+	// run blocks until the scenario ends: its regular duration and
+	// graceful stop are over, or ctx is done (hard stop).
+	run(ctx context.Context, start time.Time)
+	// bar describes the scenario's progress for the progress display.
+	bar() progress.Bar
+}
+
+// runEnv is what executors get from the scheduler.
+type runEnv struct {
+	pool    *pool
+	state   *State
+	samples metrics.Pusher
+	builtin *metrics.Builtin
+	runTags *metrics.TagSet
+	logger  *slog.Logger
+}
+
+// base holds what every executor needs.
+type base struct {
+	env   *runEnv
+	sc    *Scenario
+	tags  *metrics.TagSet // run tags + scenario tags, for dropped_iterations
+	iters *segIndex
+	start atomic.Int64 // unix nanos of the executor's start, 0 before
+}
+
+func newBase(env *runEnv, sc *Scenario, iterTuple *Tuple) base {
+	return base{env: env, sc: sc, tags: env.runTags.Merge(sc.Tags), iters: &segIndex{t: iterTuple}}
+}
+
+// markStart records the executor's start.
+func (b *base) markStart(t time.Time) { b.start.Store(t.UnixNano()) }
+
+// elapsed returns the time since the executor started (0 before).
+func (b *base) elapsed() time.Duration {
+	n := b.start.Load()
+	if n == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, n))
+}
+
+// runIteration runs one iteration of the scenario on vu and counts it.
+func (b *base) runIteration(ctx context.Context, vu VU) bool {
+	local, global := b.iters.next()
+	ok := vu.RunIteration(ctx, &Iteration{Scenario: b.sc, InInstance: local, InTest: global})
+	if ok {
+		b.env.state.IterationsCompleted.Add(1)
+	} else {
+		b.env.state.IterationsInterrupted.Add(1)
+	}
+	return ok
+}
+
+// dropped emits one dropped_iterations sample of n, unless the run is being
+// stopped (ctx done), when nothing more is recorded.
+func (b *base) dropped(ctx context.Context, n int64) {
+	if n <= 0 || b.env.builtin == nil || ctx.Err() != nil {
+		return
+	}
+	b.env.samples.Push(metrics.Samples{{Metric: b.env.builtin.DroppedIterations, Time: time.Now(),
+		Value: float64(n), Tags: b.tags}})
+}
+
+// acquire takes a VU from the pool for this executor.
+func (b *base) acquire(ctx context.Context) (VU, error) {
+	vu, err := b.env.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.env.state.VUsActive.Add(1)
+	return vu, nil
+}
+
+// release gives vu back to the pool.
+func (b *base) release(vu VU) {
+	b.env.state.VUsActive.Add(-1)
+	b.env.pool.put(vu)
+}
+
+// segIndex numbers a scenario's iterations: the n-th local iteration gets
+// the n-th global index the instance owns.
+type segIndex struct {
+	t *Tuple
+	n atomic.Int64
+}
+
+func (s *segIndex) next() (local, global uint64) {
+	k := s.n.Add(1) - 1
+	return uint64(k), uint64(s.t.Global(k))
+}
+
+// count returns how many iterations were numbered so far.
+func (s *segIndex) count() int64 { return s.n.Load() }
+
+// fmtDur renders a duration compactly for progress bars: "1m05s", "4.2s".
+func fmtDur(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if d < time.Minute {
+		return fmt.Sprintf("%04.1fs", d.Seconds())
+	}
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%dh%02dm%02ds", h, m, s)
+	}
+	return fmt.Sprintf("%dm%02ds", m, s)
+}
+
+// fraction returns a/b clamped to 0..1 (0 when b ≤ 0).
+func fraction(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	f := a / b
+	switch {
+	case f < 0:
+		return 0
+	case f > 1:
+		return 1
+	}
+	return f
+}
