@@ -132,6 +132,8 @@ func newConfig(name, typ string) Config {
 		return newPerVUIterationsConfig(name)
 	case ConstantVUsType:
 		return newConstantVUsConfig(name)
+	case RampingVUsType:
+		return newRampingVUsConfig(name)
 	}
 	return nil
 }

@@ -90,7 +90,12 @@ func derive(o options.Options) ([]Config, error) {
 		if o.Scenarios != nil {
 			return nil, conflict("stages", "scenarios")
 		}
-		return nil, &options.InvalidError{Option: "stages", Err: errors.New("ramping-vus is not implemented yet")} // TODO(scheduler): next commit
+		rv := newRampingVUsConfig(DefaultScenarioName)
+		rv.StartVUs = options.Int(o.VUs, 1)
+		for _, s := range o.Stages {
+			rv.Stages = append(rv.Stages, Stage{Duration: s.Duration, Target: s.Target})
+		}
+		c = rv
 	case o.VUs != nil && o.Scenarios == nil:
 		sc := newSharedIterationsConfig(DefaultScenarioName)
 		sc.VUs, sc.Iterations = *o.VUs, *o.VUs

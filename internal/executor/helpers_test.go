@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -187,3 +188,5 @@ func runScenarios(t testing.TB, ctx context.Context, scenarios, seg, seq string,
 	err = s.Run(ctx)
 	return &testRun{rec: rec, sched: s, builtin: builtin, elapsed: time.Since(start), err: err}
 }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
