@@ -14,6 +14,17 @@ type Data struct {
 	// SetupData is setup()'s return value as JSON; nil when setup returned
 	// undefined (the key is then absent).
 	SetupData json.RawMessage `json:"setup_data,omitempty"`
+	// Breakdown holds per-group and per-scenario aggregates for the full
+	// text summary; nil unless the metrics engine collected them. It is not
+	// part of the handleSummary data.
+	Breakdown *Breakdown `json:"-"`
+}
+
+// Breakdown is the run's metrics split by group and by scenario, in the
+// same form as Data.Metrics.
+type Breakdown struct {
+	Groups    map[string]map[string]*MetricData // by group path ("::a::b")
+	Scenarios map[string]map[string]*MetricData // by scenario name
 }
 
 // Options are the summary-related options echoed in Data.

@@ -7,26 +7,30 @@ import (
 	"github.com/tallyhq/tally/metrics"
 )
 
-// Mode is the text summary's level of detail (--summary-mode).
-type Mode string
-
-// The summary modes. ModeDisabled also skips handleSummary.
+// The values of --summary-mode, the text summary's level of detail.
+// ModeDisabled also skips handleSummary.
 const (
-	ModeCompact  Mode = "compact"
-	ModeFull     Mode = "full"
-	ModeDisabled Mode = "disabled"
+	ModeCompact  = "compact"
+	ModeFull     = "full"
+	ModeDisabled = "disabled"
 )
 
 // ParseMode parses a --summary-mode value; "" means compact. Any other value
 // is an error (the CLI exits 255).
-func ParseMode(s string) (Mode, error) {
-	switch m := Mode(strings.TrimSpace(s)); m {
+func ParseMode(s string) (string, error) {
+	switch m := strings.TrimSpace(s); m {
 	case "":
 		return ModeCompact, nil
 	case ModeCompact, ModeFull, ModeDisabled:
 		return m, nil
 	}
 	return "", fmt.Errorf("invalid summary mode %q: use compact, full or disabled", s)
+}
+
+// ValidateMode reports whether s is a valid --summary-mode value.
+func ValidateMode(s string) error {
+	_, err := ParseMode(s)
+	return err
 }
 
 // ValidateTrendStats checks --summary-trend-stats / summaryTrendStats: each

@@ -1,0 +1,243 @@
+package summary
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// fixture is a summary of a short HTTP test with checks, groups, custom
+// metrics, sub-metrics and thresholds (one failing).
+func fixture() *Data {
+	root := NewRootGroup()
+	login, _ := root.Group("login")
+	inner, _ := login.Group("form")
+	c1, _ := root.Check("status is 200")
+	c1.Passes.Add(45)
+	c2, _ := login.Check("token present")
+	c2.Passes.Add(40)
+	c2.Fails.Add(5)
+	c3, _ := inner.Check("form ok")
+	c3.Passes.Add(3)
+	trend := func(contains string, avg, min, med, max, p90, p95 float64) *MetricData {
+		return &MetricData{Type: "trend", Contains: contains, Values: map[string]float64{
+			"avg": avg, "min": min, "med": med, "max": max, "p(90)": p90, "p(95)": p95}}
+	}
+	d := &Data{
+		RootGroup: root.Data(),
+		Options:   Options{SummaryTrendStats: []string{"avg", "min", "med", "max", "p(90)", "p(95)"}},
+		State:     State{TestRunDurationMs: 6858.6},
+		Metrics: map[string]*MetricData{
+			"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 88.0 / 93, "passes": 88, "fails": 5}},
+			"http_req_duration": trend("time", 140.3612, 119.0834, 140.9611, 154.6342, 146.8812, 148.2123),
+			"http_req_duration{expected_response:true}": trend("time", 140.3612, 119.0834, 140.9611, 154.6342, 146.8812, 148.2123),
+			"http_req_duration{scenario:race}":          trend("time", 1140.3, 0.0071, 1.5, 61234.5, 2000, 3000),
+			"http_req_blocked":                          trend("time", 0.0123, 0.001, 0.004, 1.35, 0.2, 0.7),
+			"http_req_failed":                           {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 0, "passes": 0, "fails": 45}},
+			"http_reqs":                                 {Type: "counter", Contains: "default", Values: map[string]float64{"count": 45, "rate": 6.561093}},
+			"iteration_duration":                        trend("time", 152.38, 119.37, 141.27, 684.62, 147.11, 148.39),
+			"iterations":                                {Type: "counter", Contains: "default", Values: map[string]float64{"count": 45, "rate": 6.561093}},
+			"vus":                                       {Type: "gauge", Contains: "default", Values: map[string]float64{"value": 1, "min": 1, "max": 1}},
+			"vus_max":                                   {Type: "gauge", Contains: "default", Values: map[string]float64{"value": 1, "min": 1, "max": 1}},
+			"data_received":                             {Type: "counter", Contains: "data", Values: map[string]float64{"count": 519234, "rate": 75700}},
+			"data_sent":                                 {Type: "counter", Contains: "data", Values: map[string]float64{"count": 4120, "rate": 600.7}},
+			"group_duration":                            trend("time", 300, 200, 300, 400, 380, 390),
+			"custom_waiting_time":                       trend("default", 152.355556, 120, 141, 684, 147.2, 148.8),
+			"ledger_discrepancies": {Type: "counter", Contains: "default", Values: map[string]float64{"count": 2, "rate": 0.291606},
+				Thresholds: map[string]ThresholdResult{"count==0": {OK: false, Aggregation: "count", Value: 2}}},
+		},
+	}
+	d.Metrics["http_req_duration"].Thresholds = map[string]ThresholdResult{
+		"p(95)<1500": {OK: true, Aggregation: "p(95)", Value: 148.2123, Order: 0},
+		"p(90)<2000": {OK: true, Aggregation: "p(90)", Value: 146.8812, Order: 1},
+	}
+	d.Metrics["http_req_failed"].Thresholds = map[string]ThresholdResult{"rate<0.01": {OK: true, Aggregation: "rate"}}
+	d.Metrics["http_req_duration{scenario:race}"].Thresholds = map[string]ThresholdResult{"max<60000": {OK: false, Aggregation: "max", Value: 61234.5}}
+	d.Breakdown = &Breakdown{
+		Groups: map[string]map[string]*MetricData{
+			"::login": {
+				"checks":            {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 40.0 / 45, "passes": 40, "fails": 5}},
+				"http_req_duration": trend("time", 100, 90, 100, 110, 108, 109),
+				"http_reqs":         {Type: "counter", Contains: "default", Values: map[string]float64{"count": 45, "rate": 6.561093}},
+			},
+			"::login::form": {
+				"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 1, "passes": 3, "fails": 0}},
+			},
+		},
+		Scenarios: map[string]map[string]*MetricData{
+			"default": {
+				"iterations": {Type: "counter", Contains: "default", Values: map[string]float64{"count": 45, "rate": 6.561093}},
+			},
+		},
+	}
+	return d
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestTextGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		opts TextOptions
+	}{
+		{"compact.txt", TextOptions{NoColor: true}},
+		{"full.txt", TextOptions{Mode: ModeFull, NoColor: true,
+			Extra: []Section{{Title: "LEDGER", Text: "verdict: 2 discrepancies\nbalance interval ok\n"}}}},
+		{"color.txt", TextOptions{Mode: ModeCompact}},
+		{"time-unit-ms.txt", TextOptions{NoColor: true, TimeUnit: "ms"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Text(&buf, fixture(), tc.opts); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name, buf.Bytes())
+		})
+	}
+}
+
+func TestTextDisabledPrintsNothing(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Text(&buf, fixture(), TextOptions{Mode: ModeDisabled}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("disabled mode printed %q", buf.String())
+	}
+}
+
+func TestTextNoColorHasNoEscapes(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Text(&buf, fixture(), TextOptions{Mode: ModeFull, NoColor: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "\x1b[") {
+		t.Error("NoColor output contains ANSI escapes")
+	}
+}
+
+func TestExportGolden(t *testing.T) {
+	d := fixture()
+	d.SetupData = json.RawMessage(`{"token":"abc"}`)
+	b, err := Export(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "export.json", append(b, '\n'))
+	// the measured shape: thresholds true when FAILED, rate → value,
+	// groups and checks keyed by name
+	var doc struct {
+		RootGroup struct {
+			Groups map[string]struct {
+				Path   string `json:"path"`
+				Checks map[string]struct{ Passes, Fails int64 }
+			} `json:"groups"`
+		} `json:"root_group"`
+		Metrics map[string]map[string]any `json:"metrics"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Metrics["ledger_discrepancies"]["thresholds"].(map[string]any)["count==0"]; got != true {
+		t.Errorf("failed threshold exported as %v, want true", got)
+	}
+	if got := doc.Metrics["http_req_failed"]["thresholds"].(map[string]any)["rate<0.01"]; got != false {
+		t.Errorf("passing threshold exported as %v, want false", got)
+	}
+	if _, ok := doc.Metrics["checks"]["value"]; !ok {
+		t.Error(`rate metric lacks "value"`)
+	}
+	if _, ok := doc.Metrics["checks"]["rate"]; ok {
+		t.Error(`rate metric still has "rate"`)
+	}
+	if g := doc.RootGroup.Groups["login"]; g.Path != "::login" || g.Checks["token present"].Fails != 5 {
+		t.Errorf("login group = %+v", g)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	tests := []struct {
+		got, want string
+	}{
+		{formatTime(148.2123, ""), "148.21ms"},
+		{formatTime(0.66396, ""), "663.96µs"},
+		{formatTime(0.007, ""), "7µs"},
+		{formatTime(0, ""), "0s"},
+		{formatTime(1140.3, ""), "1.14s"},
+		{formatTime(75300, ""), "1m15.3s"},
+		{formatTime(148.2123, "s"), "0.15s"},
+		{formatTime(148.2123, "ms"), "148.21ms"},
+		{formatTime(148.2123, "us"), "148212.3µs"},
+		{formatBytes(102), "102 B"},
+		{formatBytes(31000), "31 kB"},
+		{formatBytes(1300000), "1.3 MB"},
+		{formatBytes(999), "999 B"},
+		{formatNumber(152.3555561), "152.355556"},
+		{formatNumber(120), "120"},
+		{formatNumber(4.5), "4.5"},
+		{formatNumber(-0.0000001), "0"},
+		{formatPercent(0.5), "50.00%"},
+		{formatPerSecond("default", 6.561093, ""), "6.561093/s"},
+		{formatPerSecond("data", 75700, ""), "76 kB/s"},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	for _, m := range []string{"", "compact", "full", "disabled"} {
+		if err := ValidateMode(m); err != nil {
+			t.Errorf("ValidateMode(%q) = %v", m, err)
+		}
+	}
+	for _, m := range []string{"legacy", "Compact", "none"} {
+		if err := ValidateMode(m); err == nil {
+			t.Errorf("ValidateMode(%q) = nil, want an error", m)
+		}
+	}
+	if _, err := ParseTrendStats("avg, p(99.9),count,med"); err != nil {
+		t.Errorf("ParseTrendStats: %v", err)
+	}
+	for _, s := range []string{"avg,p95", "mean", "p(101)", "", "p(-1)"} {
+		if _, err := ParseTrendStats(s); err == nil {
+			t.Errorf("ParseTrendStats(%q) = nil error", s)
+		}
+	}
+	for _, u := range []string{"", "s", "ms", "us"} {
+		if err := ValidateTimeUnit(u); err != nil {
+			t.Errorf("ValidateTimeUnit(%q) = %v", u, err)
+		}
+	}
+	if err := ValidateTimeUnit("m"); err == nil {
+		t.Error(`ValidateTimeUnit("m") = nil`)
+	}
+}
