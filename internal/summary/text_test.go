@@ -34,7 +34,7 @@ func fixture() *Data {
 		Options:   Options{SummaryTrendStats: []string{"avg", "min", "med", "max", "p(90)", "p(95)"}},
 		State:     State{TestRunDurationMs: 6858.6},
 		Metrics: map[string]*MetricData{
-			"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 88.0 / 93, "passes": 88, "fails": 5}},
+			"checks":            {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 88.0 / 93, "passes": 88, "fails": 5}},
 			"http_req_duration": trend("time", 140.3612, 119.0834, 140.9611, 154.6342, 146.8812, 148.2123),
 			"http_req_duration{expected_response:true}": trend("time", 140.3612, 119.0834, 140.9611, 154.6342, 146.8812, 148.2123),
 			"http_req_duration{scenario:race}":          trend("time", 1140.3, 0.0071, 1.5, 61234.5, 2000, 3000),
