@@ -134,6 +134,10 @@ func newConfig(name, typ string) Config {
 		return newConstantVUsConfig(name)
 	case RampingVUsType:
 		return newRampingVUsConfig(name)
+	case ConstantArrivalRateType:
+		return newConstantArrivalRateConfig(name)
+	case RampingArrivalRateType:
+		return newRampingArrivalRateConfig(name)
 	}
 	return nil
 }

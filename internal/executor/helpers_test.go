@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"testing"
@@ -190,3 +191,6 @@ func runScenarios(t testing.TB, ctx context.Context, scenarios, seg, seq string,
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func sqrt(x float64) float64 { return math.Sqrt(x) }
+func abs(x float64) float64  { return math.Abs(x) }

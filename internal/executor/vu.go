@@ -44,6 +44,10 @@ type Iteration struct {
 	// InTest is the 0-based index among the scenario's iterations across
 	// all instances (scenario.iterationInTest).
 	InTest uint64
+	// Scheduled is when an arrival-rate executor meant the iteration to
+	// start (the actual start is a little later); zero for the executors
+	// that loop VUs.
+	Scheduled time.Time
 }
 
 // Scenario is the run-time view of one scenario, shared by the VUs that run

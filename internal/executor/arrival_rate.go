@@ -1,0 +1,161 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tallyhq/tally/internal/progress"
+)
+
+// arrivalRate is the engine of both arrival-rate executors: it starts local
+// iteration slot k at offset slotAt(k) on an idle VU, or records a dropped
+// iteration when none is idle and initializes another VU in the background
+// while maxVUs allows.
+type arrivalRate struct {
+	base
+	regular, gracefulStop time.Duration
+	slots                 int64                       // local slots
+	slotAt                func(k int64) time.Duration // offset of local slot k
+	pre, maxVUs           int64
+	rateText              string // for the progress bar
+
+	owned     atomic.Int64 // VUs this executor holds
+	busy      atomic.Int64 // VUs running an iteration
+	drops     atomic.Int64
+	requested int64 // VUs acquired or asked for; only the slot loop touches it
+	warnOnce  sync.Once
+}
+
+func (e *arrivalRate) progress() float64 {
+	return fraction(float64(e.elapsed()), float64(e.regular))
+}
+
+func (e *arrivalRate) bar() progress.Bar {
+	return progress.Bar{Fraction: e.progress(),
+		Time: fmtDur(min(e.elapsed(), e.regular)) + "/" + fmtDur(e.regular),
+		Detail: fmt.Sprintf("%s, %d/%d VUs busy (max %d), %d started, %d dropped", e.rateText,
+			e.busy.Load(), e.owned.Load(), e.maxVUs, e.iters.count(), e.drops.Load())}
+}
+
+func (e *arrivalRate) run(ctx context.Context, start time.Time) {
+	e.markStart(start)
+	hardCtx, cancelHard := context.WithDeadline(ctx, start.Add(e.regular+e.gracefulStop))
+	defer cancelHard()
+
+	idle := make(chan VU, e.maxVUs)
+	var mu sync.Mutex
+	var owned []VU
+	adopt := func(vu VU) {
+		mu.Lock()
+		owned = append(owned, vu)
+		mu.Unlock()
+		e.owned.Add(1)
+		idle <- vu
+	}
+	for range e.pre {
+		vu, err := e.acquire(hardCtx)
+		if err != nil {
+			break
+		}
+		adopt(vu)
+	}
+	e.requested = e.pre
+
+	// Unplanned VUs are initialized one at a time, one per request.
+	need := make(chan struct{}, max(e.maxVUs-e.pre, 0))
+	initCtx, stopInit := context.WithCancel(hardCtx)
+	initDone := make(chan struct{})
+	go func() {
+		defer close(initDone)
+		for {
+			select {
+			case <-initCtx.Done():
+				return
+			case <-need:
+			}
+			vu, err := e.env.pool.newUnplanned(initCtx)
+			if err != nil {
+				if initCtx.Err() == nil {
+					e.env.logger.Error("initializing a VU failed", "scenario", e.sc.Name, "error", err)
+				}
+				return
+			}
+			e.env.state.VUsActive.Add(1)
+			adopt(vu)
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for k := int64(0); k < e.slots; k++ {
+		at := start.Add(e.slotAt(k))
+		if !sleepUntil(hardCtx, at) {
+			break
+		}
+		select {
+		case vu := <-idle:
+			e.busy.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.runScheduled(hardCtx, vu, at)
+				e.busy.Add(-1)
+				idle <- vu
+			}()
+		default:
+			e.drops.Add(1)
+			e.dropped(ctx, 1)
+			if e.requested < e.maxVUs {
+				e.requested++
+				need <- struct{}{}
+			} else {
+				e.warnOnce.Do(func() {
+					e.env.logger.Warn("not enough VUs: all of maxVUs are busy, iterations are dropped; raise maxVUs or lower the rate",
+						"scenario", e.sc.Name, "maxVUs", e.maxVUs)
+				})
+			}
+		}
+	}
+	sleepUntil(hardCtx, start.Add(e.regular))
+	stopInit()
+	<-initDone
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, vu := range owned {
+		e.release(vu)
+	}
+}
+
+// runScheduled runs one iteration meant to start at scheduled.
+func (e *arrivalRate) runScheduled(ctx context.Context, vu VU, scheduled time.Time) {
+	local, global := e.iters.next()
+	ok := vu.RunIteration(ctx, &Iteration{Scenario: e.sc, InInstance: local, InTest: global, Scheduled: scheduled})
+	if ok {
+		e.env.state.IterationsCompleted.Add(1)
+	} else {
+		e.env.state.IterationsInterrupted.Add(1)
+	}
+}
+
+// validateVUs checks preAllocatedVUs and maxVUs, defaulting maxVUs to
+// preAllocatedVUs.
+func validateArrivalVUs(errs *configErrors, p presence, pre, maxVUs *int64) {
+	switch {
+	case !p["preAllocatedVUs"]:
+		errs.add("preAllocatedVUs", "is required: the number of VUs to initialize before the test")
+	case *pre < 0:
+		errs.add("preAllocatedVUs", "must not be negative, got %d", *pre)
+	}
+	if !p["maxVUs"] {
+		*maxVUs = *pre
+	}
+	switch {
+	case *maxVUs < *pre:
+		errs.add("maxVUs", "must be at least preAllocatedVUs (%d), got %d", *pre, *maxVUs)
+	case *maxVUs <= 0 && *pre >= 0:
+		errs.add("maxVUs", "at least one VU is needed: set preAllocatedVUs or maxVUs above 0")
+	}
+}
