@@ -1,0 +1,244 @@
+package ledger
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+)
+
+// noReturn is the return time of a deduction that never returned.
+const noReturn = math.MaxInt64
+
+// instance describes one process whose operations are in a history.
+type instance struct {
+	name, run, host string
+	source          string // journal path, or "" for this process
+	wall0           int64  // Unix ns at m = 0
+	eps             int64  // clock error bound, ns
+	low             int64
+	overdraft       bool
+	footer          bool
+}
+
+// journalData is the bookkeeping of one instance, from memory or a journal.
+// Its accounts hold raw per-process timestamps (m).
+type journalData struct {
+	inst     instance
+	accounts map[string]*account
+	notes    []string
+}
+
+// snapshot copies the Ledger's bookkeeping under its shard locks.
+func (l *Ledger) snapshot() *journalData {
+	d := &journalData{
+		inst: instance{
+			name: l.cfg.Instance, run: l.cfg.Run, host: l.cfg.Host, wall0: l.wall0,
+			eps: int64(l.cfg.ClockBound), low: l.low, overdraft: l.cfg.Overdraft, footer: true,
+		},
+		accounts: make(map[string]*account),
+	}
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		for name, a := range sh.accounts {
+			c := &account{
+				name: name, open: a.open, close: a.close,
+				ops:     slices.Clone(a.ops),
+				reads:   slices.Clone(a.reads),
+				notices: a.notices, noticesSet: a.noticesSet, noticesAt: a.noticesAt,
+				log: slices.Clone(a.log), logSet: a.logSet,
+			}
+			d.accounts[name] = c
+		}
+		sh.mu.Unlock()
+	}
+	return d
+}
+
+// hop is a deduction on the merged timeline.
+type hop struct {
+	inst     int32
+	id       uint64
+	feature  string
+	key      string
+	amount   int64
+	call     int64
+	ret      int64 // noReturn when never settled
+	out      Outcome
+	replayed bool
+
+	// set by the checks
+	state    opState
+	eff      int64 // credits it took (or would take)
+	logTx    int   // index of the joined log transaction, -1 if none
+	resolved bool  // resolved by the server log
+}
+
+type opState uint8
+
+const (
+	stMaybe   opState = iota // unknown or pending: charged or not
+	stCharged                // confirmed, or resolved as charged
+	stNone                   // refused, or resolved as not charged
+)
+
+type hread struct {
+	inst      int32
+	id        uint64
+	call, ret int64
+	snap      Snapshot
+}
+
+type hsnap struct {
+	inst      int32
+	call, ret int64
+	snap      Snapshot
+}
+
+// hacct is one account on the merged timeline.
+type hacct struct {
+	name       string
+	opens      []hsnap
+	closes     []hsnap
+	ops        []hop
+	reads      []hread
+	notices    []Notice
+	noticesSet bool
+	noticesAt  int64
+	log        []LogTx
+	logSet     bool
+	insts      []int32
+}
+
+// history is the merged bookkeeping of one or more instances.
+type history struct {
+	insts    []instance
+	accounts map[string]*hacct
+	notes    []string
+}
+
+func (h *history) multi() bool { return len(h.insts) > 1 }
+
+// ref names an operation in findings: "#17", or "i2#17" in a merged history.
+func (h *history) ref(inst int32, id uint64) string {
+	if !h.multi() {
+		return "#" + strconv.FormatUint(id, 10)
+	}
+	return h.insts[inst].name + "#" + strconv.FormatUint(id, 10)
+}
+
+// mergeHistory puts the instances' bookkeeping on one timeline. With one
+// instance the timeline is its own clock; with several, each time becomes
+// wall0 + m relative to the earliest wall0, and every interval is widened
+// by its instance's clock bound on both sides.
+func mergeHistory(parts []*journalData) (*history, error) {
+	h := &history{accounts: make(map[string]*hacct)}
+	if len(parts) == 0 {
+		return h, nil
+	}
+	base := parts[0].inst.wall0
+	seen := make(map[string]string)
+	for _, p := range parts {
+		if p.inst.run != parts[0].inst.run {
+			return nil, fmt.Errorf("%s is from run %q, %s from run %q: %w",
+				sourceName(parts[0].inst), parts[0].inst.run, sourceName(p.inst), p.inst.run, ErrBadJournal)
+		}
+		if prev, dup := seen[p.inst.name]; dup {
+			return nil, fmt.Errorf("%s and %s are both instance %q of run %q: %w",
+				prev, sourceName(p.inst), p.inst.name, p.inst.run, ErrBadJournal)
+		}
+		seen[p.inst.name] = sourceName(p.inst)
+		base = min(base, p.inst.wall0)
+		h.insts = append(h.insts, p.inst)
+		h.notes = append(h.notes, p.notes...)
+	}
+	multi := len(parts) > 1
+	for ii, p := range parts {
+		inst := int32(ii)
+		off, eps := int64(0), int64(0)
+		if multi {
+			off, eps = p.inst.wall0-base, p.inst.eps
+		}
+		lo := func(m int64) int64 { return off + m - eps }
+		hi := func(m int64) int64 {
+			if m == noReturn {
+				return m
+			}
+			return off + m + eps
+		}
+		names := make([]string, 0, len(p.accounts))
+		for n := range p.accounts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			a := p.accounts[name]
+			ha := h.accounts[name]
+			if ha == nil {
+				ha = &hacct{name: name}
+				h.accounts[name] = ha
+			}
+			if len(a.ops) > 0 || len(a.reads) > 0 || a.open != nil || a.close != nil {
+				ha.insts = append(ha.insts, inst)
+			}
+			if a.open != nil {
+				ha.opens = append(ha.opens, hsnap{inst, lo(a.open.call), hi(a.open.ret), a.open.snap})
+			}
+			if a.close != nil {
+				ha.closes = append(ha.closes, hsnap{inst, lo(a.close.call), hi(a.close.ret), a.close.snap})
+			}
+			for _, r := range a.ops {
+				ret := r.ret
+				if r.out.Kind == Pending {
+					ret = noReturn
+				}
+				ha.ops = append(ha.ops, hop{
+					inst: inst, id: r.id, feature: r.feature, key: r.key, amount: r.amount,
+					call: lo(r.call), ret: hi(ret), out: r.out, replayed: r.replayed, logTx: -1,
+				})
+			}
+			for _, r := range a.reads {
+				ha.reads = append(ha.reads, hread{inst, r.id, lo(r.call), hi(r.ret), r.snap})
+			}
+			if a.noticesSet && (!ha.noticesSet || off+a.noticesAt >= ha.noticesAt) {
+				ha.notices, ha.noticesSet, ha.noticesAt = a.notices, true, off+a.noticesAt
+			}
+			if a.logSet {
+				ha.logSet = true
+				ha.log = append(ha.log, a.log...)
+			}
+		}
+	}
+	for _, ha := range h.accounts {
+		if len(ha.log) > 0 && len(parts) > 1 {
+			ha.log = dedupeLog(ha.log)
+		}
+	}
+	return h, nil
+}
+
+func dedupeLog(txs []LogTx) []LogTx {
+	seen := make(map[string]struct{}, len(txs))
+	out := txs[:0:0]
+	for _, t := range txs {
+		if t.ID != "" {
+			if _, dup := seen[t.ID]; dup {
+				continue
+			}
+			seen[t.ID] = struct{}{}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func sourceName(in instance) string {
+	if in.source == "" {
+		return "this process"
+	}
+	return in.source
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

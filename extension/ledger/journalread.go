@@ -1,0 +1,547 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+)
+
+// JournalError is a journal that cannot be read: which file, which line
+// (1-based; 0 when not about a line) and what is wrong with it.
+type JournalError struct {
+	Path string
+	Line int
+	Err  error
+}
+
+func (e *JournalError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("journal %s line %d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("journal %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause, which wraps ErrBadJournal for format errors.
+func (e *JournalError) Unwrap() error { return e.Err }
+
+// jline is any journal line.
+type jline struct {
+	T         string          `json:"t"`
+	V         int             `json:"v"`
+	Run       string          `json:"run"`
+	Inst      string          `json:"inst"`
+	Host      string          `json:"host"`
+	Wall0     int64           `json:"wall0"`
+	EpsMs     float64         `json:"epsMs"`
+	Low       *int64          `json:"low"`
+	Overdraft bool            `json:"overdraft"`
+	ID        json.RawMessage `json:"id"`
+	A         string          `json:"a"`
+	M         *int64          `json:"m"`
+	M0        *int64          `json:"m0"`
+	Bal       *int64          `json:"bal"`
+	Used      *int64          `json:"used"`
+	Ver       *int64          `json:"ver"`
+	LowN      *bool           `json:"lowN"`
+	DepN      *bool           `json:"depN"`
+	F         string          `json:"f"`
+	Amt       *int64          `json:"amt"`
+	Key       string          `json:"key"`
+	O         string          `json:"o"`
+	Tx        string          `json:"tx"`
+	Chg       *int64          `json:"chg"`
+	St        int             `json:"st"`
+	C         string          `json:"c"`
+	Rp        int             `json:"rp"`
+	At        string          `json:"at"`
+	Lines     *int64          `json:"lines"`
+	List      []struct {
+		K   string `json:"k"`
+		Bal *int64 `json:"bal"`
+		At  string `json:"at"`
+	} `json:"list"`
+}
+
+type jbeg struct {
+	acct string
+	rec  opRec
+}
+
+type jend struct {
+	out Outcome
+	m   int64
+}
+
+// journalReader accumulates one journal's lines.
+type journalReader struct {
+	path     string
+	d        *journalData
+	begs     map[uint64]*jbeg
+	ends     map[uint64]jend // the plain end of each op
+	replays  map[uint64]jend // the replay that resolved it
+	footer   *int64
+	events   int64
+	gotHdr   bool
+	afterFtr int
+}
+
+func (r *journalReader) fail(line int, format string, args ...any) error {
+	return &JournalError{Path: r.path, Line: line, Err: fmt.Errorf(format+": %w", append(args, ErrBadJournal)...)}
+}
+
+func (r *journalReader) account(name string) *account {
+	a := r.d.accounts[name]
+	if a == nil {
+		a = &account{name: name}
+		r.d.accounts[name] = a
+	}
+	return a
+}
+
+// readJournal parses one journal. A last line that does not parse (a write
+// torn by a crash) is dropped with a note; any other bad line is an error.
+func readJournal(rd io.Reader, path string) (*journalData, error) {
+	r := &journalReader{
+		path:    path,
+		d:       &journalData{accounts: make(map[string]*account)},
+		begs:    make(map[uint64]*jbeg),
+		ends:    make(map[uint64]jend),
+		replays: make(map[uint64]jend),
+	}
+	br := bufio.NewReaderSize(rd, 256<<10)
+	lineNo := 0
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			lineNo++
+			complete := line[len(line)-1] == '\n'
+			body := bytes.TrimSpace(line)
+			if len(body) > 0 {
+				if perr := r.line(lineNo, body); perr != nil {
+					if _, peekErr := br.Peek(1); !complete || peekErr == io.EOF {
+						r.d.notes = append(r.d.notes, fmt.Sprintf("journal %s: dropped a torn last line (%d)", path, lineNo))
+						break
+					}
+					return nil, perr
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &JournalError{Path: path, Err: fmt.Errorf("read: %w", err)}
+		}
+	}
+	if !r.gotHdr {
+		return nil, r.fail(0, "empty: no header line")
+	}
+	return r.finish()
+}
+
+func (r *journalReader) line(n int, b []byte) error {
+	var l jline
+	if err := json.Unmarshal(b, &l); err != nil {
+		return r.fail(n, "not a JSON object (%v)", err)
+	}
+	if !r.gotHdr {
+		if l.T != "hdr" {
+			return r.fail(n, "the first line must be the header ({\"t\":\"hdr\",...}), got %q", l.T)
+		}
+		if l.V != JournalVersion {
+			return r.fail(n, "format version %d, this tally reads version %d", l.V, JournalVersion)
+		}
+		low := int64(DefaultLowThreshold)
+		if l.Low != nil {
+			low = *l.Low
+		}
+		r.d.inst = instance{
+			name: l.Inst, run: l.Run, host: l.Host, source: r.path, wall0: l.Wall0,
+			eps: int64(l.EpsMs * 1e6), low: low, overdraft: l.Overdraft,
+		}
+		r.gotHdr = true
+		return nil
+	}
+	if r.footer != nil {
+		r.afterFtr++
+		return nil
+	}
+	if l.T == "ftr" {
+		if l.Lines == nil {
+			return r.fail(n, "footer without lines")
+		}
+		r.footer = l.Lines
+		return nil
+	}
+	r.events++
+	need := func(what string, ok bool) error {
+		if !ok {
+			return r.fail(n, "%s line without %s", l.T, what)
+		}
+		return nil
+	}
+	if l.M == nil {
+		return r.fail(n, "%s line without m", l.T)
+	}
+	m := *l.M
+	switch l.T {
+	case "open", "close":
+		if err := errors.Join(need("a", l.A != ""), need("bal", l.Bal != nil)); err != nil {
+			return err
+		}
+		m0 := m
+		if l.M0 != nil {
+			m0 = *l.M0
+		}
+		s := &snapRec{call: m0, ret: m, snap: l.snapshot()}
+		a := r.account(l.A)
+		if l.T == "open" {
+			if a.open != nil {
+				return r.fail(n, "account %q opened twice", l.A)
+			}
+			a.open = s
+		} else {
+			if a.close != nil {
+				return r.fail(n, "account %q closed twice", l.A)
+			}
+			a.close = s
+		}
+	case "beg":
+		id, err := l.id()
+		if err != nil {
+			return r.fail(n, "beg line: %v", err)
+		}
+		if err := errors.Join(need("a", l.A != ""), need("amt", l.Amt != nil)); err != nil {
+			return err
+		}
+		if _, dup := r.begs[id]; dup {
+			return r.fail(n, "operation %d begun twice", id)
+		}
+		r.begs[id] = &jbeg{acct: l.A, rec: opRec{id: id, feature: l.F, key: l.Key, amount: *l.Amt, call: m}}
+	case "end":
+		id, err := l.id()
+		if err != nil {
+			return r.fail(n, "end line: %v", err)
+		}
+		kind, err := ParseOutcomeKind(l.O)
+		if err != nil {
+			return r.fail(n, "end line: %v", err)
+		}
+		o := Outcome{Kind: kind, TxID: l.Tx, Status: l.St}
+		if l.Bal != nil {
+			o.Balance, o.HasBalance = *l.Bal, true
+		}
+		if l.Ver != nil {
+			o.Version, o.HasVersion = *l.Ver, true
+		}
+		if l.Chg != nil {
+			o.Charged, o.HasCharged = *l.Chg, true
+		}
+		if kind == Unknown {
+			if o.Cause, err = ParseCause(l.C); err != nil {
+				return r.fail(n, "end line: %v", err)
+			}
+		}
+		if l.Rp != 0 {
+			r.replays[id] = jend{o, m}
+		} else {
+			r.ends[id] = jend{o, m}
+		}
+	case "rd":
+		id, err := l.id()
+		if err != nil {
+			return r.fail(n, "rd line: %v", err)
+		}
+		if err := errors.Join(need("a", l.A != ""), need("bal", l.Bal != nil), need("m0", l.M0 != nil)); err != nil {
+			return err
+		}
+		a := r.account(l.A)
+		a.reads = append(a.reads, readRec{id: id, call: *l.M0, ret: m, snap: l.snapshot()})
+	case "notif":
+		if err := need("a", l.A != ""); err != nil {
+			return err
+		}
+		a := r.account(l.A)
+		list := make([]Notice, 0, len(l.List))
+		for _, x := range l.List {
+			nt := Notice{Kind: x.K, CreatedAt: x.At}
+			if x.Bal != nil {
+				nt.Remaining, nt.HasRemaining = *x.Bal, true
+			}
+			list = append(list, nt)
+		}
+		if !a.noticesSet || m >= a.noticesAt {
+			a.notices, a.noticesSet, a.noticesAt = list, true, m
+		}
+	case "log":
+		if err := need("a", l.A != ""); err != nil {
+			return err
+		}
+		a := r.account(l.A)
+		a.logSet = true
+		if len(l.ID) == 0 {
+			return nil
+		}
+		id, err := l.idString()
+		if err != nil {
+			return r.fail(n, "log line: %v", err)
+		}
+		if err := need("amt", l.Amt != nil); err != nil {
+			return err
+		}
+		tx := LogTx{ID: id, Feature: l.F, Amount: *l.Amt, Key: l.Key, CreatedAt: l.At}
+		if l.Bal != nil {
+			tx.BalanceAfter, tx.HasBalance = *l.Bal, true
+		}
+		if a.logIDs == nil {
+			a.logIDs = make(map[string]struct{})
+		}
+		if _, dup := a.logIDs[id]; dup && id != "" {
+			return nil
+		}
+		a.logIDs[id] = struct{}{}
+		a.log = append(a.log, tx)
+	default:
+		return r.fail(n, "unknown line type %q", l.T)
+	}
+	return nil
+}
+
+func (l *jline) snapshot() Snapshot {
+	s := Snapshot{Balance: *l.Bal}
+	if l.Used != nil {
+		s.Used, s.HasUsed = *l.Used, true
+	}
+	if l.Ver != nil {
+		s.Version, s.HasVersion = *l.Ver, true
+	}
+	if l.LowN != nil && l.DepN != nil {
+		s.LowNotified, s.DepletedNotified, s.HasFlags = *l.LowN, *l.DepN, true
+	}
+	return s
+}
+
+func (l *jline) id() (uint64, error) {
+	if len(l.ID) == 0 {
+		return 0, errors.New("no id")
+	}
+	id, err := strconv.ParseUint(string(l.ID), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("id %s is not a whole number", l.ID)
+	}
+	return id, nil
+}
+
+func (l *jline) idString() (string, error) {
+	var s string
+	if json.Unmarshal(l.ID, &s) == nil {
+		return s, nil
+	}
+	var n json.Number
+	if json.Unmarshal(l.ID, &n) == nil {
+		return n.String(), nil
+	}
+	return "", fmt.Errorf("id %s is neither a string nor a number", l.ID)
+}
+
+// finish pairs begins with ends and notes what a crash left behind.
+func (r *journalReader) finish() (*journalData, error) {
+	d := r.d
+	d.inst.footer = r.footer != nil
+	ids := make([]uint64, 0, len(r.begs))
+	for id := range r.begs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	pending := 0
+	for _, id := range ids {
+		b := r.begs[id]
+		rec := b.rec
+		if e, ok := r.replays[id]; ok {
+			rec.out, rec.ret, rec.replayed = e.out, e.m, true
+		} else if e, ok := r.ends[id]; ok {
+			rec.out, rec.ret = e.out, e.m
+		} else {
+			pending++
+		}
+		a := r.account(b.acct)
+		a.ops = append(a.ops, rec)
+	}
+	orphans := 0
+	for id := range r.ends {
+		if _, ok := r.begs[id]; !ok {
+			orphans++
+		}
+	}
+	if orphans > 0 {
+		d.notes = append(d.notes, fmt.Sprintf("journal %s: %d end lines without a begin line were ignored", r.path, orphans))
+	}
+	switch {
+	case r.footer == nil:
+		d.notes = append(d.notes, fmt.Sprintf("journal %s has no footer (the instance ended early): %d deductions never settled count as unknown", r.path, pending))
+	case *r.footer != r.events:
+		d.notes = append(d.notes, fmt.Sprintf("journal %s: the footer counts %d lines, %d were read", r.path, *r.footer, r.events))
+	}
+	if r.afterFtr > 0 {
+		d.notes = append(d.notes, fmt.Sprintf("journal %s: %d lines after the footer were ignored", r.path, r.afterFtr))
+	}
+	return d, nil
+}
+
+// loadJournal reads the journal at path.
+func loadJournal(path string) (*journalData, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &JournalError{Path: path, Err: err}
+	}
+	defer f.Close()
+	return readJournal(f, path)
+}
+
+// VerifyJournals merges the journals of one run (one per instance) and
+// verifies them as if one instance had run everything. Accounts seen by a
+// single instance keep exact real-time checks; accounts shared by several
+// are checked with each instance's times widened by its clock bound.
+func VerifyJournals(ctx context.Context, paths []string, opts VerifyOptions) (*Report, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("verify journals: no journal given")
+	}
+	parts := make([]*journalData, 0, len(paths))
+	for _, p := range paths {
+		d, err := loadJournal(p)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, d)
+	}
+	h, err := mergeHistory(parts)
+	if err != nil {
+		return nil, fmt.Errorf("merge journals: %w", err)
+	}
+	return verifyHistory(ctx, h, opts)
+}
+
+// Merge loads the journals of other instances of this run, so that Verify
+// covers their operations too (the same verdict as one instance running
+// everything).
+func (l *Ledger) Merge(ctx context.Context, paths ...string) error {
+	var parts []*journalData
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+		d, err := loadJournal(p)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, d)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all := append([]*journalData{{inst: instance{name: l.cfg.Instance, run: l.cfg.Run}}}, l.merged...)
+	if _, err := mergeHistory(append(all, parts...)); err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	l.merged = append(l.merged, parts...)
+	return nil
+}
+
+// WriteJournal writes this instance's bookkeeping so far as a complete
+// journal (header, events, footer) to w. Journals merged in are not included.
+func (l *Ledger) WriteJournal(w io.Writer) error {
+	d := l.snapshot()
+	bw := bufio.NewWriterSize(w, 256<<10)
+	buf := appendHeader(nil, l.header())
+	var lines int64
+	flush := func() error {
+		_, err := bw.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	names := make([]string, 0, len(d.accounts))
+	for n := range d.accounts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a := d.accounts[name]
+		add := func(b []byte) {
+			buf = b
+			lines++
+		}
+		if a.open != nil {
+			add(appendSnapLine(buf, "open", name, a.open.call, a.open.ret, a.open.snap))
+		}
+		for i := range a.ops {
+			r := &a.ops[i]
+			add(appendBeginLine(buf, r.id, name, r.feature, r.amount, r.key, r.call))
+			if r.out.Kind != Pending {
+				add(appendEndLine(buf, r.id, r.out, r.replayed, r.ret))
+			}
+			if len(buf) > journalChunk {
+				if err := flush(); err != nil {
+					return fmt.Errorf("write journal: %w", err)
+				}
+			}
+		}
+		for i := range a.reads {
+			r := &a.reads[i]
+			add(appendReadLine(buf, r.id, name, r.call, r.ret, r.snap))
+		}
+		if a.noticesSet {
+			add(appendNoticesLine(buf, name, a.noticesAt, a.notices))
+		}
+		if a.logSet {
+			add(appendLogLine(buf, name, 0, nil))
+			for i := range a.log {
+				add(appendLogLine(buf, name, 0, &a.log[i]))
+			}
+		}
+		if a.close != nil {
+			add(appendSnapLine(buf, "close", name, a.close.call, a.close.ret, a.close.snap))
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("write journal: %w", err)
+		}
+	}
+	buf = appendFooter(buf, lines)
+	if err := flush(); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return nil
+}
+
+// ExportJournal writes this instance's journal to path, atomically: to a
+// temporary file in the same directory, renamed into place when complete.
+func (l *Ledger) ExportJournal(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("export journal: %w", err)
+	}
+	tmp := f.Name()
+	if err := l.WriteJournal(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("export journal %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("export journal %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("export journal %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package ledger
+
+import (
+	"fmt"
+	"sort"
+)
+
+// reconcile joins the account's server log with the deductions on the
+// idempotency key: a confirmed deduction needs exactly one debit of its
+// amount and transaction id, a refused one none; an unknown one is resolved
+// by it (one debit: charged, none: not charged). A debit with a key no
+// generator issued is a server-only debit. Runs before classify.
+func (c *acctCheck) reconcile(keys map[string]opLoc) {
+	a := c.a
+	hasKeys := false
+	for i := range a.log {
+		if a.log[i].Key != "" {
+			hasKeys = true
+			break
+		}
+	}
+	if !hasKeys {
+		if len(a.log) > 0 {
+			c.note("the server log carries no idempotency keys: the key join is skipped, per-feature totals are compared instead")
+		}
+		return
+	}
+	byOp := make(map[int][]int)
+	for ti := range a.log {
+		t := &a.log[ti]
+		loc, ok := keys[t.Key]
+		switch {
+		case t.Key == "":
+			c.serverOnly(t, "without an idempotency key", nil)
+		case !ok:
+			c.serverOnly(t, fmt.Sprintf("with key %q that no generator issued", t.Key), nil)
+		case loc.a != a:
+			o := &loc.a.ops[loc.i]
+			c.serverOnly(t, fmt.Sprintf("with the key of %s, a deduction on account %q", c.ref(o), loc.a.name), o)
+		default:
+			byOp[loc.i] = append(byOp[loc.i], ti)
+		}
+	}
+	for i := range a.ops {
+		o := &a.ops[i]
+		txs := byOp[i]
+		if len(txs) > 0 {
+			o.logTx = txs[0]
+		}
+		var sum int64
+		for _, ti := range txs {
+			sum += a.log[ti].Amount
+		}
+		if len(txs) > 1 {
+			ids := make([]string, 0, len(txs))
+			for _, ti := range txs {
+				ids = append(ids, a.log[ti].ID)
+			}
+			c.over.log += sum - a.log[txs[0]].Amount
+			c.add(Finding{
+				Kind: KindDoubleCharge, Credits: sum - a.log[txs[0]].Amount,
+				Expected: fmt.Sprintf("one debit for key %q", o.key),
+				Seen:     fmt.Sprintf("%d debits (%v), %d credits in all", len(txs), ids, sum),
+				Ops:      c.refs(o),
+			}, c.ref(o))
+		}
+		switch o.out.Kind {
+		case OK:
+			if len(txs) == 0 {
+				c.add(Finding{
+					Kind: KindMissingDebit, Credits: o.out.charge(o.amount),
+					Expected: fmt.Sprintf("a debit with key %q in the server log", o.key),
+					Seen:     "none: the confirmed deduction has no record",
+					Ops:      c.refs(o),
+				}, c.ref(o))
+				continue
+			}
+			t := &a.log[txs[0]]
+			if want := o.out.charge(o.amount); t.Amount != want {
+				c.add(Finding{
+					Kind: KindPriceMismatch, Credits: abs(t.Amount - want),
+					Expected: fmt.Sprintf("the logged debit to be %d credits, as confirmed", want),
+					Seen:     fmt.Sprintf("transaction %s of %d", t.ID, t.Amount),
+					Ops:      c.refs(o),
+				}, c.ref(o)+"/log")
+			}
+			if o.out.TxID != "" && t.ID != "" && o.out.TxID != t.ID && len(txs) == 1 {
+				c.add(Finding{
+					Kind:     KindMissingDebit,
+					Expected: fmt.Sprintf("transaction %s (named in the response) in the log", o.out.TxID),
+					Seen:     fmt.Sprintf("the key's debit is transaction %s", t.ID),
+					Ops:      c.refs(o),
+				}, c.ref(o)+"/tx")
+			}
+		case Insufficient, Rejected:
+			if len(txs) > 0 {
+				c.over.log += sum
+				c.add(Finding{
+					Kind: KindChargeWithoutService, Credits: sum,
+					Expected: fmt.Sprintf("no debit for a request refused as %v", o.out.Kind),
+					Seen:     fmt.Sprintf("transaction %s of %d credits", a.log[txs[0]].ID, sum),
+					Ops:      c.refs(o),
+				}, c.ref(o))
+			}
+		case Unknown, Pending:
+			if len(txs) > 0 && o.out.explicitError() {
+				c.over.log += sum
+				c.add(Finding{
+					Kind: KindChargeWithoutService, Credits: sum,
+					Expected: fmt.Sprintf("no debit for a request answered with status %d", o.out.Status),
+					Seen:     fmt.Sprintf("transaction %s of %d credits", a.log[txs[0]].ID, sum),
+					Ops:      c.refs(o),
+				}, c.ref(o))
+			}
+			if c.opts.NoLogJoin {
+				continue
+			}
+			o.resolved = true
+			if len(txs) == 0 {
+				o.state = stNone
+				continue
+			}
+			o.state, o.eff = stCharged, sum
+			// It landed before the idle closing snapshot, at an unknown time after its call.
+			o.ret = noReturn
+			if c.hasClose && o.call < c.close.call {
+				o.ret = c.close.call - 1
+			}
+		}
+	}
+}
+
+func (c *acctCheck) serverOnly(t *LogTx, why string, o *hop) {
+	c.over.log += t.Amount
+	c.add(Finding{
+		Kind: KindServerOnlyDebit, Credits: t.Amount,
+		Expected: "every debit to answer a request of this run",
+		Seen:     fmt.Sprintf("transaction %s of %d credits %s", t.ID, t.Amount, why),
+		Ops:      c.refs(o),
+	}, "tx "+t.ID+" "+t.Key)
+}
+
+// logChain checks the log's own balance chain (each debit steps the balance
+// down by its amount, ending at the closing balance) and, for logs without
+// keys, the per-feature totals. Runs after classify.
+func (c *acctCheck) logChain() {
+	a := c.a
+	if len(a.log) == 0 {
+		if c.hasOpen && c.hasClose && c.close.snap.Balance < c.b0 {
+			c.add(Finding{
+				Kind: KindMissingDebit, Credits: c.b0 - c.close.snap.Balance,
+				Expected: fmt.Sprintf("debits of %d credits in the server log", c.b0-c.close.snap.Balance),
+				Seen:     "an empty log",
+			}, "log-empty")
+		}
+		return
+	}
+	c.featureTotals()
+	var txs []*LogTx
+	for i := range a.log {
+		if !a.log[i].HasBalance {
+			return
+		}
+		txs = append(txs, &a.log[i])
+	}
+	sort.SliceStable(txs, func(i, j int) bool { return txs[i].BalanceAfter > txs[j].BalanceAfter })
+	prev, start := c.b0, 0
+	var prevTx *LogTx
+	if !c.hasOpen {
+		prev, prevTx, start = txs[0].BalanceAfter, txs[0], 1
+	}
+	after := func(t *LogTx) string {
+		if t == nil {
+			return "the opening balance"
+		}
+		return "transaction " + t.ID
+	}
+	for _, t := range txs[start:] {
+		switch d := prev - t.Amount - t.BalanceAfter; {
+		case d > 0:
+			c.add(Finding{
+				Kind: KindMissingDebit, Credits: d,
+				Expected: fmt.Sprintf("balance %d after transaction %s (%d after %s, minus %d)", prev-t.Amount, t.ID, prev, after(prevTx), t.Amount),
+				Seen:     fmt.Sprintf("%d: %d credits went without a record", t.BalanceAfter, d),
+			}, "logchain "+t.ID)
+		case d < 0:
+			c.leak.log += -d
+			c.add(Finding{
+				Kind: KindLostUpdate, Credits: -d,
+				Expected: fmt.Sprintf("balance %d after transaction %s (%d after %s, minus %d)", prev-t.Amount, t.ID, prev, after(prevTx), t.Amount),
+				Seen:     fmt.Sprintf("%d: the logged debit did not land in full", t.BalanceAfter),
+			}, "logchain "+t.ID)
+		}
+		prev, prevTx = t.BalanceAfter, t
+	}
+	if c.hasClose {
+		switch d := prev - c.close.snap.Balance; {
+		case d > 0:
+			c.add(Finding{
+				Kind: KindMissingDebit, Credits: d,
+				Expected: fmt.Sprintf("final balance %d (after %s, the last logged debit)", prev, after(prevTx)),
+				Seen:     fmt.Sprintf("%d: %d credits went without a record", c.close.snap.Balance, d),
+			}, "logchain end")
+		case d < 0:
+			c.leak.log += -d
+			c.add(Finding{
+				Kind: KindLostUpdate, Credits: -d,
+				Expected: fmt.Sprintf("final balance %d (after %s, the last logged debit)", prev, after(prevTx)),
+				Seen:     fmt.Sprintf("%d: logged debits that did not land", c.close.snap.Balance),
+			}, "logchain end")
+		}
+	}
+}
+
+// featureTotals compares, for a log without keys, each feature's logged
+// debits with its confirmed credits plus what unknown deductions may have taken.
+func (c *acctCheck) featureTotals() {
+	for i := range c.a.log {
+		if c.a.log[i].Key != "" {
+			return
+		}
+	}
+	logged := make(map[string]int64)
+	for _, t := range c.a.log {
+		logged[t.Feature] += t.Amount
+	}
+	conf := make(map[string]int64)
+	maybe := make(map[string]int64)
+	for i := range c.a.ops {
+		o := &c.a.ops[i]
+		switch o.state {
+		case stCharged:
+			conf[o.feature] += o.eff
+		case stMaybe:
+			maybe[o.feature] += o.eff
+		}
+		if _, ok := logged[o.feature]; !ok && o.state != stNone {
+			logged[o.feature] += 0
+		}
+	}
+	feats := make([]string, 0, len(logged))
+	for f := range logged {
+		feats = append(feats, f)
+	}
+	sort.Strings(feats)
+	for _, f := range feats {
+		l, lo, hi := logged[f], conf[f], conf[f]+maybe[f]
+		if l < lo || l > hi {
+			c.add(Finding{
+				Kind: KindConservation, Credits: max(lo-l, l-hi),
+				Expected: fmt.Sprintf("logged debits of %s in [%d, %d] (confirmed, plus unknown)", featureName(f), lo, hi),
+				Seen:     fmt.Sprintf("%d", l),
+			}, "feature "+f)
+		}
+	}
+}

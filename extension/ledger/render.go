@@ -1,0 +1,120 @@
+package ledger
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteText renders a report in plain words: the verdict, the totals, then
+// every listed finding (account, class, expected vs. seen, the operations
+// involved) and the notes. It is the end-of-test summary's ledger section
+// and the output of `tally ledger verify`.
+func WriteText(w io.Writer, r *Report) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+	t := &r.Totals
+	p("ledger: %s\n", verdictWord(r.Verdict))
+	p("  accounts      %d: %d passed, %d failed, %d undecided\n", t.Accounts, t.Passed, t.Failed, t.Undecided)
+	c := t.Counts
+	p("  deductions    %d: %d ok, %d insufficient, %d rejected, %d unknown (%d never settled), %d resolved by replay or log\n",
+		c.Deductions, c.OK, c.Insufficient, c.Rejected, c.Unknown, c.Pending, c.Resolved)
+	p("  reads         %d\n", c.Reads)
+	p("  credits       start %d, end %d, confirmed %d, taken by unknown requests %d, still unresolved %d\n",
+		t.Start, t.End, t.Confirmed, t.UnknownTaken, t.Unresolved)
+	p("  losses        %d credits leaked, %d overcharged\n", t.Leaked, t.Overcharged)
+	if r.Deep.Mode != DeepOff.String() {
+		p("  deep check    %d linearizable, %d not, %d out of budget, %d skipped (%s)\n",
+			r.Deep.OK, r.Deep.Illegal, r.Deep.Unknown, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))
+	}
+	if n := r.DiscrepancyCount(); n > 0 {
+		var parts []string
+		for _, k := range Kinds {
+			if c := r.Discrepancies[k]; c > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, c))
+			}
+		}
+		p("  discrepancies %d: %s\n", n, strings.Join(parts, ", "))
+	} else {
+		p("  discrepancies 0\n")
+	}
+	if len(r.Instances) > 1 {
+		p("  instances     %s\n", strings.Join(r.Instances, ", "))
+	}
+	ids := r.AccountIDs()
+	first := true
+	for _, id := range ids {
+		a := r.Accounts[id]
+		if len(a.Anomalies) == 0 {
+			continue
+		}
+		if first {
+			p("\nfindings:\n")
+			first = false
+		}
+		for _, f := range a.Anomalies {
+			p("  account %s: %s", quoteIfNeeded(id), f.Kind)
+			if f.Credits != 0 {
+				p(", %s", plural(f.Credits, "credit"))
+			}
+			p("\n")
+			p("      expected %s\n", f.Expected)
+			p("      seen     %s\n", f.Seen)
+			if len(f.Ops) > 0 {
+				p("      ops      %s\n", strings.Join(f.Ops, " "))
+			}
+			if f.Detail != "" {
+				p("      note     %s\n", f.Detail)
+			}
+		}
+		if a.Omitted > 0 {
+			p("  account %s: %d more findings not listed\n", quoteIfNeeded(id), a.Omitted)
+		}
+	}
+	var notes []string
+	notes = append(notes, r.Notes...)
+	for _, id := range ids {
+		a := r.Accounts[id]
+		for _, n := range a.Notes {
+			notes = append(notes, fmt.Sprintf("account %s: %s", quoteIfNeeded(id), n))
+		}
+	}
+	if len(notes) > 0 {
+		p("\nnotes:\n")
+		const maxNotes = 50
+		for i, n := range notes {
+			if i == maxNotes {
+				p("  ... and %d more\n", len(notes)-maxNotes)
+				break
+			}
+			p("  %s\n", n)
+		}
+	}
+	return bw.Flush()
+}
+
+func verdictWord(v Verdict) string {
+	switch v {
+	case Pass:
+		return "PASS"
+	case Fail:
+		return "FAIL"
+	}
+	return "UNKNOWN (nothing wrong found, but not everything could be checked)"
+}
+
+func quoteIfNeeded(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\n\"") {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}
+
+func plural(n int64, word string) string {
+	if n == 1 || n == -1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

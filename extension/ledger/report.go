@@ -1,0 +1,187 @@
+package ledger
+
+import "time"
+
+// Anomaly kinds: the class of a finding.
+const (
+	KindOverdraft             = "overdraft"              // a balance below zero
+	KindLostUpdate            = "lost_update"            // confirmed credits that never left the balance
+	KindDoubleCharge          = "double_charge"          // one request debited more than once
+	KindOvercharge            = "overcharge"             // credits taken that no request explains (without a log to tell which)
+	KindServerOnlyDebit       = "server_only_debit"      // a logged debit no generator requested
+	KindMissingDebit          = "missing_debit"          // a confirmed deduction, or a balance drop, with no log record
+	KindChargeWithoutService  = "charge_without_service" // debited although the request was refused or failed explicitly
+	KindStaleRead             = "stale_read"             // a read missed a deduction that finished before it began
+	KindRealTime              = "real_time"              // an observation of a deduction that had not begun yet
+	KindPriceMismatch         = "price_mismatch"         // charged a different amount than the expected price
+	KindNotificationDuplicate = "notification_duplicate" // more than one notice of a kind
+	KindNotificationMissing   = "notification_missing"   // a notice that was due is absent
+	KindNotificationUnexpect  = "notification_unexpected"
+	KindConservation          = "conservation"     // totals that do not add up (used credits, per-feature log totals, unexplainable residue)
+	KindNotLinearizable       = "not_linearizable" // the deep check found no linearization
+)
+
+// Kinds lists every anomaly kind, in report order.
+var Kinds = []string{
+	KindOverdraft, KindLostUpdate, KindDoubleCharge, KindOvercharge, KindServerOnlyDebit,
+	KindMissingDebit, KindChargeWithoutService, KindStaleRead, KindRealTime, KindPriceMismatch,
+	KindNotificationDuplicate, KindNotificationMissing, KindNotificationUnexpect, KindConservation,
+	KindNotLinearizable,
+}
+
+// Verdict is the tri-state result of a verification.
+type Verdict string
+
+// Verdicts. Unknown means nothing wrong was found but a check could not run
+// (an account without an opening or closing snapshot, for instance).
+const (
+	Pass      Verdict = "pass"
+	Fail      Verdict = "fail"
+	Undecided Verdict = "unknown"
+)
+
+// Linearizability results of the deep check, per account.
+const (
+	LinOff     = "off"     // deep check not requested
+	LinOK      = "ok"      // a linearization exists
+	LinIllegal = "illegal" // none exists: a failure
+	LinUnknown = "unknown" // out of budget (time, memory or total): not a failure
+	LinSkipped = "skipped" // not run: too many operations, or no opening snapshot
+)
+
+// Finding is one anomaly: its kind, the account, the credits involved (0
+// when the anomaly is not about an amount), what was expected and what was
+// seen, in plain words, and the operations involved ("#17", or "i2#17" when
+// journals of several instances were merged).
+type Finding struct {
+	Kind     string   `json:"kind"`
+	Account  string   `json:"account"`
+	Credits  int64    `json:"credits"`
+	Expected string   `json:"expected"`
+	Seen     string   `json:"seen"`
+	Ops      []string `json:"ops"`
+	Detail   string   `json:"detail,omitempty"`
+}
+
+// Interval is the interval check of an account: the closing balance End
+// must lie in [Lo, Hi].
+type Interval struct {
+	Lo  int64 `json:"lo"`
+	Hi  int64 `json:"hi"`
+	End int64 `json:"end"`
+}
+
+// Counts are the operations of an account (or of the run) by outcome.
+type Counts struct {
+	Deductions   int `json:"deductions"`
+	OK           int `json:"ok"`
+	Insufficient int `json:"insufficient"`
+	Rejected     int `json:"rejected"`
+	Unknown      int `json:"unknown"`  // unresolved at verification (pending ones included)
+	Pending      int `json:"pending"`  // never settled
+	Resolved     int `json:"resolved"` // unknown outcomes resolved by replay or by the server log (those by the log are counted only here)
+	Reads        int `json:"reads"`
+}
+
+func (c *Counts) add(o Counts) {
+	c.Deductions += o.Deductions
+	c.OK += o.OK
+	c.Insufficient += o.Insufficient
+	c.Rejected += o.Rejected
+	c.Unknown += o.Unknown
+	c.Pending += o.Pending
+	c.Resolved += o.Resolved
+	c.Reads += o.Reads
+}
+
+// AccountReport is the verdict on one account.
+type AccountReport struct {
+	Verdict      Verdict   `json:"verdict"`
+	Interval     *Interval `json:"interval,omitempty"`
+	UnknownTaken int64     `json:"unknownTaken"` // credits taken by unknown deductions, by the interval check
+	Counts       Counts    `json:"counts"`
+	Confirmed    int64     `json:"confirmed"`  // credits of confirmed (and resolved charged) deductions
+	Unresolved   int64     `json:"unresolved"` // credits of deductions still unknown
+	Leaked       int64     `json:"leaked"`
+	Overcharged  int64     `json:"overcharged"`
+	Linearizable string    `json:"linearizable"`
+	Anomalies    []Finding `json:"anomalies"`
+	Omitted      int       `json:"omitted,omitempty"` // findings counted but not listed (over MaxFindings per kind)
+	Notes        []string  `json:"notes,omitempty"`
+	Shared       bool      `json:"shared,omitempty"` // operations came from several instances
+}
+
+// FeatureTotals are the credits per feature over the run.
+type FeatureTotals struct {
+	Ops        int   `json:"ops"`
+	Confirmed  int64 `json:"confirmed"`
+	Unresolved int64 `json:"unresolved"`
+	Logged     int64 `json:"logged"` // debits of the feature in the server logs handed over
+}
+
+// Totals sum the accounts.
+type Totals struct {
+	Accounts     int    `json:"accounts"`
+	Passed       int    `json:"passed"`
+	Failed       int    `json:"failed"`
+	Undecided    int    `json:"undecided"`
+	Start        int64  `json:"start"` // sum of opening balances
+	End          int64  `json:"end"`   // sum of closing balances
+	Confirmed    int64  `json:"confirmed"`
+	Unresolved   int64  `json:"unresolved"`
+	UnknownTaken int64  `json:"unknownTaken"`
+	Leaked       int64  `json:"leaked"`
+	Overcharged  int64  `json:"overcharged"`
+	Counts       Counts `json:"counts"`
+}
+
+// DeepSummary sums the deep check over accounts.
+type DeepSummary struct {
+	Mode    string        `json:"mode"` // "off" or "auto"
+	OK      int           `json:"ok"`
+	Illegal int           `json:"illegal"`
+	Unknown int           `json:"unknown"`
+	Skipped int           `json:"skipped"`
+	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+// Report is the result of a verification.
+type Report struct {
+	Verdict       Verdict                   `json:"verdict"`
+	Totals        Totals                    `json:"totals"`
+	Features      map[string]*FeatureTotals `json:"features"`
+	Accounts      map[string]*AccountReport `json:"accounts"`
+	Discrepancies map[string]int            `json:"discrepancies"` // findings by kind, listed or not
+	Deep          DeepSummary               `json:"deep"`
+	Instances     []string                  `json:"instances"`
+	Notes         []string                  `json:"notes,omitempty"`
+	Elapsed       time.Duration             `json:"elapsedNs"`
+}
+
+// Findings returns every listed finding, ordered by account, then kind order.
+func (r *Report) Findings() []Finding {
+	var out []Finding
+	for _, id := range r.AccountIDs() {
+		out = append(out, r.Accounts[id].Anomalies...)
+	}
+	return out
+}
+
+// AccountIDs returns the account ids in sorted order.
+func (r *Report) AccountIDs() []string {
+	ids := make([]string, 0, len(r.Accounts))
+	for id := range r.Accounts {
+		ids = append(ids, id)
+	}
+	sortStrings(ids)
+	return ids
+}
+
+// DiscrepancyCount is the number of findings of all kinds.
+func (r *Report) DiscrepancyCount() int {
+	n := 0
+	for _, c := range r.Discrepancies {
+		n += c
+	}
+	return n
+}

@@ -1,0 +1,516 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"time"
+)
+
+// DeepMode selects the porcupine deep check.
+type DeepMode uint8
+
+// Deep check modes.
+const (
+	DeepOff  DeepMode = iota // no deep check (the zero value)
+	DeepAuto                 // run it on every account with at most MaxOps deductions, within the budgets
+)
+
+// ParseDeepMode parses "off" or "auto" ("" is off).
+func ParseDeepMode(s string) (DeepMode, error) {
+	switch s {
+	case "", "off":
+		return DeepOff, nil
+	case "auto", "on":
+		return DeepAuto, nil
+	}
+	return 0, fmt.Errorf("deep check mode %q: want auto or off", s)
+}
+
+func (m DeepMode) String() string {
+	if m == DeepAuto {
+		return "auto"
+	}
+	return "off"
+}
+
+// Defaults of VerifyOptions.
+const (
+	DefaultAccountBudget = 5 * time.Second
+	DefaultTotalBudget   = 60 * time.Second
+	DefaultMaxOps        = 20000
+	DefaultMemoryBudget  = 256 << 20
+	DefaultMaxFindings   = 10
+)
+
+// VerifyOptions tune a verification. The zero value runs the fast checks only.
+type VerifyOptions struct {
+	Deep          DeepMode
+	AccountBudget time.Duration // deep check time per account; 0 means DefaultAccountBudget
+	TotalBudget   time.Duration // deep check time in total; 0 means DefaultTotalBudget
+	MaxOps        int           // accounts with more deductions skip the deep check; 0 means DefaultMaxOps
+	MemoryBudget  int64         // estimated search memory per account, bytes; 0 means DefaultMemoryBudget
+	Workers       int           // deep check workers; 0 means GOMAXPROCS
+	VisualizeDir  string        // when set, an account found not linearizable gets an HTML visualization there
+
+	MaxFindings int  // findings listed per account and kind (all are counted); 0 means DefaultMaxFindings
+	NoLogJoin   bool // do not resolve unknown outcomes from server logs
+
+	// LowThreshold overrides the low-balance threshold of the bookkeeping
+	// (0 keeps it; negative disables the rule).
+	LowThreshold int64
+}
+
+func (o VerifyOptions) withDefaults() VerifyOptions {
+	if o.AccountBudget <= 0 {
+		o.AccountBudget = DefaultAccountBudget
+	}
+	if o.TotalBudget <= 0 {
+		o.TotalBudget = DefaultTotalBudget
+	}
+	if o.MaxOps <= 0 {
+		o.MaxOps = DefaultMaxOps
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxFindings <= 0 {
+		o.MaxFindings = DefaultMaxFindings
+	}
+	return o
+}
+
+// Verify checks the bookkeeping so far (and any journals merged in) and
+// reports the verdict per account and overall. It reports the verdict's
+// metrics to the Observer (discrepancies by kind, leaked and overcharged
+// credits, unresolved outcomes, deep checks out of budget, accounts
+// verified); call it once, at the end of the run. It errs only when ctx is
+// done before the fast checks finish; a deep check cut short by ctx marks
+// the remaining accounts' linearizability unknown.
+func (l *Ledger) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
+	l.firstUse(ctx)
+	parts := []*journalData{l.snapshot()}
+	l.mu.Lock()
+	parts = append(parts, l.merged...)
+	l.mu.Unlock()
+	h, err := mergeHistory(parts)
+	if err != nil {
+		return nil, err
+	}
+	if l.jw != nil {
+		if err := l.jw.failure(); err != nil {
+			h.notes = append(h.notes, "the journal is incomplete: "+err.Error())
+		}
+	}
+	r, err := verifyHistory(ctx, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.emitReport(ctx, r)
+	return r, nil
+}
+
+func (l *Ledger) emitReport(ctx context.Context, r *Report) {
+	if l.obs == nil {
+		return
+	}
+	for _, k := range Kinds {
+		if n := r.Discrepancies[k]; n > 0 {
+			l.obs.Observe(ctx, Sample{Metric: MetricDiscrepancies, Value: float64(n), Tags: Tags{Kind: k}})
+		}
+	}
+	l.obs.Observe(ctx, Sample{Metric: MetricCreditsLeaked, Value: float64(r.Totals.Leaked)})
+	l.obs.Observe(ctx, Sample{Metric: MetricCreditsOvercharge, Value: float64(r.Totals.Overcharged)})
+	l.obs.Observe(ctx, Sample{Metric: MetricUnknownOutcomes, Value: float64(r.Totals.Counts.Unknown)})
+	l.obs.Observe(ctx, Sample{Metric: MetricLinearizabilityNA, Value: float64(r.Deep.Unknown)})
+	for _, id := range r.AccountIDs() {
+		v := 0.0
+		if r.Accounts[id].Verdict == Pass {
+			v = 1
+		}
+		l.obs.Observe(ctx, Sample{Metric: MetricAccountsVerified, Value: v})
+	}
+}
+
+// verifyHistory runs every check on a merged history.
+func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report, error) {
+	start := time.Now()
+	opts = opts.withDefaults()
+	low, overdraft := int64(DefaultLowThreshold), false
+	if len(h.insts) > 0 {
+		low, overdraft = h.insts[0].low, h.insts[0].overdraft
+		for _, in := range h.insts[1:] {
+			if in.low != low {
+				h.notes = append(h.notes, fmt.Sprintf("instances disagree on the low-balance threshold (%d and %d); using %d", low, in.low, low))
+				break
+			}
+		}
+	}
+	if opts.LowThreshold != 0 {
+		low = opts.LowThreshold
+	}
+	r := &Report{
+		Features:      make(map[string]*FeatureTotals),
+		Accounts:      make(map[string]*AccountReport, len(h.accounts)),
+		Discrepancies: make(map[string]int),
+		Notes:         append([]string(nil), h.notes...),
+		Deep:          DeepSummary{Mode: opts.Deep.String()},
+	}
+	for _, in := range h.insts {
+		r.Instances = append(r.Instances, in.name)
+	}
+	names := make([]string, 0, len(h.accounts))
+	for n := range h.accounts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+
+	keys := keyIndex(h)
+	checks := make([]*acctCheck, 0, len(names))
+	for i, name := range names {
+		if i%64 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("verify: %w", ctx.Err())
+		}
+		c := newAcctCheck(h, h.accounts[name], &opts, low, overdraft)
+		c.run(keys)
+		r.Accounts[name] = c.rep
+		checks = append(checks, c)
+	}
+	if opts.Deep == DeepAuto {
+		deepCheck(ctx, checks, &opts, &r.Deep)
+	}
+	for _, c := range checks {
+		c.finish()
+		for k, n := range c.disc {
+			r.Discrepancies[k] += n
+		}
+		c.addTotals(r)
+	}
+	switch {
+	case r.Totals.Failed > 0:
+		r.Verdict = Fail
+	case r.Totals.Undecided > 0 || r.Totals.Accounts == 0:
+		r.Verdict = Undecided
+	default:
+		r.Verdict = Pass
+	}
+	if r.Totals.Accounts == 0 {
+		r.Notes = append(r.Notes, "no account was recorded")
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+// opLoc locates a deduction in a history.
+type opLoc struct {
+	a *hacct
+	i int
+}
+
+// keyIndex maps idempotency keys to the deductions that sent them.
+func keyIndex(h *history) map[string]opLoc {
+	n := 0
+	for _, a := range h.accounts {
+		n += len(a.ops)
+	}
+	idx := make(map[string]opLoc, n)
+	for _, a := range h.accounts {
+		for i := range a.ops {
+			if k := a.ops[i].key; k != "" {
+				idx[k] = opLoc{a, i}
+			}
+		}
+	}
+	return idx
+}
+
+// acctCheck runs the checks of one account and collects its findings.
+type acctCheck struct {
+	h         *history
+	a         *hacct
+	opts      *VerifyOptions
+	low       int64
+	overdraft bool
+	rep       *AccountReport
+
+	hasOpen, hasClose bool
+	open, close       hsnap
+	b0                int64
+
+	disc   map[string]int
+	listed map[string]int
+	seen   map[string]struct{}
+
+	leak, over struct{ interval, chain, log, counter int64 }
+	cws        int64
+
+	sums      *sums          // prefix sums of the counter rule, built once
+	chainLeak map[*hop]int64 // credits found leaked by the chain up to each link
+	chainOver map[*hop]int64 // credits found overcharged by the chain up to each link
+}
+
+func newAcctCheck(h *history, a *hacct, opts *VerifyOptions, low int64, overdraft bool) *acctCheck {
+	return &acctCheck{
+		h: h, a: a, opts: opts, low: low, overdraft: overdraft,
+		rep:    &AccountReport{Linearizable: LinOff},
+		disc:   make(map[string]int),
+		listed: make(map[string]int),
+		seen:   make(map[string]struct{}),
+	}
+}
+
+// add records a finding; dedupe, when not empty, suppresses a second
+// finding of the same kind about the same thing.
+func (c *acctCheck) add(f Finding, dedupe string) {
+	if dedupe != "" {
+		k := f.Kind + "\x00" + dedupe
+		if _, dup := c.seen[k]; dup {
+			return
+		}
+		c.seen[k] = struct{}{}
+	}
+	f.Account = c.a.name
+	c.disc[f.Kind]++
+	if c.listed[f.Kind] >= c.opts.MaxFindings {
+		c.rep.Omitted++
+		return
+	}
+	c.listed[f.Kind]++
+	c.rep.Anomalies = append(c.rep.Anomalies, f)
+}
+
+func (c *acctCheck) note(format string, args ...any) {
+	c.rep.Notes = append(c.rep.Notes, fmt.Sprintf(format, args...))
+}
+
+func (c *acctCheck) ref(o *hop) string { return c.h.ref(o.inst, o.id) }
+
+func (c *acctCheck) refs(ops ...*hop) []string {
+	out := make([]string, 0, len(ops))
+	for _, o := range ops {
+		if o != nil {
+			out = append(out, c.ref(o))
+		}
+	}
+	return out
+}
+
+// run executes the fast checks in order: snapshots, the server-log join
+// (which resolves outcomes), classification, then the checks that use it.
+func (c *acctCheck) run(keys map[string]opLoc) {
+	c.pickSnapshots()
+	if c.a.logSet {
+		c.reconcile(keys)
+	}
+	c.classify()
+	c.priceChecks()
+	c.overdraftCheck()
+	c.chainCheck()
+	if c.hasOpen {
+		c.counterRule()
+		if c.hasClose {
+			c.intervalCheck()
+		}
+	}
+	c.versionCheck()
+	if c.disc[KindLostUpdate] == 0 {
+		c.realTimeCheck()
+	} else {
+		c.note("real-time order not checked: lost updates break the balance order it relies on")
+	}
+	if c.a.logSet {
+		c.logChain()
+	}
+	c.noticeCheck()
+	c.usedCheck()
+}
+
+// pickSnapshots chooses the opening and closing snapshots and decides
+// whether the checks that need them can run.
+func (c *acctCheck) pickSnapshots() {
+	a := c.a
+	c.rep.Shared = len(a.insts) > 1
+	if len(a.opens) > 0 {
+		c.open = a.opens[0]
+		for _, s := range a.opens[1:] {
+			if s.snap.Balance != c.open.snap.Balance {
+				c.note("opened twice with different balances (%d and %d); using the earlier", c.open.snap.Balance, s.snap.Balance)
+			}
+			if s.ret < c.open.ret {
+				c.open = s
+			}
+		}
+		c.hasOpen = true
+		c.b0 = c.open.snap.Balance
+		early := 0
+		for i := range a.ops {
+			if a.ops[i].call < c.open.call {
+				early++
+			}
+		}
+		for i := range a.reads {
+			if a.reads[i].call < c.open.call {
+				early++
+			}
+		}
+		if early > 0 {
+			c.note("%d operations began before the opening snapshot, so it is not a starting balance: checks that need one are skipped", early)
+			c.hasOpen = false
+		}
+	} else if len(a.ops) > 0 || len(a.reads) > 0 || len(a.closes) > 0 {
+		c.note("no opening snapshot: the interval check, the counter rule and the deep check need one")
+	}
+	if len(a.closes) > 0 {
+		c.close = a.closes[0]
+		for _, s := range a.closes[1:] {
+			if s.snap.Balance != c.close.snap.Balance {
+				c.note("closed twice with different balances (%d and %d); using the later", c.close.snap.Balance, s.snap.Balance)
+			}
+			if s.call > c.close.call {
+				c.close = s
+			}
+		}
+		c.hasClose = true
+		late := 0
+		for i := range a.ops {
+			if a.ops[i].call > c.close.ret {
+				late++
+			}
+		}
+		if late > 0 {
+			c.note("%d deductions began after the closing snapshot; they are outside the checked window", late)
+		}
+	} else if len(a.opens) > 0 || len(a.ops) > 0 {
+		c.note("no closing snapshot: the interval check needs one")
+	}
+}
+
+// classify decides, per deduction, whether it took credits (stCharged), did
+// not (stNone) or may have (stMaybe), and counts outcomes.
+func (c *acctCheck) classify() {
+	cnt := &c.rep.Counts
+	cnt.Reads = len(c.a.reads)
+	cnt.Deductions = len(c.a.ops)
+	for i := range c.a.ops {
+		o := &c.a.ops[i]
+		if o.resolved { // by the server log, in reconcile
+			cnt.Resolved++
+			continue
+		}
+		o.eff = o.amount
+		switch o.out.Kind {
+		case OK:
+			o.state, o.eff = stCharged, o.out.charge(o.amount)
+			cnt.OK++
+			if o.replayed {
+				cnt.Resolved++
+			}
+		case Insufficient:
+			o.state = stNone
+			cnt.Insufficient++
+			if o.replayed {
+				cnt.Resolved++
+			}
+		case Rejected:
+			o.state = stNone
+			cnt.Rejected++
+		case Pending:
+			o.state = stMaybe
+			cnt.Pending++
+			cnt.Unknown++
+		default:
+			o.state = stMaybe
+			cnt.Unknown++
+		}
+	}
+	for i := range c.a.ops {
+		o := &c.a.ops[i]
+		switch o.state {
+		case stCharged:
+			c.rep.Confirmed += o.eff
+		case stMaybe:
+			c.rep.Unresolved += o.eff
+		}
+	}
+}
+
+// finish settles the account's verdict and loss estimates after the deep check.
+func (c *acctCheck) finish() {
+	c.rep.Leaked = max(c.leak.interval, c.leak.chain, c.leak.log, c.leak.counter)
+	c.rep.Overcharged = max(c.over.interval+c.cws, c.over.chain, c.over.log)
+	if c.rep.Anomalies == nil {
+		c.rep.Anomalies = []Finding{}
+	}
+	sort.SliceStable(c.rep.Anomalies, func(i, j int) bool {
+		return kindOrder(c.rep.Anomalies[i].Kind) < kindOrder(c.rep.Anomalies[j].Kind)
+	})
+	switch {
+	case len(c.disc) > 0:
+		c.rep.Verdict = Fail
+	case !c.hasOpen || !c.hasClose:
+		c.rep.Verdict = Undecided
+	default:
+		c.rep.Verdict = Pass
+	}
+}
+
+func kindOrder(k string) int {
+	for i, x := range Kinds {
+		if x == k {
+			return i
+		}
+	}
+	return len(Kinds)
+}
+
+func (c *acctCheck) addTotals(r *Report) {
+	t := &r.Totals
+	t.Accounts++
+	switch c.rep.Verdict {
+	case Pass:
+		t.Passed++
+	case Fail:
+		t.Failed++
+	default:
+		t.Undecided++
+	}
+	if c.hasOpen {
+		t.Start += c.b0
+	}
+	if c.hasClose {
+		t.End += c.close.snap.Balance
+	}
+	t.Confirmed += c.rep.Confirmed
+	t.Unresolved += c.rep.Unresolved
+	t.UnknownTaken += c.rep.UnknownTaken
+	t.Leaked += c.rep.Leaked
+	t.Overcharged += c.rep.Overcharged
+	t.Counts.add(c.rep.Counts)
+	for i := range c.a.ops {
+		o := &c.a.ops[i]
+		f := r.Features[o.feature]
+		if f == nil {
+			f = &FeatureTotals{}
+			r.Features[o.feature] = f
+		}
+		f.Ops++
+		switch o.state {
+		case stCharged:
+			f.Confirmed += o.eff
+		case stMaybe:
+			f.Unresolved += o.eff
+		}
+	}
+	for _, tx := range c.a.log {
+		f := r.Features[tx.Feature]
+		if f == nil {
+			f = &FeatureTotals{}
+			r.Features[tx.Feature] = f
+		}
+		f.Logged += tx.Amount
+	}
+}
