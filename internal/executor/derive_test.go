@@ -110,3 +110,125 @@ func TestDeriveErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigsJSONDefaults(t *testing.T) {
+	cfgs := mustConfigs(t, `{
+		"si":{"executor":"shared-iterations"},
+		"pv":{"executor":"per-vu-iterations"},
+		"cv":{"executor":"constant-vus","duration":"5s"},
+		"rv":{"executor":"ramping-vus","stages":[{"duration":"5s","target":3}]},
+		"car":{"executor":"constant-arrival-rate","rate":5,"duration":"5s","preAllocatedVUs":2},
+		"rar":{"executor":"ramping-arrival-rate","stages":[{"duration":"5s","target":3}],"preAllocatedVUs":2}}`)
+	common := `"startTime":"0s","gracefulStop":"30s","exec":"default","env":{},"tags":{}`
+	want := map[string]string{
+		"si":  `{"executor":"shared-iterations",` + common + `,"vus":1,"iterations":1,"maxDuration":"10m0s"}`,
+		"pv":  `{"executor":"per-vu-iterations",` + common + `,"vus":1,"iterations":1,"maxDuration":"10m0s"}`,
+		"cv":  `{"executor":"constant-vus",` + common + `,"vus":1,"duration":"5s"}`,
+		"rv":  `{"executor":"ramping-vus",` + common + `,"startVUs":1,"stages":[{"duration":"5s","target":3}],"gracefulRampDown":"30s"}`,
+		"car": `{"executor":"constant-arrival-rate",` + common + `,"rate":5,"timeUnit":"1s","duration":"5s","preAllocatedVUs":2,"maxVUs":2}`,
+		"rar": `{"executor":"ramping-arrival-rate",` + common + `,"startRate":0,"timeUnit":"1s","stages":[{"duration":"5s","target":3}],"preAllocatedVUs":2,"maxVUs":2}`,
+	}
+	got := ConfigsJSON(cfgs)
+	for name, w := range want {
+		if string(got[name]) != w {
+			t.Errorf("%s:\n got %s\nwant %s", name, got[name], w)
+		}
+	}
+	// the JSON form parses back to the same config
+	for name, raw := range got {
+		c, err := ParseConfig(name, raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if again := ConfigsJSON([]Config{c})[name]; string(again) != string(raw) {
+			t.Errorf("%s round trip: %s != %s", name, again, raw)
+		}
+	}
+}
+
+func TestArrivalRateValidation(t *testing.T) {
+	tests := []struct{ cfg, option, msg string }{
+		{`{"executor":"constant-arrival-rate","duration":"1s","preAllocatedVUs":1}`, "rate", "required"},
+		{`{"executor":"constant-arrival-rate","rate":0,"duration":"1s","preAllocatedVUs":1}`, "rate", "greater than 0"},
+		{`{"executor":"constant-arrival-rate","rate":1,"preAllocatedVUs":1}`, "duration", "required"},
+		{`{"executor":"constant-arrival-rate","rate":1,"duration":"1s"}`, "preAllocatedVUs", "required"},
+		{`{"executor":"constant-arrival-rate","rate":1,"duration":"1s","preAllocatedVUs":-1}`, "preAllocatedVUs", "negative"},
+		{`{"executor":"constant-arrival-rate","rate":1,"duration":"1s","preAllocatedVUs":3,"maxVUs":2}`, "maxVUs", "at least preAllocatedVUs"},
+		{`{"executor":"constant-arrival-rate","rate":1,"duration":"1s","preAllocatedVUs":0}`, "maxVUs", "at least one VU"},
+		{`{"executor":"constant-arrival-rate","rate":1,"duration":"1s","timeUnit":"0s","preAllocatedVUs":1}`, "timeUnit", "greater than 0"},
+		{`{"executor":"constant-arrival-rate","rate":1.5,"duration":"1s","preAllocatedVUs":1}`, "rate", "not an integer"},
+		{`{"executor":"ramping-arrival-rate","preAllocatedVUs":1}`, "stages", "at least one stage"},
+		{`{"executor":"ramping-arrival-rate","preAllocatedVUs":1,"startRate":-1,"stages":[{"duration":"1s","target":1}]}`, "startRate", "negative"},
+		{`{"executor":"ramping-arrival-rate","preAllocatedVUs":1,"stages":[{"duration":"1s","target":-1}]}`, "stages[0].target", "negative"},
+		{`{"executor":"ramping-vus","stages":[{"duration":"-1s","target":1}]}`, "stages[0].duration", "negative"},
+		{`{"executor":"ramping-vus","startVUs":0,"stages":[{"duration":"1s","target":0}]}`, "stages", "greater than 0"},
+		{`{"executor":"ramping-vus","gracefulRampDown":"-1s","stages":[{"duration":"1s","target":1}]}`, "gracefulRampDown", "negative"},
+		{`{"executor":"ramping-vus","stages":[{"duration":"1s","target":1}],"vus":3}`, "vus", "unknown option"},
+		{`{"executor":"per-vu-iterations","exec":""}`, "exec", "empty"},
+		{`{"executor":"per-vu-iterations","env":{"A":1}}`, "env", "not an object of strings"},
+		{`{"executor":"per-vu-iterations","gracefulStop":"soon"}`, "gracefulStop", "invalid duration"},
+	}
+	for _, tc := range tests {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(`{"x":`+tc.cfg+`}`), &raw); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Derive(options.Options{Scenarios: raw}, nil)
+		var ie *options.InvalidError
+		if !errors.As(err, &ie) || ie.Option != "scenarios.x."+tc.option || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: err = %v, want option scenarios.x.%s with %q", tc.cfg, err, tc.option, tc.msg)
+		}
+	}
+}
+
+func TestDeriveStagesShortcut(t *testing.T) {
+	cfgs, err := Derive(options.Options{VUs: i64(2), Stages: []options.Stage{{Duration: options.Duration(5e9), Target: 10}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertJSONSubset(t, ConfigsJSON(cfgs)["default"], `{"executor":"ramping-vus","startVUs":2,"stages":[{"duration":"5s","target":10}]}`)
+}
+
+func TestApplyOverride(t *testing.T) {
+	script := options.Options{Scenarios: map[string]json.RawMessage{"x": json.RawMessage(`{"executor":"per-vu-iterations","vus":1,"iterations":50}`)}}
+	// --vus alone replaces the script's scenarios (shared-iterations N/N)
+	o, w := ApplyOverride(script, options.Options{VUs: i64(4)})
+	cfgs, err := Derive(o, nil)
+	if err != nil || len(w) != 1 {
+		t.Fatalf("Derive = %v, warnings %v", err, w)
+	}
+	assertJSONSubset(t, ConfigsJSON(cfgs)["default"], `{"executor":"shared-iterations","vus":4,"iterations":4}`)
+	// --iterations replaces them too (case 03)
+	o, w = ApplyOverride(script, options.Options{VUs: i64(2), Iterations: i64(5)})
+	cfgs, err = Derive(o, nil)
+	if err != nil || len(w) != 1 {
+		t.Fatalf("Derive = %v, warnings %v", err, w)
+	}
+	assertJSONSubset(t, ConfigsJSON(cfgs)["default"], `{"executor":"shared-iterations","vus":2,"iterations":5}`)
+	// vus next to scenarios in the same layer: scenarios win
+	same := script
+	same.VUs = i64(7)
+	cfgs, err = Derive(same, nil)
+	if err != nil || len(cfgs) != 1 || cfgs[0].Name() != "x" {
+		t.Fatalf("Derive = %v, %v", cfgs, err)
+	}
+	if len(ShortcutWarnings(same)) != 1 {
+		t.Error("no warning for vus next to scenarios")
+	}
+	// no scenarios below: nothing to warn about
+	if _, w := ApplyOverride(options.Options{}, options.Options{VUs: i64(3)}); len(w) != 0 {
+		t.Errorf("warnings %v", w)
+	}
+}
+
+func TestParseStageFlag(t *testing.T) {
+	s, err := ParseStageFlag("1m30s:20")
+	if err != nil || s.Duration.D().Seconds() != 90 || s.Target != 20 {
+		t.Errorf("ParseStageFlag = %+v, %v", s, err)
+	}
+	for _, bad := range []string{"30s", "30s:", "x:3", "30s:-1", "30s:1.5", "-1s:2"} {
+		if _, err := ParseStageFlag(bad); err == nil {
+			t.Errorf("ParseStageFlag(%q) succeeded", bad)
+		}
+	}
+}
