@@ -1,0 +1,254 @@
+package k6http
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/vustate"
+)
+
+// jsRequest is http.request(method, url, body?, params?).
+func (mi *Instance) jsRequest(call sobek.FunctionCall) sobek.Value {
+	st := mi.mustState("making HTTP requests")
+	m := call.Argument(0)
+	if !isSet(m) {
+		panic(mi.rt.NewTypeError("http.request needs a method, e.g. http.request('GET', url)"))
+	}
+	return mi.run(st, strings.ToUpper(m.String()), call.Argument(1), call.Argument(2), call.Argument(3))
+}
+
+// verb returns http.get/head (url, params?) or http.post/... (url, body?, params?).
+func (mi *Instance) verb(method string, withBody bool) func(sobek.FunctionCall) sobek.Value {
+	return func(call sobek.FunctionCall) sobek.Value {
+		st := mi.mustState("making HTTP requests")
+		if withBody {
+			return mi.run(st, method, call.Argument(0), call.Argument(1), call.Argument(2))
+		}
+		return mi.run(st, method, call.Argument(0), nil, call.Argument(1))
+	}
+}
+
+// run makes one request and returns its Response.
+func (mi *Instance) run(st *vustate.State, method string, urlV, bodyV, paramsV sobek.Value) sobek.Value {
+	rq, err := mi.newRequest(st, method, urlV, bodyV, paramsV)
+	if err != nil {
+		return mi.requestError(rq, err)
+	}
+	return mi.finish(rq, mi.client.do(rq))
+}
+
+// requestError handles a request that could not be made: a bad URL becomes
+// a Response with error code 1020 (or an exception with throw), anything
+// else in the arguments is an exception.
+func (mi *Instance) requestError(rq *request, err error) sobek.Value {
+	var ue *urlError
+	if !errors.As(err, &ue) {
+		panic(mi.rt.NewTypeError(err.Error()))
+	}
+	res := &result{status: 0, err: ue.msg, errCode: codeInvalidURL, goErr: err, bodyNull: true,
+		url: rq.rawURL, sentMethod: rq.method, sentURL: rq.rawURL, sentHeader: rq.header}
+	return mi.finish(rq, res)
+}
+
+// finish turns a result into a Response, or throws for a failed request
+// when throw is set. Failures are logged as warnings otherwise.
+func (mi *Instance) finish(rq *request, res *result) sobek.Value {
+	if res.failed() {
+		if rq.throw {
+			panic(mi.rt.NewGoError(fmt.Errorf("%s %s: %s", rq.method, res.url, res.err)))
+		}
+		if rq.state != nil {
+			rq.state.Logger.Warn("Request Failed", "error", res.err, "error_code", res.errCode)
+		}
+	}
+	return mi.newResponse(rq, res)
+}
+
+// jsAsyncRequest is http.asyncRequest(method, url, body?, params?): a
+// Promise of the Response. The request runs on its own goroutine; the
+// Promise settles on the VU's event loop.
+func (mi *Instance) jsAsyncRequest(call sobek.FunctionCall) sobek.Value {
+	st := mi.mustState("making HTTP requests")
+	p, resolve, reject := mi.rt.NewPromise()
+	m := call.Argument(0)
+	if !isSet(m) {
+		_ = reject(mi.rt.NewTypeError("http.asyncRequest needs a method, e.g. http.asyncRequest('GET', url)"))
+		return mi.rt.ToValue(p)
+	}
+	rq, err := mi.newRequest(st, strings.ToUpper(m.String()), call.Argument(1), call.Argument(2), call.Argument(3))
+	if err != nil {
+		var ue *urlError
+		if !errors.As(err, &ue) {
+			_ = reject(mi.rt.NewTypeError(err.Error()))
+			return mi.rt.ToValue(p)
+		}
+		settle(mi, rq, mi.errorResult(rq, ue), resolve, reject)
+		return mi.rt.ToValue(p)
+	}
+	if st.Loop == nil {
+		panic(mi.rt.NewGoError(errors.New("http.asyncRequest needs an event loop, and this VU has none")))
+	}
+	enqueue := st.Loop.RegisterCallback()
+	c := mi.client
+	go func() {
+		res := c.do(rq)
+		enqueue(func() error {
+			settle(mi, rq, res, resolve, reject)
+			return nil
+		})
+	}()
+	return mi.rt.ToValue(p)
+}
+
+func (mi *Instance) errorResult(rq *request, ue *urlError) *result {
+	return &result{status: 0, err: ue.msg, errCode: codeInvalidURL, goErr: ue, bodyNull: true,
+		url: rq.rawURL, sentMethod: rq.method, sentURL: rq.rawURL, sentHeader: rq.header}
+}
+
+// settle resolves or rejects an asyncRequest Promise on the VU goroutine.
+func settle(mi *Instance, rq *request, res *result, resolve, reject func(any) error) {
+	if res.failed() && rq.throw {
+		_ = reject(mi.rt.NewGoError(fmt.Errorf("%s %s: %s", rq.method, res.url, res.err)))
+		return
+	}
+	if res.failed() {
+		rq.state.Logger.Warn("Request Failed", "error", res.err, "error_code", res.errCode)
+	}
+	_ = resolve(mi.newResponse(rq, res))
+}
+
+// batchItem is one request of http.batch.
+type batchItem struct {
+	key string
+	rq  *request
+	err *urlError
+	res *result
+}
+
+// jsBatch is http.batch(requests): the requests run concurrently (at most
+// the batch option at once, batchPerHost per host); the result has the
+// shape of the argument (array or object), in order.
+func (mi *Instance) jsBatch(call sobek.FunctionCall) sobek.Value {
+	st := mi.mustState("making HTTP requests with http.batch")
+	arg, ok := call.Argument(0).(*sobek.Object)
+	if !ok {
+		panic(mi.rt.NewTypeError("http.batch needs an array or an object of requests"))
+	}
+	isArr := arg.ClassName() == "Array"
+	var keys []string
+	if isArr {
+		n := int(arg.Get("length").ToInteger())
+		keys = make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprint(i)
+		}
+	} else {
+		keys = arg.Keys()
+	}
+	items := make([]batchItem, len(keys))
+	for i, k := range keys {
+		rq, err := mi.batchRequest(st, arg.Get(k))
+		if err != nil {
+			var ue *urlError
+			if !errors.As(err, &ue) {
+				panic(mi.rt.NewTypeError(fmt.Sprintf("http.batch: request %s: %s", k, err)))
+			}
+			items[i].err = ue
+		}
+		items[i].key, items[i].rq = k, rq
+	}
+	mi.runBatch(st, items)
+
+	var out *sobek.Object
+	if isArr {
+		vals := make([]any, len(items))
+		for i := range items {
+			vals[i] = mi.finish(items[i].rq, items[i].res)
+		}
+		return mi.rt.NewArray(vals...)
+	}
+	out = mi.rt.NewObject()
+	for i := range items {
+		_ = out.Set(items[i].key, mi.finish(items[i].rq, items[i].res))
+	}
+	return out
+}
+
+// batchRequest reads one element of http.batch: a URL, an array
+// [method, url, body?, params?] or an object {method, url, body, params}.
+func (mi *Instance) batchRequest(st *vustate.State, v sobek.Value) (*request, error) {
+	o, ok := v.(*sobek.Object)
+	if ok {
+		if _, isURL := o.Export().(*taggedURL); isURL {
+			ok = false
+		}
+	}
+	if !ok {
+		return mi.newRequest(st, "GET", v, nil, nil)
+	}
+	var method, urlV, bodyV, paramsV sobek.Value
+	if o.ClassName() == "Array" {
+		method, urlV, bodyV, paramsV = o.Get("0"), o.Get("1"), o.Get("2"), o.Get("3")
+	} else {
+		method, urlV, bodyV, paramsV = o.Get("method"), o.Get("url"), o.Get("body"), o.Get("params")
+	}
+	m := "GET"
+	if isSet(method) {
+		m = strings.ToUpper(method.String())
+	}
+	if m == "GET" || m == "HEAD" {
+		bodyV = nil
+	}
+	return mi.newRequest(st, m, urlV, bodyV, paramsV)
+}
+
+// runBatch runs the items concurrently within the batch limits.
+func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
+	o := st.Options
+	if o == nil {
+		o = &options.Options{}
+	}
+	limit := int(options.Int(o.Batch, options.DefaultBatch))
+	perHost := int(options.Int(o.BatchPerHost, options.DefaultBatchPerHost))
+	if limit <= 0 {
+		limit = len(items)
+	}
+	global := make(chan struct{}, max(limit, 1))
+	hosts := map[string]chan struct{}{}
+	var wg sync.WaitGroup
+	for i := range items {
+		it := &items[i]
+		if it.err != nil {
+			it.res = mi.errorResult(it.rq, it.err)
+			continue
+		}
+		var hostSem chan struct{}
+		if perHost > 0 {
+			h := hostKey(it.rq.url)
+			if hostSem = hosts[h]; hostSem == nil {
+				hostSem = make(chan struct{}, perHost)
+				hosts[h] = hostSem
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if hostSem != nil {
+				hostSem <- struct{}{}
+				defer func() { <-hostSem }()
+			}
+			global <- struct{}{}
+			defer func() { <-global }()
+			it.res = mi.client.do(it.rq)
+		}()
+	}
+	wg.Wait()
+}
+
+func hostKey(u *url.URL) string { return u.Scheme + "://" + u.Host }

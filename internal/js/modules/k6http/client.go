@@ -1,0 +1,545 @@
+package k6http
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/vustate"
+	"github.com/tallyhq/tally/metrics"
+)
+
+// responseType says what Response.body holds.
+type responseType uint8
+
+const (
+	respText   responseType = iota // a string
+	respBinary                     // an ArrayBuffer
+	respNone                       // null (the body is still read)
+)
+
+// paramCookie is a request cookie: from the jar or from params.cookies.
+type paramCookie struct {
+	name, value string
+	replace     bool
+}
+
+// request is one HTTP request prepared on the VU goroutine. The client runs
+// it on any goroutine; everything it needs from the VU is captured here.
+type request struct {
+	ctx     context.Context // the VU's context
+	state   *vustate.State  // read-only use: samples, metrics, system tags, logger
+	method  string
+	url     *url.URL
+	rawURL  string // the URL as given, for the url tag of the first hop
+	name    string // explicit name tag (params.tags.name or http.url); also the url tag
+	header  http.Header
+	host    string // params.headers.Host
+	body    string
+	hasBody bool
+
+	timeout      time.Duration
+	maxRedirects int
+	respType     responseType
+	callback     *expectedStatuses // nil: no response callback
+	throw        bool
+	jar          *cookieJar // nil: no cookie jar
+	cookies      []paramCookie
+	digest       bool
+
+	tags []metrics.Tag     // the VU's tags merged with params.tags, sorted by key
+	meta map[string]string // sample metadata (vu, iter), read-only
+}
+
+// result is the outcome of a request: the last round trip's response, or
+// the error that ended it.
+type result struct {
+	status     int
+	statusText string
+	proto      string
+	url        string // the final URL
+	header     http.Header
+	body       []byte
+	bodyNull   bool // responseType none, or no response
+	timings    timings
+	tls        *tls.ConnectionState
+	remote     net.Addr
+
+	errCode int
+	err     string
+	goErr   error // the underlying error of a failed request
+
+	// The request as last sent.
+	sentMethod  string
+	sentURL     string
+	sentHeader  http.Header
+	sentBody    string
+	sentCookies []paramCookie
+}
+
+// failed reports whether the request failed without a response (status 0).
+func (r *result) failed() bool { return r.goErr != nil }
+
+// traffic routes the bytes a VU's connections move to the VU's current
+// state counters.
+type traffic struct {
+	state atomic.Pointer[vustate.State]
+}
+
+func (t *traffic) add(sent bool, n int) {
+	if n <= 0 {
+		return
+	}
+	if s := t.state.Load(); s != nil {
+		if sent {
+			s.DataSent.Add(int64(n))
+		} else {
+			s.DataReceived.Add(int64(n))
+		}
+	}
+}
+
+// countingConn counts the bytes read and written on a connection.
+type countingConn struct {
+	net.Conn
+	t *traffic
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.t.add(false, n)
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.t.add(true, n)
+	return n, err
+}
+
+// client runs the requests of one VU over its own transport, so keep-alive
+// connections are per VU.
+type client struct {
+	transport *http.Transport
+	traffic   *traffic
+	limiter   *limiter // nil without the rps option
+	now       func() time.Time
+	debug     string // the httpDebug option: "" (off), "full" or anything else (headers)
+	tracers   sync.Pool
+}
+
+// clientConfig is what a client is built from.
+type clientConfig struct {
+	opts    *options.Options
+	limiter *limiter
+	now     func() time.Time
+	// resolve, when set, replaces DNS resolution (tests).
+	dialer *net.Dialer
+}
+
+func newClient(cfg clientConfig) *client {
+	o := cfg.opts
+	perHost := int(options.Int(o.BatchPerHost, options.DefaultBatchPerHost))
+	if b := int(options.Int(o.Batch, options.DefaultBatch)); b > perHost {
+		perHost = b
+	}
+	c := &client{traffic: &traffic{}, limiter: cfg.limiter, now: cfg.now, debug: options.String(o.HTTPDebug, "")}
+	dialer := cfg.dialer
+	if dialer == nil {
+		dialer = &net.Dialer{KeepAlive: 30 * time.Second}
+	}
+	c.transport = &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if host, _, err := net.SplitHostPort(addr); err == nil && isInvalidHost(host) {
+				// RFC 6761 §6.4: names under .invalid never resolve.
+				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			}
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: conn, t: c.traffic}, nil
+		},
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: options.Bool(o.InsecureSkipTLSVerify)}, //nolint:gosec // a user option
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: perHost,
+		IdleConnTimeout:     90 * time.Second,
+		DisableKeepAlives:   options.Bool(o.NoConnectionReuse),
+	}
+	c.tracers.New = func() any { return newTracer(c.now) }
+	return c
+}
+
+func isInvalidHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	return host == "invalid" || strings.HasSuffix(host, ".invalid")
+}
+
+// bodyReader is a request body over a byte slice.
+type bodyReader struct {
+	s string
+	i int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.s) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.s[r.i:])
+	r.i += n
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { return nil }
+
+func newBody(s string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return &bodyReader{s: s}, nil }
+}
+
+// do runs rq: round trips including redirects and the digest challenge,
+// emitting the samples of each round trip. It never panics on network
+// errors; they end up in the result.
+func (c *client) do(rq *request) *result {
+	ctx, cancel := context.WithTimeout(rq.ctx, rq.timeout)
+	defer cancel()
+	tr := c.tracers.Get().(*tracer)
+	defer c.tracers.Put(tr)
+	ctx = httptrace.WithClientTrace(ctx, &tr.trace)
+
+	res := &result{}
+	method, u, body, hasBody := rq.method, rq.url, rq.body, rq.hasBody
+	header := rq.header
+	hopURL := rq.rawURL
+	digestTried := false
+	basic := !rq.digest
+	for redirects := 0; ; {
+		if c.limiter != nil {
+			if err := c.limiter.Wait(ctx); err != nil {
+				res.setError(err, ctx.Err())
+				res.url = hopURL
+				return res
+			}
+		}
+		cookies := rq.cookiesFor(u, header)
+		if basic && u.User != nil {
+			if _, ok := header["Authorization"]; !ok {
+				pw, _ := u.User.Password()
+				header.Set("Authorization", basicAuth(u.User.Username(), pw))
+			}
+		}
+		hreq := &http.Request{
+			Method: method, URL: u, Header: header, Host: rq.host,
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		}
+		if hasBody {
+			hreq.ContentLength = int64(len(body))
+			hreq.GetBody = newBody(body)
+			hreq.Body, _ = hreq.GetBody()
+			if len(body) == 0 {
+				hreq.Body = http.NoBody
+			}
+		}
+		hreq = hreq.WithContext(ctx)
+		res.sentMethod, res.sentURL, res.sentHeader, res.sentBody, res.sentCookies = method, hopURL, header, body, cookies
+		if c.debug != "" {
+			c.logRequest(rq.state.Logger, hreq, body)
+		}
+
+		tr.reset()
+		c.traffic.state.Store(rq.state)
+		resp, err := c.transport.RoundTrip(hreq)
+		now := c.now()
+		if err != nil {
+			res.setError(err, ctx.Err())
+			res.url = hopURL
+			res.timings = tr.done(0)
+			c.emit(rq, res, method, u, hopURL, now)
+			return res
+		}
+		if c.debug != "" {
+			c.logResponse(rq.state.Logger, resp)
+		}
+		b, err := readBody(resp, rq.respType != respNone)
+		end := tr.offset()
+		now = c.now()
+		if err != nil {
+			res.setError(err, ctx.Err())
+			res.url = hopURL
+			res.timings = tr.done(end)
+			c.emit(rq, res, method, u, hopURL, now)
+			return res
+		}
+		if c.debug == "full" && len(b) > 0 {
+			rq.state.Logger.Info("response body", "body", string(b))
+		}
+		res.status, res.statusText, res.proto = resp.StatusCode, resp.Status, resp.Proto
+		res.header, res.body, res.bodyNull = resp.Header, b, rq.respType == respNone
+		res.url = hopURL
+		res.tls, res.remote = resp.TLS, tr.remote
+		res.timings = tr.done(end)
+		if resp.StatusCode >= 400 {
+			res.errCode = 1000 + resp.StatusCode
+		} else {
+			res.errCode = 0
+		}
+		c.emit(rq, res, method, u, hopURL, now)
+		if rq.jar != nil && len(resp.Header["Set-Cookie"]) > 0 {
+			rq.jar.setCookies(u, resp.Cookies())
+		}
+
+		if rq.digest && !digestTried && resp.StatusCode == http.StatusUnauthorized && u.User != nil {
+			if chal := resp.Header.Get("Www-Authenticate"); strings.HasPrefix(strings.ToLower(chal), "digest ") {
+				digestTried = true
+				auth, err := digestAuthorization(chal, method, u, body)
+				if err == nil {
+					header = header.Clone()
+					header.Set("Authorization", auth)
+					continue
+				}
+			}
+		}
+
+		if !isRedirect(resp.StatusCode) {
+			return res
+		}
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			return res
+		}
+		if redirects >= rq.maxRedirects {
+			if rq.maxRedirects > 0 {
+				rq.state.Logger.Warn("Stopped after "+strconv.Itoa(redirects)+" redirects and returned the redirection",
+					"url", hopURL)
+			}
+			return res
+		}
+		next, err := u.Parse(loc)
+		if err != nil {
+			return res
+		}
+		redirects++
+		if next.Host != u.Host || next.Scheme != u.Scheme {
+			header = header.Clone()
+			header.Del("Authorization")
+			header.Del("Cookie")
+		}
+		switch resp.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+			if method != http.MethodGet && method != http.MethodHead {
+				method, body, hasBody = http.MethodGet, "", false
+				header = header.Clone()
+				header.Del("Content-Type")
+				header.Del("Content-Encoding")
+			}
+		}
+		u = next
+		hopURL = next.String()
+	}
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// setError records a failed round trip.
+func (r *result) setError(err, ctxErr error) {
+	r.errCode, r.err = classify(err, ctxErr)
+	r.goErr = err
+	if r.errCode == codeTimeout {
+		r.goErr = errTimeout
+	}
+	r.status, r.statusText, r.proto = 0, "", ""
+	r.header, r.body, r.bodyNull = nil, nil, true
+}
+
+// cookiesFor sets the Cookie header of a round trip to u from the jar and
+// params.cookies, and returns the cookies sent.
+func (rq *request) cookiesFor(u *url.URL, header http.Header) []paramCookie {
+	var jarCookies []*http.Cookie
+	if rq.jar != nil {
+		jarCookies = rq.jar.cookies(u)
+	}
+	if len(jarCookies) == 0 && len(rq.cookies) == 0 {
+		return nil
+	}
+	sent := make([]paramCookie, 0, len(jarCookies)+len(rq.cookies))
+	for _, jc := range jarCookies {
+		replaced := false
+		for _, pc := range rq.cookies {
+			if pc.replace && pc.name == jc.Name {
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			sent = append(sent, paramCookie{name: jc.Name, value: jc.Value})
+		}
+	}
+	sent = append(sent, rq.cookies...)
+	var b strings.Builder
+	for i, c := range sent {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(c.name)
+		b.WriteByte('=')
+		b.WriteString(c.value)
+	}
+	header.Set("Cookie", b.String())
+	return sent
+}
+
+// readBody reads the whole response body (keep=false discards it after
+// reading) and decodes a gzip or deflate Content-Encoding that the
+// transport left alone (when the script set Accept-Encoding itself).
+func readBody(resp *http.Response, keep bool) ([]byte, error) {
+	defer resp.Body.Close() //nolint:errcheck // read errors are what matter
+	if resp.Body == http.NoBody {
+		if keep {
+			return []byte{}, nil
+		}
+		return nil, nil
+	}
+	if !keep {
+		_, err := io.Copy(io.Discard, resp.Body)
+		return nil, err
+	}
+	var b []byte
+	var err error
+	if cl := resp.ContentLength; cl >= 0 && cl <= 64<<20 {
+		b = make([]byte, cl)
+		_, err = io.ReadFull(resp.Body, b)
+	} else {
+		b, err = io.ReadAll(resp.Body)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Uncompressed && len(b) > 0 {
+		switch strings.ToLower(resp.Header.Get("Content-Encoding")) {
+		case "gzip":
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, fmt.Errorf("decode gzip response body: %w", err)
+			}
+			return io.ReadAll(zr)
+		case "deflate":
+			return io.ReadAll(flate.NewReader(bytes.NewReader(b)))
+		}
+	}
+	return b, nil
+}
+
+// emit pushes the samples of one round trip as one batch.
+func (c *client) emit(rq *request, res *result, method string, u *url.URL, hopURL string, now time.Time) {
+	st := rq.state
+	var h hopTags
+	h.method = method
+	if rq.name != "" {
+		h.name, h.url = rq.name, rq.name
+	} else {
+		tag := hopURL
+		if u != nil && u.User != nil {
+			tag = maskURL(u)
+		}
+		h.name, h.url = tag, tag
+	}
+	h.status = statusString(res.status)
+	h.proto = res.proto
+	if res.errCode != 0 {
+		h.errCode = strconv.Itoa(res.errCode)
+	}
+	h.err = res.err
+	if res.tls != nil {
+		h.tlsVersion = tlsVersionName(res.tls.Version)
+	}
+	var failed float64
+	if rq.callback != nil {
+		if rq.callback.expected(res.status) {
+			h.expected = "true"
+		} else {
+			h.expected, failed = "false", 1
+		}
+	}
+	if st.SystemTags.Has(metrics.TagIP) && res.remote != nil {
+		if host, _, err := net.SplitHostPort(res.remote.String()); err == nil {
+			h.ip = host
+		}
+	}
+	tags := buildTags(rq.tags, st.SystemTags, &h)
+	b := st.Builtin
+	t := res.timings
+	n := 8
+	if rq.callback != nil {
+		n = 9
+	}
+	s := make(metrics.Samples, n)
+	s[0] = metrics.Sample{Metric: b.HTTPReqs, Value: 1}
+	s[1] = metrics.Sample{Metric: b.HTTPReqDuration, Value: ms(t.duration)}
+	s[2] = metrics.Sample{Metric: b.HTTPReqBlocked, Value: ms(t.blocked)}
+	s[3] = metrics.Sample{Metric: b.HTTPReqConnecting, Value: ms(t.connecting)}
+	s[4] = metrics.Sample{Metric: b.HTTPReqTLSHandshaking, Value: ms(t.tlsHandshaking)}
+	s[5] = metrics.Sample{Metric: b.HTTPReqSending, Value: ms(t.sending)}
+	s[6] = metrics.Sample{Metric: b.HTTPReqWaiting, Value: ms(t.waiting)}
+	s[7] = metrics.Sample{Metric: b.HTTPReqReceiving, Value: ms(t.receiving)}
+	if n == 9 {
+		s[8] = metrics.Sample{Metric: b.HTTPReqFailed, Value: failed}
+	}
+	for i := range s {
+		s[i].Time, s[i].Tags, s[i].Metadata = now, tags, rq.meta
+	}
+	st.Samples.Push(s)
+}
+
+// logRequest logs a request the way --http-debug shows it.
+func (c *client) logRequest(l *slog.Logger, r *http.Request, body string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Request:\n%s %s HTTP/1.1\r\nHost: %s\r\n", r.Method, r.URL.RequestURI(), hostOf(r))
+	_ = r.Header.Write(&b)
+	b.WriteString("\r\n")
+	if c.debug == "full" {
+		b.WriteString(body)
+	}
+	l.Info(b.String())
+}
+
+func hostOf(r *http.Request) string {
+	if r.Host != "" {
+		return r.Host
+	}
+	return r.URL.Host
+}
+
+// logResponse logs a response's head the way --http-debug shows it.
+func (c *client) logResponse(l *slog.Logger, r *http.Response) {
+	dump, err := httputil.DumpResponse(r, false)
+	if err != nil {
+		return
+	}
+	l.Info("Response:\n" + string(dump))
+}
+
+// closeIdle closes the client's idle keep-alive connections.
+func (c *client) closeIdle() { c.transport.CloseIdleConnections() }

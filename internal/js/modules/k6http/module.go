@@ -1,0 +1,227 @@
+// Package k6http is the built-in `k6/http` JS module: HTTP requests with
+// k6's API (request/get/post/..., batch, asyncRequest, cookie jars,
+// expected statuses, http.url and http.file) and the http_* metric samples of
+// every round trip.
+//
+// Each VU gets its own instance with its own transport (keep-alive
+// connections are per VU), cookie jar (reset at the start of every
+// iteration unless noCookiesReset) and response callback. What VUs share is
+// the run's rps limiter.
+package k6http
+
+import (
+	"math"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/vustate"
+	"github.com/tallyhq/tally/modules"
+)
+
+// RootModule is the k6/http module of one test run: the state its VUs
+// share. It is safe for concurrent use.
+type RootModule struct {
+	now func() time.Time
+
+	limOnce sync.Once
+	lim     *limiter
+
+	mu      sync.Mutex
+	clients []*client
+}
+
+var (
+	_ modules.Module = (*RootModule)(nil)
+	_ modules.Closer = (*RootModule)(nil)
+)
+
+// New returns the per-run root of k6/http.
+func New() modules.Module { return &RootModule{now: time.Now} }
+
+// NewModuleInstance returns the module as one VU sees it.
+func (m *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
+	mi := &Instance{root: m, vu: vu, rt: vu.Runtime(), lastIter: math.MinInt64,
+		jar: newCookieJar(), callback: defaultExpected}
+	mi.exports = mi.buildExports()
+	return mi
+}
+
+// Close closes the idle keep-alive connections of every VU.
+func (m *RootModule) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.clients {
+		c.closeIdle()
+	}
+	m.clients = nil
+	return nil
+}
+
+// limiterFor returns the run-wide rps limiter, or nil when rps is unset.
+func (m *RootModule) limiterFor(o *options.Options) *limiter {
+	m.limOnce.Do(func() {
+		if rps := options.Int(o.RPS, 0); rps > 0 {
+			m.lim = newLimiter(rps, m.now)
+		}
+	})
+	return m.lim
+}
+
+func (m *RootModule) newClient(o *options.Options) *client {
+	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now})
+	m.mu.Lock()
+	m.clients = append(m.clients, c)
+	m.mu.Unlock()
+	return c
+}
+
+// Instance is k6/http as one VU sees it. Its methods run on the VU's
+// goroutine.
+type Instance struct {
+	root    *RootModule
+	vu      modules.VU
+	rt      *sobek.Runtime
+	exports *sobek.Object
+
+	client   *client    // created at the first request, from the run's options
+	jar      *cookieJar // the VU's jar
+	lastIter int64      // the iteration the jar belongs to
+	callback *expectedStatuses
+
+	// Per-VU settings derived from the options at the first request.
+	userAgent    []string // nil: no User-Agent header
+	maxRedirects int
+	respType     responseType
+	throw        bool
+	noJarReset   bool
+	noVUReuse    bool
+
+	respProto, jarProto, urlProto *sobek.Object
+	jsonParse                     sobek.Callable
+}
+
+var _ modules.Instance = (*Instance)(nil)
+
+// Exports returns the module's exports: a default object whose properties
+// are also the named exports.
+func (mi *Instance) Exports() modules.Exports { return modules.Exports{Default: mi.exports} }
+
+// TLS versions and OCSP values k6/http exports as constants.
+var constants = map[string]string{
+	"TLS_1_0": "tls1.0", "TLS_1_1": "tls1.1", "TLS_1_2": "tls1.2", "TLS_1_3": "tls1.3",
+	"OCSP_STATUS_GOOD": "good", "OCSP_STATUS_REVOKED": "revoked", "OCSP_STATUS_UNKNOWN": "unknown",
+	"OCSP_REASON_UNSPECIFIED": "unspecified", "OCSP_REASON_KEY_COMPROMISE": "key_compromise",
+	"OCSP_REASON_CA_COMPROMISE": "ca_compromise", "OCSP_REASON_AFFILIATION_CHANGED": "affiliation_changed",
+	"OCSP_REASON_SUPERSEDED": "superseded", "OCSP_REASON_CESSATION_OF_OPERATION": "cessation_of_operation",
+	"OCSP_REASON_CERTIFICATE_HOLD": "certificate_hold", "OCSP_REASON_REMOVE_FROM_CRL": "remove_from_crl",
+	"OCSP_REASON_PRIVILEGE_WITHDRAWN": "privilege_withdrawn", "OCSP_REASON_AA_COMPROMISE": "aa_compromise",
+}
+
+func (mi *Instance) buildExports() *sobek.Object {
+	rt := mi.rt
+	o := rt.NewObject()
+	set := func(name string, f func(sobek.FunctionCall) sobek.Value) { _ = o.Set(name, f) }
+	set("request", mi.jsRequest)
+	set("get", mi.verb("GET", false))
+	set("head", mi.verb("HEAD", false))
+	set("post", mi.verb("POST", true))
+	set("put", mi.verb("PUT", true))
+	set("patch", mi.verb("PATCH", true))
+	set("del", mi.verb("DELETE", true))
+	set("options", mi.verb("OPTIONS", true))
+	set("batch", mi.jsBatch)
+	set("asyncRequest", mi.jsAsyncRequest)
+	set("setResponseCallback", mi.jsSetResponseCallback)
+	set("expectedStatuses", mi.jsExpectedStatuses)
+	set("url", mi.jsURL)
+	set("file", mi.jsFile)
+	set("cookieJar", mi.jsCookieJar)
+	_ = o.Set("CookieJar", mi.jsNewCookieJar)
+	for k, v := range constants {
+		_ = o.Set(k, v)
+	}
+	return o
+}
+
+// state returns the VU's full state, or nil in the init context.
+func (mi *Instance) state() *vustate.State {
+	if mi.vu.InitEnv() != nil {
+		return nil
+	}
+	p, ok := mi.vu.(vustate.Provider)
+	if !ok {
+		return nil
+	}
+	return p.FullState()
+}
+
+// mustState returns the VU's state, throwing in the init context.
+func (mi *Instance) mustState(what string) *vustate.State {
+	st := mi.state()
+	if st == nil {
+		panic(mi.rt.NewGoError(errInit(what)))
+	}
+	mi.sync(st)
+	return st
+}
+
+// sync prepares the instance for a request in the current iteration: it
+// creates the client at the first request and, when the iteration changed,
+// replaces the cookie jar and drops idle connections as the options ask.
+func (mi *Instance) sync(st *vustate.State) {
+	if mi.client == nil {
+		o := st.Options
+		if o == nil {
+			o = &options.Options{}
+		}
+		mi.client = mi.root.newClient(o)
+		ua := options.String(o.UserAgent, defaultUserAgent())
+		if ua != "" {
+			mi.userAgent = []string{ua}
+		} else {
+			mi.userAgent = []string{""} // net/http then sends no User-Agent
+		}
+		mi.maxRedirects = int(options.Int(o.MaxRedirects, options.DefaultMaxRedirects))
+		if options.Bool(o.DiscardResponseBodies) {
+			mi.respType = respNone
+		}
+		mi.throw = options.Bool(o.Throw)
+		mi.noJarReset = options.Bool(o.NoCookiesReset)
+		mi.noVUReuse = options.Bool(o.NoVUConnectionReuse)
+	}
+	if it := st.Iteration(); it != mi.lastIter {
+		first := mi.lastIter == math.MinInt64
+		mi.lastIter = it
+		if !first {
+			if !mi.noJarReset && mi.jar.used.Load() {
+				mi.jar = newCookieJar()
+			}
+			if mi.noVUReuse {
+				mi.client.closeIdle()
+			}
+		}
+	}
+}
+
+// currentJar returns the VU's jar, replaced first if a new iteration began.
+func (mi *Instance) currentJar() *cookieJar {
+	if st := mi.state(); st != nil {
+		mi.sync(st)
+	}
+	return mi.jar
+}
+
+var userAgentOnce = sync.OnceValue(func() string {
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return options.DefaultUserAgent + v
+})
+
+// defaultUserAgent is "tally/<version>", used when the userAgent option is unset.
+func defaultUserAgent() string { return userAgentOnce() }
