@@ -279,11 +279,15 @@ func (c *acctCheck) intervalCheck() {
 		return
 	case end < lo:
 		c.over.interval = lo - end
+		detail := "double charges, phantom charges or server-only debits; hand over the server log to tell which"
+		if c.a.logSet {
+			detail = "double charges, phantom charges or server-only debits (see the server-log findings)"
+		}
 		c.add(Finding{
 			Kind: KindOvercharge, Credits: lo - end,
 			Expected: fmt.Sprintf("final balance in [%d, %d]", iv.Lo, hi),
 			Seen:     fmt.Sprintf("%d: %d credits taken beyond every request", end, lo-end),
-			Detail:   "double charges, phantom charges or server-only debits; hand over the server log to tell which",
+			Detail:   detail,
 		}, "interval")
 		return
 	}

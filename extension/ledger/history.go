@@ -109,7 +109,7 @@ type hacct struct {
 	noticesAt  int64
 	log        []LogTx
 	logSet     bool
-	insts      []int32
+	insts      []int32 // instances with deductions or reads on it
 }
 
 // history is the merged bookkeeping of one or more instances.
@@ -180,7 +180,7 @@ func mergeHistory(parts []*journalData) (*history, error) {
 				ha = &hacct{name: name}
 				h.accounts[name] = ha
 			}
-			if len(a.ops) > 0 || len(a.reads) > 0 || a.open != nil || a.close != nil {
+			if len(a.ops) > 0 || len(a.reads) > 0 {
 				ha.insts = append(ha.insts, inst)
 			}
 			if a.open != nil {

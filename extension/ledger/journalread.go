@@ -106,8 +106,9 @@ func (r *journalReader) account(name string) *account {
 	return a
 }
 
-// readJournal parses one journal. A last line that does not parse (a write
-// torn by a crash) is dropped with a note; any other bad line is an error.
+// readJournal parses one journal. A last line without its newline that
+// does not parse (a write torn by a crash) is dropped with a note; any
+// other bad line is an error.
 func readJournal(rd io.Reader, path string) (*journalData, error) {
 	r := &journalReader{
 		path:    path,
@@ -126,7 +127,7 @@ func readJournal(rd io.Reader, path string) (*journalData, error) {
 			body := bytes.TrimSpace(line)
 			if len(body) > 0 {
 				if perr := r.line(lineNo, body); perr != nil {
-					if _, peekErr := br.Peek(1); !complete || peekErr == io.EOF {
+					if !complete && r.gotHdr { // a write torn by a crash: only the last line can lack its newline
 						r.d.notes = append(r.d.notes, fmt.Sprintf("journal %s: dropped a torn last line (%d)", path, lineNo))
 						break
 					}

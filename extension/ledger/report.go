@@ -108,7 +108,7 @@ type AccountReport struct {
 	Anomalies    []Finding `json:"anomalies"`
 	Omitted      int       `json:"omitted,omitempty"` // findings counted but not listed (over MaxFindings per kind)
 	Notes        []string  `json:"notes,omitempty"`
-	Shared       bool      `json:"shared,omitempty"` // operations came from several instances
+	Shared       bool      `json:"shared,omitempty"` // deductions or reads came from several instances
 }
 
 // FeatureTotals are the credits per feature over the run.

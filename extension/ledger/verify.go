@@ -358,7 +358,7 @@ func (c *acctCheck) pickSnapshots() {
 			}
 		}
 		if early > 0 {
-			c.note("%d operations began before the opening snapshot, so it is not a starting balance: checks that need one are skipped", early)
+			c.note("%s began before the opening snapshot, so it is not a starting balance: checks that need one are skipped", plural(int64(early), "operation"))
 			c.hasOpen = false
 		}
 	} else if len(a.ops) > 0 || len(a.reads) > 0 || len(a.closes) > 0 {
@@ -382,7 +382,7 @@ func (c *acctCheck) pickSnapshots() {
 			}
 		}
 		if late > 0 {
-			c.note("%d deductions began after the closing snapshot; they are outside the checked window", late)
+			c.note("%s began after the closing snapshot; outside the checked window", plural(int64(late), "deduction"))
 		}
 	} else if len(a.opens) > 0 || len(a.ops) > 0 {
 		c.note("no closing snapshot: the interval check needs one")

@@ -1,0 +1,111 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestRulesOutcome(t *testing.T) {
+	t.Parallel()
+	okBody := `{"success":true,"credits_charged":5,"remaining_credits":95,"transaction_id":"t-9","version":12}`
+	cases := []struct {
+		name  string
+		rules Rules
+		res   HTTPResult
+		want  Outcome
+	}{
+		{"200 with every field", DefaultRules(), HTTPResult{Status: 200, Body: []byte(okBody)},
+			Outcome{Kind: OK, Status: 200, Balance: 95, HasBalance: true, Version: 12, HasVersion: true, TxID: "t-9", Charged: 5, HasCharged: true}},
+		{"200 with a numeric transaction id", DefaultRules(), HTTPResult{Status: 200, Body: []byte(`{"remaining_credits":95.0,"transaction_id":42}`)},
+			Outcome{Kind: OK, Status: 200, Balance: 95, HasBalance: true, TxID: "42"}},
+		{"200 with a garbled body", DefaultRules(), HTTPResult{Status: 200, Body: []byte(`<html>`)},
+			Outcome{Kind: OK, Status: 200}},
+		{"200 with a fractional balance", DefaultRules(), HTTPResult{Status: 200, Body: []byte(`{"remaining_credits":9.5}`)},
+			Outcome{Kind: OK, Status: 200}},
+		{"402", DefaultRules(), HTTPResult{Status: 402, Body: []byte(`{"error":"insufficient_credits","remaining_credits":3}`)},
+			Outcome{Kind: Insufficient, Status: 402, Balance: 3, HasBalance: true}},
+		{"400", DefaultRules(), HTTPResult{Status: 400, Body: []byte(`{"error":"bad"}`)},
+			Outcome{Kind: Rejected, Status: 400}},
+		{"408 is unknown", DefaultRules(), HTTPResult{Status: 408}, Outcome{Kind: Unknown, Status: 408, Cause: CauseError}},
+		{"500", DefaultRules(), HTTPResult{Status: 500}, Outcome{Kind: Unknown, Status: 500, Cause: CauseError}},
+		{"timeout", DefaultRules(), HTTPResult{Timeout: true}, Outcome{Kind: Unknown, Cause: CauseTimeout}},
+		{"connection error", DefaultRules(), HTTPResult{}, Outcome{Kind: Unknown, Cause: CauseError}},
+		{"302 is unknown", DefaultRules(), HTTPResult{Status: 302}, Outcome{Kind: Unknown, Status: 302, Cause: CauseError}},
+		{"custom: 409 insufficient, nested field", Rules{
+			OK: MustStatusSet("200"), Insufficient: MustStatusSet("409"), Rejected: MustStatusSet("400-499"),
+			Fields: Fields{Balance: "data.balance"},
+		}, HTTPResult{Status: 409, Body: []byte(`{"data":{"balance":2}}`)},
+			Outcome{Kind: Insufficient, Status: 409, Balance: 2, HasBalance: true}},
+	}
+	for _, tc := range cases {
+		if got := tc.rules.Outcome(tc.res); got != tc.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseStatusSet(t *testing.T) {
+	t.Parallel()
+	s, err := ParseStatusSet("402", "5xx", "420-422", " 0 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int{0, 402, 500, 599, 420, 421, 422} {
+		if !s.Has(c) {
+			t.Errorf("missing %d", c)
+		}
+	}
+	for _, c := range []int{1, 401, 499, 600, 423, -1, 1000} {
+		if s.Has(c) {
+			t.Errorf("has %d", c)
+		}
+	}
+	for _, bad := range []string{"4x", "abc", "600-500", "1000", "-1", "xx5"} {
+		if _, err := ParseStatusSet(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestParseBodies(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSnapshot([]byte(`{"user_id":"u","balance":40,"remaining_credits":40,"used_credits":60,"version":7,"low_balance_notified":true,"depleted_notified":false}`))
+	want := Snapshot{Balance: 40, Used: 60, HasUsed: true, Version: 7, HasVersion: true, LowNotified: true, HasFlags: true}
+	if err != nil || s != want {
+		t.Fatalf("snapshot %+v %v", s, err)
+	}
+	if _, err := ParseSnapshot([]byte(`{"user_id":"u"}`)); !errors.Is(err, ErrBadOutcome) {
+		t.Errorf("balance-less body: %v", err)
+	}
+	ns, err := ParseNotices([]byte(`{"notifications":[{"kind":"low_balance","remaining_credits":45,"created_at":"x"},{"kind":"depleted","remaining_credits":0}]}`))
+	if err != nil || len(ns) != 2 || ns[0] != (Notice{Kind: NoticeLow, Remaining: 45, HasRemaining: true, CreatedAt: "x"}) || ns[1].Kind != NoticeDepleted {
+		t.Fatalf("notices %+v %v", ns, err)
+	}
+	txs, err := ParseServerLog([]byte(`{"transactions":[{"id":17,"feature":"ai_search","amount":5,"balance_after":95,"idempotency_key":"r:i:1"}]}`))
+	if err != nil || len(txs) != 1 || txs[0] != (LogTx{ID: "17", Feature: "ai_search", Amount: 5, BalanceAfter: 95, HasBalance: true, Key: "r:i:1"}) {
+		t.Fatalf("log %+v %v", txs, err)
+	}
+	if _, err := ParseServerLog([]byte(`{"transactions":[{"id":1}]}`)); err == nil {
+		t.Error("transaction without amount parsed")
+	}
+	if _, err := ParseNotices([]byte(`[]`)); err == nil {
+		t.Error("a list parsed as a notifications body")
+	}
+}
+
+func TestSettleHTTP(t *testing.T) {
+	t.Parallel()
+	s := newScript(t, Config{})
+	s.open("a", 100)
+	op := s.begin(1, "a", 5)
+	s.now = 2
+	o, err := s.l.SettleHTTP(context.Background(), op, HTTPResult{Status: 200, Body: []byte(`{"remaining_credits":95}`)})
+	if err != nil || o.Kind != OK || o.Balance != 95 {
+		t.Fatalf("%+v %v", o, err)
+	}
+	s.at(3).close("a", 95)
+	if r := s.verify(VerifyOptions{}); r.Verdict != Pass {
+		t.Fatal(text(r))
+	}
+}

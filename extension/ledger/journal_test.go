@@ -1,0 +1,355 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// same compares what must not depend on how a history was stored or split:
+// verdicts, counts, intervals and findings by kind, per account.
+func same(t *testing.T, what string, want, got *Report) {
+	t.Helper()
+	if got.Verdict != want.Verdict {
+		t.Fatalf("%s: verdict %s, want %s\n%s", what, got.Verdict, want.Verdict, text(got))
+	}
+	if fmt.Sprint(got.Discrepancies) != fmt.Sprint(want.Discrepancies) {
+		t.Fatalf("%s: discrepancies %v, want %v", what, got.Discrepancies, want.Discrepancies)
+	}
+	if got.Totals.Counts != want.Totals.Counts || got.Totals.Confirmed != want.Totals.Confirmed ||
+		got.Totals.Leaked != want.Totals.Leaked || got.Totals.Overcharged != want.Totals.Overcharged {
+		t.Fatalf("%s: totals %+v, want %+v", what, got.Totals, want.Totals)
+	}
+	for id, w := range want.Accounts {
+		g := got.Accounts[id]
+		if g == nil {
+			t.Fatalf("%s: account %s missing", what, id)
+		}
+		if g.Verdict != w.Verdict || fmt.Sprint(g.Interval) != fmt.Sprint(w.Interval) || g.UnknownTaken != w.UnknownTaken {
+			t.Fatalf("%s: account %s: %s %v %d, want %s %v %d", what, id, g.Verdict, g.Interval, g.UnknownTaken, w.Verdict, w.Interval, w.UnknownTaken)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The streamed journal, the exported journal and memory give one verdict,
+// for correct histories and for buggy ones.
+func TestJournalRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, b := range []bug{bugNone, bugLostUpdate, bugDoubleCharge, bugDupNotice, bugStaleRead} {
+		t.Run(bugNames[b], func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			sink := &journalSink{}
+			cfg := simConfig{seed: 3, accounts: 3, clients: 30, ops: 300, readFrac: 0.1, unknownFrac: 0.04,
+				startFactor: 0.9, notices: true, log: true, versions: true, flags: true, used: true, replay: true,
+				bug: b, bugRate: 0.05, journal: sink}
+			s := runSim(t, cfg)
+			mem, err := s.l.Verify(ctx, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			streamed := writeFile(t, dir, "streamed.ndjson", sink.buf)
+			got, err := VerifyJournals(ctx, []string{streamed}, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, "streamed", mem, got)
+			if len(got.Notes) != 0 {
+				t.Errorf("notes on a complete journal: %v", got.Notes)
+			}
+			exported := filepath.Join(dir, "exported.ndjson")
+			if err := s.l.ExportJournal(exported); err != nil {
+				t.Fatal(err)
+			}
+			got, err = VerifyJournals(ctx, []string{exported}, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, "exported", mem, got)
+			if b == bugNone && mem.Verdict != Pass {
+				t.Fatalf("correct history: %s", text(mem))
+			}
+		})
+	}
+}
+
+// splitJournal deals a journal's lines out to n instances of the same run:
+// per account (disjoint) or per operation (shared accounts). Snapshots,
+// notices and logs stay with instance 0, as with one designated process.
+func splitJournal(t *testing.T, journal []byte, n int, byAccount bool) [][]byte {
+	t.Helper()
+	lines := bytes.Split(bytes.TrimSpace(journal), []byte("\n"))
+	var hdr map[string]any
+	if err := json.Unmarshal(lines[0], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]byte, n)
+	counts := make([]int, n)
+	owner := make(map[float64]int)
+	acctOwner := make(map[string]int)
+	for i := range out {
+		hdr["inst"] = fmt.Sprintf("i%d", i)
+		hdr["epsMs"] = 0
+		b, _ := json.Marshal(hdr)
+		out[i] = append(b, '\n')
+	}
+	for _, line := range lines[1:] {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		to := 0
+		switch m["t"] {
+		case "ftr":
+			continue
+		case "beg", "rd":
+			if byAccount {
+				a := m["a"].(string)
+				if _, ok := acctOwner[a]; !ok {
+					acctOwner[a] = len(acctOwner) % n
+				}
+				to = acctOwner[a]
+			} else {
+				to = int(m["id"].(float64)) % n
+			}
+			if m["t"] == "beg" {
+				owner[m["id"].(float64)] = to
+			}
+		case "end":
+			to = owner[m["id"].(float64)]
+		}
+		out[to] = append(append(out[to], line...), '\n')
+		counts[to]++
+	}
+	for i := range out {
+		out[i] = appendFooter(out[i], int64(counts[i]))
+	}
+	return out
+}
+
+// One history split across three journals verifies to the same verdict as
+// one instance, with disjoint and with shared accounts.
+func TestJournalMerge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, b := range []bug{bugNone, bugLostUpdate, bugServerDebit, bugMissingNotice} {
+		for _, byAccount := range []bool{true, false} {
+			name := fmt.Sprintf("%s/disjoint=%v", bugNames[b], byAccount)
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				sink := &journalSink{}
+				cfg := simConfig{seed: 11, accounts: 3, clients: 40, ops: 400, readFrac: 0.1, unknownFrac: 0.04,
+					startFactor: 0.9, notices: true, log: true, flags: true, bug: b, bugRate: 0.05, journal: sink}
+				runSim(t, cfg)
+				one := writeFile(t, dir, "one.ndjson", sink.buf)
+				want, err := VerifyJournals(ctx, []string{one}, VerifyOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var paths []string
+				for i, part := range splitJournal(t, sink.buf, 3, byAccount) {
+					paths = append(paths, writeFile(t, dir, fmt.Sprintf("i%d.ndjson", i), part))
+				}
+				got, err := VerifyJournals(ctx, paths, VerifyOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				same(t, name, want, got)
+				if len(got.Instances) != 3 {
+					t.Fatalf("instances %v", got.Instances)
+				}
+				shared := false
+				for _, a := range got.Accounts {
+					shared = shared || a.Shared
+				}
+				if shared == byAccount {
+					t.Fatalf("shared accounts: %v, want %v", shared, !byAccount)
+				}
+				// the same merge through a Ledger of instance i0
+				l, err := New(Config{Run: "sim", Instance: "main"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := l.Merge(ctx, paths...); err != nil {
+					t.Fatal(err)
+				}
+				got, err = l.Verify(ctx, VerifyOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				same(t, name+" via Merge", want, got)
+			})
+		}
+	}
+}
+
+// A crash leaves a torn last line and no footer: the line is dropped,
+// deductions never settled count as unknown, and no alarm is raised.
+func TestJournalCrash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sink := &journalSink{}
+	runSim(t, simConfig{seed: 5, accounts: 2, clients: 20, ops: 200, readFrac: 0.1, unknownFrac: 0.03,
+		startFactor: 0.9, notices: true, journal: sink})
+	lines := bytes.Split(bytes.TrimSpace(sink.buf), []byte("\n"))
+	// drop the footer and the last 30 "end" lines (those deductions were in
+	// flight when the process died), then tear the last line in half
+	var kept [][]byte
+	dropped := 0
+	for i := len(lines) - 2; i >= 0; i-- {
+		if dropped < 30 && bytes.Contains(lines[i], []byte(`"t":"end"`)) {
+			dropped++
+			continue
+		}
+		kept = append([][]byte{lines[i]}, kept...)
+	}
+	crashed := bytes.Join(kept, []byte("\n"))
+	crashed = append(crashed, '\n')
+	crashed = append(crashed, []byte(`{"t":"beg","id":99999,"a":"u0","f":"x","am`)...)
+	path := writeFile(t, t.TempDir(), "crashed.ndjson", crashed)
+	r, err := VerifyJournals(ctx, []string{path}, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(r.Notes, "\n")
+	if !strings.Contains(notes, "torn last line") || !strings.Contains(notes, "no footer") {
+		t.Fatalf("notes %q", notes)
+	}
+	if r.Totals.Counts.Pending != 30 {
+		t.Fatalf("pending %d, want 30", r.Totals.Counts.Pending)
+	}
+	if r.Verdict != Pass {
+		t.Fatalf("verdict %s\n%s", r.Verdict, text(r))
+	}
+}
+
+func TestJournalErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	hdr := `{"t":"hdr","v":1,"run":"r","inst":"i0","host":"","wall0":0,"epsMs":0,"low":50,"overdraft":false}`
+	cases := []struct {
+		name, body string
+		line       int
+		want       string
+	}{
+		{"empty", "", 0, "no header"},
+		{"no header", `{"t":"beg","id":1,"a":"a","amt":5,"m":1}` + "\n", 1, "first line must be the header"},
+		{"version", `{"t":"hdr","v":9}` + "\n", 1, "format version 9"},
+		{"bad middle line", hdr + "\nnot json\n" + `{"t":"ftr","lines":1}` + "\n", 2, "not a JSON object"},
+		{"missing field", hdr + "\n" + `{"t":"beg","id":1,"a":"a","m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, "beg line without amt"},
+		{"bad outcome", hdr + "\n" + `{"t":"end","id":1,"o":"maybe","m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, `outcome "maybe"`},
+		{"unknown type", hdr + "\n" + `{"t":"zzz","m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, `unknown line type "zzz"`},
+		{"twice opened", hdr + "\n" + `{"t":"open","a":"a","m":1,"bal":5}` + "\n" + `{"t":"open","a":"a","m":2,"bal":5}` + "\n" + `{"t":"ftr","lines":2}` + "\n", 3, "opened twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, dir, strings.ReplaceAll(tc.name, " ", "_")+".ndjson", []byte(tc.body))
+			_, err := VerifyJournals(ctx, []string{path}, VerifyOptions{})
+			var je *JournalError
+			if !errors.As(err, &je) || !errors.Is(err, ErrBadJournal) {
+				t.Fatalf("error %v, want a JournalError wrapping ErrBadJournal", err)
+			}
+			if je.Line != tc.line || !strings.Contains(err.Error(), tc.want) || je.Path != path {
+				t.Fatalf("error %q (line %d), want line %d and %q", err, je.Line, tc.line, tc.want)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		_, err := VerifyJournals(ctx, []string{filepath.Join(dir, "nope")}, VerifyOptions{})
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("different runs", func(t *testing.T) {
+		a := writeFile(t, dir, "ra", []byte(hdr+"\n"))
+		b := writeFile(t, dir, "rb", []byte(strings.Replace(hdr, `"run":"r"`, `"run":"other"`, 1)+"\n"))
+		if _, err := VerifyJournals(ctx, []string{a, b}, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "from run") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("same instance twice", func(t *testing.T) {
+		a := writeFile(t, dir, "ia", []byte(hdr+"\n"))
+		if _, err := VerifyJournals(ctx, []string{a, a}, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "both instance") {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+// Strings with quotes, control characters and invalid UTF-8 survive the journal.
+func TestJournalStrings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sink := &journalSink{}
+	s := newScript(t, Config{Journal: sink, Run: "r\"un", Instance: "i\n0"})
+	acct := "a \"quoted\"\t\\ é \x01 \xff"
+	s.open(acct, 10)
+	op, err := s.l.Begin(ctx, acct, Deduction{Feature: "f\u2028x", Amount: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.settle(2, op, Outcome{Kind: OK, Balance: 5, HasBalance: true, TxID: "tx\"1"})
+	s.at(3).close(acct, 5)
+	if err := s.l.CloseJournal(); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(sink.buf), []byte("\n")) {
+		if !json.Valid(line) {
+			t.Fatalf("invalid JSON line %q", line)
+		}
+	}
+	path := writeFile(t, t.TempDir(), "j", sink.buf)
+	r, err := VerifyJournals(ctx, []string{path}, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.ToValidUTF8(acct, "\ufffd")
+	if r.Verdict != Pass || r.Accounts[want] == nil {
+		t.Fatalf("verdict %s, accounts %v", r.Verdict, r.AccountIDs())
+	}
+}
+
+// After CloseJournal the journal is complete and bookkeeping goes on in memory.
+func TestCloseJournalFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "live.ndjson")
+	s := newScript(t, Config{JournalPath: path})
+	s.open("a", 10)
+	s.deduct(1, 2, "a", 5, okBal(5))
+	if err := s.l.CloseJournal(); err != nil {
+		t.Fatal(err)
+	}
+	s.deduct(3, 4, "a", 5, okBal(0)) // not journaled
+	s.at(5).close("a", 0)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 5 || lines[4] != `{"t":"ftr","lines":3}` {
+		t.Fatalf("journal:\n%s", b)
+	}
+	if r := s.verify(VerifyOptions{}); r.Verdict != Pass || r.Totals.Counts.OK != 2 {
+		t.Fatalf("memory: %s", text(r))
+	}
+	if err := s.l.CloseJournal(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+}
