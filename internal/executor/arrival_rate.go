@@ -89,9 +89,11 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 	}()
 
 	var wg sync.WaitGroup
+	wait := newWaiter()
+	defer wait.stop()
 	for k := int64(0); k < e.slots; k++ {
 		at := start.Add(e.slotAt(k))
-		if !sleepUntil(hardCtx, at) {
+		if !wait.until(hardCtx, at) {
 			break
 		}
 		select {

@@ -281,6 +281,35 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
+// waiter sleeps until points in time with one reusable timer (the
+// arrival-rate slot loop waits thousands of times per second).
+type waiter struct{ t *time.Timer }
+
+func newWaiter() *waiter {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &waiter{t: t}
+}
+
+// until waits until at; it returns false when ctx ended first. A time in
+// the past returns at once, so a late loop catches up without drifting.
+func (w *waiter) until(ctx context.Context, at time.Time) bool {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	w.t.Reset(d)
+	select {
+	case <-ctx.Done():
+		w.t.Stop()
+		return false
+	case <-w.t.C:
+		return true
+	}
+}
+
+func (w *waiter) stop() { w.t.Stop() }
+
 // atomicString is a string safe for concurrent use.
 type atomicString struct {
 	mu sync.Mutex
