@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/tallyhq/tally/internal/options"
 )
@@ -20,8 +18,8 @@ import (
 //	stages (+vus as startVUs)       ramping-vus
 //	only vus                        shared-iterations with iterations = vus
 //
-// vus next to scenarios is ignored (scenarios win); to let a higher layer's
-// vus replace lower scenarios, merge layers with ApplyOverride. iterations
+// vus next to scenarios is ignored (scenarios win; the engine clears the
+// scenarios itself when --vus alone comes from a higher layer). iterations
 // or duration next to stages, and iterations, duration or stages next to
 // scenarios, are conflicts. exported reports whether the script exports a
 // function; a scenario whose exec is not exported is invalid (nil exported
@@ -149,45 +147,4 @@ func ShortcutWarnings(o options.Options) []string {
 		w = append(w, "vus is ignored because scenarios are defined; set VUs inside each scenario")
 	}
 	return w
-}
-
-// ApplyOverride merges the configuration layer higher over lower (as
-// options.Apply does: a higher layer setting duration, iterations, stages or
-// scenarios clears all four below) and adds k6's rule for the vus shortcut:
-// a higher layer that sets vus but none of those four replaces lower
-// scenarios with the shortcut default (shared-iterations, iterations = vus).
-// It returns a warning whenever lower scenarios are replaced.
-func ApplyOverride(lower, higher options.Options) (options.Options, []string) {
-	var warnings []string
-	if lower.Scenarios != nil {
-		switch {
-		case higher.Duration != nil || higher.Iterations != nil || higher.Stages != nil || higher.Scenarios != nil:
-			warnings = append(warnings, "the scenarios of the script are replaced entirely by the duration/iterations/stages/scenarios given with higher precedence (flags or environment)")
-		case higher.VUs != nil:
-			lower.Scenarios = nil
-			warnings = append(warnings, "the scenarios of the script are replaced entirely by --vus: running a shared-iterations scenario with iterations = vus")
-		}
-	}
-	return lower.Apply(higher), warnings
-}
-
-// ParseStageFlag parses one --stage/-s flag value, "DURATION:TARGET" (e.g.
-// "30s:10"), into a stage.
-func ParseStageFlag(s string) (options.Stage, error) {
-	ds, ts, ok := strings.Cut(s, ":")
-	if !ok || strings.TrimSpace(ts) == "" {
-		return options.Stage{}, fmt.Errorf("invalid stage %q: use DURATION:TARGET, e.g. 30s:10", s)
-	}
-	d, err := options.ParseDuration(ds)
-	if err != nil {
-		return options.Stage{}, fmt.Errorf("invalid stage %q: %w", s, err)
-	}
-	if d < 0 {
-		return options.Stage{}, fmt.Errorf("invalid stage %q: the duration must not be negative", s)
-	}
-	t, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
-	if err != nil || t < 0 {
-		return options.Stage{}, fmt.Errorf("invalid stage %q: the target must be a whole number of VUs ≥ 0", s)
-	}
-	return options.Stage{Duration: options.Duration(d), Target: t}, nil
 }

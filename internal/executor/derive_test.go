@@ -189,46 +189,20 @@ func TestDeriveStagesShortcut(t *testing.T) {
 	assertJSONSubset(t, ConfigsJSON(cfgs)["default"], `{"executor":"ramping-vus","startVUs":2,"stages":[{"duration":"5s","target":10}]}`)
 }
 
-func TestApplyOverride(t *testing.T) {
-	script := options.Options{Scenarios: map[string]json.RawMessage{"x": json.RawMessage(`{"executor":"per-vu-iterations","vus":1,"iterations":50}`)}}
-	// --vus alone replaces the script's scenarios (shared-iterations N/N)
-	o, w := ApplyOverride(script, options.Options{VUs: i64(4)})
+func TestVUsNextToScenarios(t *testing.T) {
+	// vus next to scenarios in the same layer: scenarios win, with a warning
+	o := options.Options{VUs: i64(7), Scenarios: map[string]json.RawMessage{"x": json.RawMessage(`{"executor":"per-vu-iterations"}`)}}
 	cfgs, err := Derive(o, nil)
-	if err != nil || len(w) != 1 {
-		t.Fatalf("Derive = %v, warnings %v", err, w)
-	}
-	assertJSONSubset(t, ConfigsJSON(cfgs)["default"], `{"executor":"shared-iterations","vus":4,"iterations":4}`)
-	// --iterations replaces them too (case 03)
-	o, w = ApplyOverride(script, options.Options{VUs: i64(2), Iterations: i64(5)})
-	cfgs, err = Derive(o, nil)
-	if err != nil || len(w) != 1 {
-		t.Fatalf("Derive = %v, warnings %v", err, w)
-	}
-	assertJSONSubset(t, ConfigsJSON(cfgs)["default"], `{"executor":"shared-iterations","vus":2,"iterations":5}`)
-	// vus next to scenarios in the same layer: scenarios win
-	same := script
-	same.VUs = i64(7)
-	cfgs, err = Derive(same, nil)
 	if err != nil || len(cfgs) != 1 || cfgs[0].Name() != "x" {
 		t.Fatalf("Derive = %v, %v", cfgs, err)
 	}
-	if len(ShortcutWarnings(same)) != 1 {
-		t.Error("no warning for vus next to scenarios")
-	}
-	// no scenarios below: nothing to warn about
-	if _, w := ApplyOverride(options.Options{}, options.Options{VUs: i64(3)}); len(w) != 0 {
+	if w := ShortcutWarnings(o); len(w) != 1 || !strings.Contains(w[0], "vus is ignored") {
 		t.Errorf("warnings %v", w)
 	}
-}
-
-func TestParseStageFlag(t *testing.T) {
-	s, err := ParseStageFlag("1m30s:20")
-	if err != nil || s.Duration.D().Seconds() != 90 || s.Target != 20 {
-		t.Errorf("ParseStageFlag = %+v, %v", s, err)
+	if w := ShortcutWarnings(options.Options{Stages: []options.Stage{}}); len(w) != 1 {
+		t.Errorf("no warning for empty stages: %v", w)
 	}
-	for _, bad := range []string{"30s", "30s:", "x:3", "30s:-1", "30s:1.5", "-1s:2"} {
-		if _, err := ParseStageFlag(bad); err == nil {
-			t.Errorf("ParseStageFlag(%q) succeeded", bad)
-		}
+	if w := ShortcutWarnings(options.Options{VUs: i64(3)}); len(w) != 0 {
+		t.Errorf("warnings %v", w)
 	}
 }

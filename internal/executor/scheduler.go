@@ -170,8 +170,11 @@ func (s *Scheduler) Init(ctx context.Context) error {
 
 // Run runs every scenario, each starting at its startTime relative to
 // Run's start, and returns when all have ended. When ctx is done the run
-// stops at once: in-flight iterations are interrupted and Run returns
-// ctx's error. Run may be called once.
+// stops at once: scenarios not started yet never start, in-flight
+// iterations are interrupted (their VU returns false) and Run returns as
+// soon as every VU has given up; the caller knows why it cancelled ctx, so
+// that is not an error. Run may be called once; a second call returns an
+// error.
 func (s *Scheduler) Run(ctx context.Context) error {
 	err := errors.New("scheduler: Run called twice")
 	s.runOnce.Do(func() { err = s.run(ctx) })
@@ -217,9 +220,6 @@ func (s *Scheduler) run(ctx context.Context) error {
 	wg.Wait()
 	stopAux()
 	auxWG.Wait()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("run stopped: %w", context.Cause(ctx))
-	}
 	return nil
 }
 

@@ -65,8 +65,8 @@ func TestRunHardStop(t *testing.T) {
 		defer cancel()
 		r := runScenarios(t, ctx, `{"a":{"executor":"constant-vus","vus":2,"duration":"1m"}}`, "", "",
 			func(uint64, *Iteration) time.Duration { return time.Second })
-		if r.err == nil {
-			t.Error("Run returned nil after a hard stop")
+		if r.err != nil {
+			t.Errorf("Run = %v after a hard stop, want nil", r.err)
 		}
 		if r.elapsed != 1500*time.Millisecond {
 			t.Errorf("elapsed = %v, want 1.5s", r.elapsed)
