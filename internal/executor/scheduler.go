@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tallyhq/tally/internal/progress"
@@ -56,6 +57,7 @@ type Scheduler struct {
 	planned   int64
 	maxVUs    int64
 	runOnce   sync.Once
+	inited    atomic.Bool
 }
 
 type scenarioRun struct {
@@ -165,6 +167,9 @@ func (s *Scheduler) Tuple() *Tuple { return s.tuple }
 // Init initializes the planned VUs, several at a time. An error of NewVU is
 // returned unchanged.
 func (s *Scheduler) Init(ctx context.Context) error {
+	if !s.inited.CompareAndSwap(false, true) {
+		return errors.New("scheduler: Init called twice")
+	}
 	return s.pool.init(ctx, s.planned)
 }
 
@@ -176,6 +181,9 @@ func (s *Scheduler) Init(ctx context.Context) error {
 // that is not an error. Run may be called once; a second call returns an
 // error.
 func (s *Scheduler) Run(ctx context.Context) error {
+	if !s.inited.Load() {
+		return errors.New("scheduler: Run called before Init")
+	}
 	err := errors.New("scheduler: Run called twice")
 	s.runOnce.Do(func() { err = s.run(ctx) })
 	return err

@@ -221,7 +221,17 @@ func TestRunTwice(t *testing.T) {
 		if err := r.sched.Run(t.Context()); err == nil {
 			t.Error("second Run succeeded")
 		}
+		if err := r.sched.Init(t.Context()); err == nil {
+			t.Error("second Init succeeded")
+		}
 	})
+	s, err := NewScheduler(SchedulerConfig{Scenarios: mustConfigs(t, `{"a":{"executor":"per-vu-iterations"}}`), NewVU: newRecorder(nil).newVU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(t.Context()); err == nil {
+		t.Error("Run before Init succeeded")
+	}
 }
 
 func TestSkippedScenario(t *testing.T) {
