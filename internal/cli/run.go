@@ -1,0 +1,390 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tallyhq/tally/internal/engine"
+	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/logging"
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/summary"
+)
+
+// runFlags are the flags of `tally run`.
+type runFlags struct {
+	vus, iterations                        int64
+	duration                               string
+	stages, envs, outs, tags               []string
+	summaryExport, summaryMode             string
+	summaryTrendStats, summaryTimeUnit     string
+	quiet, noColor, verbose                bool
+	httpDebug                              string
+	systemTags                             string
+	segment, sequence                      string
+	logOutput, logFormat                   string
+	noSetup, noTeardown, noThresholds      bool
+	throw                                  bool
+	maxRedirects, batch, batchPerHost      int64
+	rps                                    int64
+	userAgent                              string
+	discardBodies                          bool
+	minIterationDuration                   string
+	includeSystemEnv                       bool
+	configFile                             string
+	noSummary                              bool
+	noUsageReport, insecureSkipTLSVerify   bool
+	noConnectionReuse, noVUConnectionReuse bool
+}
+
+var envNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+func newRunCmd(env *Env) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] SCRIPT",
+		Short: "Run a k6 test script",
+		Long: `Run a k6-dialect test script (use - to read it from standard input).
+
+Options come, from lowest to highest precedence, from defaults, --config,
+the script's exported options, K6_* environment variables, and these flags.`,
+		Example: `  tally run script.js
+  tally run --vus 10 --duration 30s script.js
+  tally run -e BASE_URL=http://127.0.0.1:8000 --out json=results.json scripts/race.js`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("run needs exactly one script (got %d arguments)", len(args))})
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScript(cmd, env, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.SortFlags = false
+	fl.Int64VarP(&f.vus, "vus", "u", 1, "number of virtual users")
+	fl.StringVarP(&f.duration, "duration", "d", "", "test duration, e.g. 30s or 1m30s")
+	fl.Int64VarP(&f.iterations, "iterations", "i", 0, "total iterations shared by the VUs")
+	fl.StringArrayVarP(&f.stages, "stage", "s", nil, "ramping stage DURATION:TARGET (repeatable)")
+	fl.StringArrayVarP(&f.envs, "env", "e", nil, "add KEY=VALUE to __ENV (repeatable)")
+	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses)")
+	fl.StringVarP(&f.configFile, "config", "c", "", "JSON file with options")
+	fl.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as JSON to FILE")
+	fl.StringVar(&f.summaryMode, "summary-mode", "compact", "summary: compact, full or disabled")
+	fl.StringVar(&f.summaryTrendStats, "summary-trend-stats", "", "trend statistics in the summary, e.g. avg,p(95),p(99.9),count")
+	fl.StringVar(&f.summaryTimeUnit, "summary-time-unit", "", "time unit of trend values in the summary: s, ms or us")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.BoolVar(&f.noColor, "no-color", false, "no ANSI colours")
+	fl.StringVar(&f.httpDebug, "http-debug", "", "log every HTTP request and response (full: with bodies)")
+	fl.Lookup("http-debug").NoOptDefVal = "headers"
+	fl.StringArrayVar(&f.tags, "tag", nil, "add a tag KEY=VALUE to every sample (repeatable)")
+	fl.StringVar(&f.systemTags, "system-tags", "", "comma-separated system tags to attach to samples")
+	fl.StringVar(&f.segment, "execution-segment", "", "run only this segment of the test, e.g. 1/2:1")
+	fl.StringVar(&f.sequence, "execution-segment-sequence", "", "all segments of a distributed run, e.g. 0,1/3,2/3,1")
+	fl.StringVar(&f.logOutput, "log-output", "stderr", "where logs go: stderr, stdout, none or file=PATH")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text, json or raw")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging (includes console.debug)")
+	fl.BoolVar(&f.noSetup, "no-setup", false, "do not run setup()")
+	fl.BoolVar(&f.noTeardown, "no-teardown", false, "do not run teardown()")
+	fl.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")
+	fl.BoolVarP(&f.throw, "throw", "w", false, "throw on failed requests and bad metric values instead of logging")
+	fl.Int64Var(&f.maxRedirects, "max-redirects", options.DefaultMaxRedirects, "redirects followed per request")
+	fl.Int64Var(&f.batch, "batch", options.DefaultBatch, "parallel requests per http.batch() call")
+	fl.Int64Var(&f.batchPerHost, "batch-per-host", options.DefaultBatchPerHost, "parallel requests per host in http.batch()")
+	fl.Int64Var(&f.rps, "rps", 0, "limit on requests per second for the whole run (0: none)")
+	fl.StringVar(&f.userAgent, "user-agent", "", "User-Agent header of requests")
+	fl.BoolVar(&f.discardBodies, "discard-response-bodies", false, "read and drop response bodies")
+	fl.BoolVar(&f.noConnectionReuse, "no-connection-reuse", false, "open a new connection for every request")
+	fl.BoolVar(&f.noVUConnectionReuse, "no-vu-connection-reuse", false, "do not reuse connections between iterations")
+	fl.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not verify TLS certificates")
+	fl.StringVar(&f.minIterationDuration, "min-iteration-duration", "", "minimum duration of an iteration")
+	fl.BoolVar(&f.includeSystemEnv, "include-system-env-vars", true, "pass the system environment to __ENV")
+	fl.BoolVar(&f.noSummary, "no-summary", false, "removed in k6 v1: use --summary-mode=disabled")
+	fl.BoolVar(&f.noUsageReport, "no-usage-report", false, "accepted for compatibility (tally never reports usage)")
+	_ = fl.MarkHidden("no-summary")
+	_ = fl.MarkHidden("no-usage-report")
+	return cmd
+}
+
+func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
+	fl := cmd.Flags()
+	if fl.Changed("no-summary") {
+		return exitcode.With(exitcode.Other, &usageError{errors.New("--no-summary no longer exists: use --summary-mode=disabled")})
+	}
+	if err := summary.ValidateMode(f.summaryMode); err != nil {
+		return exitcode.With(exitcode.Other, &usageError{err})
+	}
+	logger, closeLog, err := newLogger(env, f)
+	if err != nil {
+		return exitcode.With(exitcode.Other, &usageError{err})
+	}
+	defer closeLog()
+
+	environ := envMap(env.Environ)
+	scriptEnv := map[string]string{}
+	if f.includeSystemEnv {
+		for k, v := range environ {
+			scriptEnv[k] = v
+		}
+	}
+	for _, kv := range f.envs {
+		k, v, _ := strings.Cut(kv, "=")
+		if !envNameRE.MatchString(k) {
+			return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid -e %q: names must match %s", kv, envNameRE)})
+		}
+		scriptEnv[k] = v
+	}
+
+	var source []byte
+	if path == "-" {
+		source, err = io.ReadAll(env.Stdin)
+	} else {
+		source, err = os.ReadFile(path)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return exitcode.Errorf(exitcode.Other, "script %s does not exist", path)
+		}
+		return exitcode.Errorf(exitcode.Other, "could not read the script %s: %v", path, err)
+	}
+
+	cli, err := cliOptions(fl, f)
+	if err != nil {
+		return err
+	}
+	envOpts, err := options.FromEnv(func(k string) (string, bool) { v, ok := environ[k]; return v, ok })
+	if err != nil {
+		return exitcode.With(exitcode.InvalidConfig, err)
+	}
+	var fileOpts options.Options
+	if f.configFile != "" {
+		b, err := os.ReadFile(f.configFile)
+		if err != nil {
+			return exitcode.Errorf(exitcode.Other, "could not read the config file: %v", err)
+		}
+		var warnings []string
+		fileOpts, warnings, err = options.Parse(b)
+		for _, w := range warnings {
+			logger.Warn(fmt.Sprintf("%s: %s", f.configFile, w))
+		}
+		if err != nil {
+			return exitcode.With(exitcode.InvalidConfig, fmt.Errorf("%s: %w", f.configFile, err))
+		}
+	}
+
+	noColor := f.noColor || environ["NO_COLOR"] != "" || envBool(environ, "K6_NO_COLOR")
+	isTTY := func(w io.Writer) bool { return env.IsTerminal != nil && env.IsTerminal(w) }
+	width := 0
+	if env.TerminalWidth != nil {
+		width = env.TerminalWidth()
+	}
+
+	ctx, stop := signalContext(env, logger)
+	defer stop()
+	return engine.Run(ctx, engine.Config{
+		ScriptPath: path, Source: source, Env: scriptEnv,
+		ConfigFile: fileOpts, EnvOptions: envOpts, CLI: cli,
+		Outputs: f.outs, SummaryExport: f.summaryExport, SummaryMode: f.summaryMode,
+		NoThresholds: f.noThresholds, Quiet: f.quiet, NoColor: noColor, Verbose: f.verbose,
+		Stdout: env.Stdout, Stderr: env.Stderr, StdoutTTY: isTTY(env.Stdout), StderrTTY: isTTY(env.Stderr),
+		TerminalWidth: width, Logger: logger,
+	})
+}
+
+func envBool(env map[string]string, k string) bool {
+	v := strings.ToLower(env[k])
+	return v == "1" || v == "true"
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// cliOptions builds the options layer of the flags the user set.
+func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
+	var o options.Options
+	bad := func(flag string, err error) error {
+		return exitcode.With(exitcode.InvalidConfig, &options.InvalidError{Option: flag, Err: err})
+	}
+	if fl.Changed("vus") {
+		o.VUs = &f.vus
+	}
+	if fl.Changed("iterations") {
+		o.Iterations = &f.iterations
+	}
+	if fl.Changed("duration") {
+		d, err := options.ParseDuration(f.duration)
+		if err != nil {
+			return o, bad("duration", err)
+		}
+		dd := options.Duration(d)
+		o.Duration = &dd
+	}
+	if fl.Changed("stage") {
+		st, err := options.ParseStages(f.stages)
+		if err != nil {
+			return o, bad("stages", err)
+		}
+		o.Stages = st
+	}
+	if fl.Changed("tag") {
+		o.Tags = map[string]string{}
+		for _, kv := range f.tags {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return o, exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid --tag %q: use KEY=VALUE", kv)})
+			}
+			o.Tags[k] = v
+		}
+	}
+	if fl.Changed("system-tags") {
+		o.SystemTags = splitCSV(f.systemTags)
+		if o.SystemTags == nil {
+			o.SystemTags = []string{}
+		}
+	}
+	if fl.Changed("summary-trend-stats") {
+		o.SummaryTrendStats = splitCSV(f.summaryTrendStats)
+	}
+	if fl.Changed("summary-time-unit") {
+		switch f.summaryTimeUnit {
+		case "s", "ms", "us", "":
+		default:
+			return o, exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid --summary-time-unit %q: use s, ms or us", f.summaryTimeUnit)})
+		}
+		o.SummaryTimeUnit = &f.summaryTimeUnit
+	}
+	if fl.Changed("execution-segment") {
+		o.ExecutionSegment = &f.segment
+	}
+	if fl.Changed("execution-segment-sequence") {
+		o.ExecutionSegmentSequence = &f.sequence
+	}
+	if fl.Changed("min-iteration-duration") {
+		d, err := options.ParseDuration(f.minIterationDuration)
+		if err != nil {
+			return o, bad("minIterationDuration", err)
+		}
+		dd := options.Duration(d)
+		o.MinIterationDuration = &dd
+	}
+	setBool := func(name string, dst **bool, v bool) {
+		if fl.Changed(name) {
+			*dst = &v
+		}
+	}
+	setBool("no-setup", &o.NoSetup, f.noSetup)
+	setBool("no-teardown", &o.NoTeardown, f.noTeardown)
+	setBool("throw", &o.Throw, f.throw)
+	setBool("discard-response-bodies", &o.DiscardResponseBodies, f.discardBodies)
+	setBool("no-connection-reuse", &o.NoConnectionReuse, f.noConnectionReuse)
+	setBool("no-vu-connection-reuse", &o.NoVUConnectionReuse, f.noVUConnectionReuse)
+	setBool("insecure-skip-tls-verify", &o.InsecureSkipTLSVerify, f.insecureSkipTLSVerify)
+	setBool("no-color", &o.NoColor, f.noColor)
+	setInt := func(name string, dst **int64, v int64) {
+		if fl.Changed(name) {
+			*dst = &v
+		}
+	}
+	setInt("max-redirects", &o.MaxRedirects, f.maxRedirects)
+	setInt("batch", &o.Batch, f.batch)
+	setInt("batch-per-host", &o.BatchPerHost, f.batchPerHost)
+	setInt("rps", &o.RPS, f.rps)
+	if fl.Changed("user-agent") {
+		o.UserAgent = &f.userAgent
+	}
+	if fl.Changed("http-debug") {
+		o.HTTPDebug = &f.httpDebug
+	}
+	return o, nil
+}
+
+func splitCSV(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// newLogger builds the run's logger from --log-output, --log-format and -v.
+func newLogger(env *Env, f *runFlags) (*slog.Logger, func(), error) {
+	format, err := logging.ParseFormat(f.logFormat)
+	if err != nil {
+		return nil, nil, err
+	}
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	var w io.Writer
+	closeFn := func() {}
+	switch out := f.logOutput; {
+	case out == "stderr" || out == "":
+		w = env.Stderr
+	case out == "stdout":
+		w = env.Stdout
+	case out == "none":
+		w = io.Discard
+	case strings.HasPrefix(out, "file="):
+		file, err := os.OpenFile(strings.TrimPrefix(out, "file="), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-output: %w", err)
+		}
+		w = file
+		closeFn = func() { _ = file.Close() }
+	default:
+		return nil, nil, fmt.Errorf("invalid --log-output %q: use stderr, stdout, none or file=PATH", out)
+	}
+	return slog.New(logging.NewHandler(w, format, level)), closeFn, nil
+}
+
+// signalContext is cancelled by the first SIGINT/SIGTERM (the run stops
+// gracefully: teardown and the summary still run); the second ends the
+// process at once with exit code 105.
+func signalContext(env *Env, logger *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if env.Signals == nil {
+		return ctx, cancel
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-env.Signals:
+			logger.Warn(fmt.Sprintf("received %v: stopping the test run gracefully (teardown and the summary still run); send it again to stop at once", sig))
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-env.Signals:
+			logger.Error(fmt.Sprintf("received %v again: stopping at once", sig))
+			exit := env.Exit
+			if exit == nil {
+				exit = os.Exit
+			}
+			exit(int(exitcode.ExternalAbort))
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); cancel() }
+}

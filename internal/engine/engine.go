@@ -1,0 +1,437 @@
+// Package engine wires one test run: it loads the script, consolidates the
+// options, runs setup, the scenarios and teardown, feeds samples to the
+// metrics engine and outputs, evaluates thresholds and writes the summary.
+// Every failure comes back as an error carrying the k6 exit code.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/js"
+	"github.com/tallyhq/tally/internal/js/modules/k6execution"
+	"github.com/tallyhq/tally/internal/metricsengine"
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/output"
+	"github.com/tallyhq/tally/internal/progress"
+	"github.com/tallyhq/tally/internal/summary"
+	"github.com/tallyhq/tally/metrics"
+	"github.com/tallyhq/tally/modules"
+)
+
+// Config is everything one run needs, as the CLI collected it.
+type Config struct {
+	// ScriptPath is the script's path ("-" for stdin); Source its text.
+	ScriptPath string
+	Source     []byte
+	// Env is the base of __ENV (system environment and -e values).
+	Env map[string]string
+	// ConfigFile, EnvOptions and CLI are the option layers above the
+	// script's own options (defaults < config file < script < env < CLI).
+	ConfigFile, EnvOptions, CLI options.Options
+
+	Outputs       []string // --out specs
+	SummaryExport string   // --summary-export file
+	SummaryMode   string   // compact, full or disabled
+	NoThresholds  bool
+	Quiet         bool
+	NoColor       bool
+	Verbose       bool
+
+	Stdout, Stderr       io.Writer
+	StdoutTTY, StderrTTY bool
+	TerminalWidth        int
+	Logger               *slog.Logger
+
+	// ReadFile reads scripts and data files; nil means os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+	// WriteFile writes handleSummary and --summary-export files; nil means
+	// an atomic write to the local file system.
+	WriteFile func(path string, data []byte) error
+}
+
+// Defaults of the lifecycle timeouts.
+const (
+	DefaultSetupTimeout         = 60 * time.Second
+	DefaultTeardownTimeout      = 60 * time.Second
+	DefaultHandleSummaryTimeout = 120 * time.Second
+)
+
+// run is the state of one run.
+type run struct {
+	cfg     Config
+	log     *slog.Logger
+	reg     *metrics.Registry
+	builtin *metrics.Builtin
+	root    *summary.Group
+	runner  *js.Runner
+	opts    options.Options
+	sched   *executor.Scheduler
+	metrics *metricsengine.Engine
+	modules []modules.Module
+
+	cancelRun context.CancelCauseFunc
+
+	mu        sync.Mutex
+	stopErr   error // the first reason the run was stopped early (abort, thresholds)
+	failed    string
+	startTime time.Time
+	endTime   time.Time
+}
+
+// Run executes the test described by cfg. It returns nil on success and an
+// error carrying the exit code otherwise (see package exitcode). Cancelling
+// ctx stops the run as SIGINT does: iterations are interrupted, teardown and
+// the summary still happen, and the exit code is 105.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: summary.NewRootGroup()}
+	r.builtin = metrics.RegisterBuiltin(r.reg)
+	return r.execute(ctx)
+}
+
+func (r *run) execute(ctx context.Context) error {
+	// Load and evaluate the init context once to read options.
+	runner, err := js.New(js.Config{
+		Path: r.cfg.ScriptPath, Source: r.cfg.Source, Env: r.cfg.Env,
+		Registry: r.reg, Builtin: r.builtin, Root: r.root, Logger: r.log,
+		Debug: r.cfg.Verbose, ReadFile: r.cfg.ReadFile,
+	})
+	if err != nil {
+		return exitcode.With(exitcode.ScriptException, fmt.Errorf("could not load %s: %w", r.cfg.ScriptPath, err))
+	}
+	r.runner = runner
+	vu0, err := runner.NewVU(ctx, 0, 0)
+	if err != nil {
+		return initError(err)
+	}
+	defer vu0.Release()
+	if len(runner.Exports()) == 0 || !anyFunction(vu0, runner.Exports()) {
+		return exitcode.Errorf(exitcode.Other, "%s exports no function: export a default function (or the functions your scenarios name in exec)", r.cfg.ScriptPath)
+	}
+
+	if err := r.consolidate(vu0); err != nil {
+		return err
+	}
+	scenarios, err := executor.Derive(r.opts, vu0.ExportedFunction)
+	if err != nil {
+		return configError(err)
+	}
+	// test.options shows the shortcuts turned into scenarios, as k6 does.
+	r.opts.Scenarios = executor.ConfigsJSON(scenarios)
+	r.opts.VUs, r.opts.Iterations, r.opts.Duration, r.opts.Stages = nil, nil, nil, nil
+
+	trendStats := r.opts.SummaryTrendStats
+	if len(trendStats) == 0 {
+		trendStats = options.DefaultSummaryTrendStats
+	}
+	for _, s := range trendStats {
+		if _, err := metrics.ParseTrendStat(s); err != nil {
+			return exitcode.With(exitcode.Other, fmt.Errorf("summaryTrendStats: %w", err))
+		}
+	}
+	systemTags := metrics.DefaultSystemTags
+	if r.opts.SystemTags != nil {
+		if systemTags, err = metrics.ParseSystemTags(r.opts.SystemTags); err != nil {
+			return exitcode.With(exitcode.InvalidConfig, fmt.Errorf("systemTags: %w", err))
+		}
+	}
+	runTags := metrics.NewTagSet(r.opts.Tags)
+
+	outs, err := output.NewAll(r.cfg.Outputs, output.Params{Stdout: r.cfg.Stdout, Logger: r.log})
+	if err != nil {
+		return exitcode.With(exitcode.Other, err)
+	}
+	me, err := metricsengine.New(metricsengine.Config{
+		Registry: r.reg, Thresholds: r.opts.Thresholds, NoThresholds: r.cfg.NoThresholds,
+		Outputs: outs, Logger: r.log,
+	})
+	if err != nil {
+		return exitcode.WithIfNone(exitcode.InvalidConfig, err)
+	}
+	r.metrics = me
+
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	r.cancelRun = cancelRun
+
+	runner.Configure(js.RunConfig{
+		Options: &r.opts, SystemTags: systemTags, RunTags: runTags, Samples: me, Controller: r,
+	})
+	sched, err := executor.NewScheduler(executor.SchedulerConfig{
+		Scenarios: scenarios,
+		Segment:   options.String(r.opts.ExecutionSegment, ""),
+		Sequence:  options.String(r.opts.ExecutionSegmentSequence, ""),
+		NewVU: func(ctx context.Context, id, idInTest uint64) (executor.VU, error) {
+			v, err := runner.NewVU(ctx, id, idInTest)
+			if err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		Samples: me, Builtin: r.builtin, RunTags: runTags, SystemTags: systemTags, Logger: r.log,
+		Progress: progress.Config{Out: r.cfg.Stderr, TTY: r.cfg.StderrTTY, Quiet: r.cfg.Quiet,
+			NoColor: r.cfg.NoColor || !r.cfg.StderrTTY, Width: r.cfg.TerminalWidth},
+	})
+	if err != nil {
+		return segmentOrConfigError(err)
+	}
+	r.sched = sched
+
+	// From here on the run has started: the summary is always written.
+	me.Start(runCtx, r.abortFromThresholds)
+	runErr := r.lifecycle(ctx, runCtx, vu0)
+	r.endTime = time.Now()
+
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancelStop()
+	if err := me.Stop(stopCtx); err != nil {
+		r.log.Error(fmt.Sprintf("metrics: %v", err))
+	}
+	thresholdsFailed := false
+	if !r.cfg.NoThresholds {
+		thresholdsFailed = me.EvaluateThresholds()
+	}
+	r.closeModules()
+	data, err := r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats)
+	if err != nil {
+		r.log.Error(err.Error())
+		if runErr == nil {
+			runErr = exitcode.WithIfNone(exitcode.Other, err)
+		}
+	}
+	if n := runner.IterationErrors(); n > 0 {
+		r.log.Warn(fmt.Sprintf("%d iteration(s) ended with an uncaught exception (see the errors above)", n))
+	}
+
+	switch {
+	case runErr != nil:
+		return runErr
+	case thresholdsFailed:
+		return exitcode.Errorf(exitcode.ThresholdsFailed, "thresholds on metrics %s have been crossed", failedThresholds(data))
+	case r.failed != "":
+		return exitcode.Errorf(exitcode.MarkedAsFailed, "the test was marked as failed: %s", r.failed)
+	}
+	return nil
+}
+
+func anyFunction(vu *js.VU, names []string) bool {
+	for _, n := range names {
+		if vu.ExportedFunction(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// lifecycle initializes the VUs, runs setup, the scenarios and teardown.
+func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
+	if err := r.sched.Init(runCtx); err != nil {
+		if stop := r.stopReason(); stop != nil {
+			return stop
+		}
+		if ctx.Err() != nil {
+			return exitcode.Errorf(exitcode.ExternalAbort, "test run was interrupted while initializing VUs")
+		}
+		return initError(err)
+	}
+	r.startTime = time.Now()
+	r.sched.State().MarkStarted(r.startTime)
+
+	if !options.Bool(r.opts.NoSetup) && vu0.ExportedFunction("setup") {
+		if err := r.runSetup(runCtx); err != nil {
+			if stop := r.stopReason(); stop != nil {
+				return stop
+			}
+			return err
+		}
+	}
+	if err := r.sched.Run(runCtx); err != nil {
+		r.log.Error(err.Error())
+	}
+	var result error
+	if stop := r.stopReason(); stop != nil {
+		result = stop
+	} else if ctx.Err() != nil {
+		result = exitcode.Errorf(exitcode.ExternalAbort, "test run was stopped by a signal")
+	}
+	if !options.Bool(r.opts.NoTeardown) && vu0.ExportedFunction("teardown") {
+		if err := r.runTeardown(context.WithoutCancel(ctx)); err != nil {
+			if result == nil {
+				result = err
+			} else {
+				r.log.Error(err.Error())
+			}
+		}
+	}
+	return result
+}
+
+func (r *run) runSetup(ctx context.Context) error {
+	timeout := options.Dur(r.opts.SetupTimeout, options.Duration(DefaultSetupTimeout)).D()
+	vu, err := r.runner.NewVU(ctx, 0, 0)
+	if err != nil {
+		return initError(err)
+	}
+	defer vu.Release()
+	sctx, cancel := context.WithTimeoutCause(ctx, timeout, errSetupTimeout)
+	defer cancel()
+	err = vu.RunSetup(sctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(context.Cause(sctx), errSetupTimeout):
+		return exitcode.Errorf(exitcode.SetupTimeout, "setup() execution timed out after %s (raise setupTimeout if it needs longer)", timeout)
+	case errors.Is(err, js.ErrNotSerializable):
+		return exitcode.With(exitcode.Other, err)
+	}
+	if ae, ok := js.Aborted(err); ok {
+		r.Abort(ae.Reason)
+		return exitcode.With(exitcode.ScriptAborted, ae)
+	}
+	return exitcode.WithIfNone(exitcode.ScriptException, err)
+}
+
+var (
+	errSetupTimeout    = errors.New("setup timeout")
+	errTeardownTimeout = errors.New("teardown timeout")
+)
+
+func (r *run) runTeardown(ctx context.Context) error {
+	timeout := options.Dur(r.opts.TeardownTimeout, options.Duration(DefaultTeardownTimeout)).D()
+	vu, err := r.runner.NewVU(ctx, 0, 0)
+	if err != nil {
+		return initError(err)
+	}
+	defer vu.Release()
+	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errTeardownTimeout)
+	defer cancel()
+	err = vu.RunTeardown(tctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(context.Cause(tctx), errTeardownTimeout):
+		return exitcode.Errorf(exitcode.TeardownTimeout, "teardown() execution timed out after %s (raise teardownTimeout if it needs longer)", timeout)
+	}
+	if ae, ok := js.Aborted(err); ok {
+		r.Abort(ae.Reason)
+		return exitcode.With(exitcode.ScriptAborted, ae)
+	}
+	return exitcode.WithIfNone(exitcode.ScriptException, err)
+}
+
+// initError maps an error from evaluating the init context.
+func initError(err error) error {
+	if ae, ok := js.Aborted(err); ok {
+		return exitcode.With(exitcode.ScriptAborted, ae)
+	}
+	return exitcode.WithIfNone(exitcode.ScriptException, err)
+}
+
+// configError maps an options error to exit code 104.
+func configError(err error) error { return exitcode.WithIfNone(exitcode.InvalidConfig, err) }
+
+func segmentOrConfigError(err error) error {
+	var se *executor.SegmentError
+	if errors.As(err, &se) {
+		return exitcode.WithIfNone(exitcode.Other, err)
+	}
+	return configError(err)
+}
+
+// stopReason returns why the run was stopped early, or nil.
+func (r *run) stopReason() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopErr
+}
+
+func (r *run) stop(err error) {
+	r.mu.Lock()
+	first := r.stopErr == nil
+	if first {
+		r.stopErr = err
+	}
+	r.mu.Unlock()
+	if first && r.cancelRun != nil {
+		r.cancelRun(err)
+	}
+}
+
+// Abort implements k6execution.Controller (test.abort()).
+func (r *run) Abort(reason string) {
+	err := exitcode.With(exitcode.ScriptAborted, &k6execution.AbortError{Reason: reason})
+	r.log.Error(err.Error())
+	r.stop(err)
+}
+
+// Fail implements k6execution.Controller (test.fail()).
+func (r *run) Fail(reason string) {
+	if reason == "" {
+		reason = "test.fail() was called"
+	}
+	r.log.Error(reason)
+	r.mu.Lock()
+	if r.failed == "" {
+		r.failed = reason
+	}
+	r.mu.Unlock()
+}
+
+// TestOptions implements k6execution.Controller (test.options).
+func (r *run) TestOptions() map[string]any { return r.opts.JSON() }
+
+// Instance implements k6execution.Controller (exec.instance).
+func (r *run) Instance() k6execution.InstanceInfo {
+	if r.sched == nil {
+		return k6execution.InstanceInfo{}
+	}
+	st := r.sched.State()
+	return k6execution.InstanceInfo{
+		IterationsCompleted:    uint64(st.IterationsCompleted.Load()),
+		IterationsInterrupted:  uint64(st.IterationsInterrupted.Load()),
+		VUsActive:              st.VUsActive.Load(),
+		VUsInitialized:         st.VUsInitialized.Load(),
+		CurrentTestRunDuration: st.CurrentTestRunDuration(),
+	}
+}
+
+// abortFromThresholds is called by the metrics engine when an abortOnFail
+// threshold fails.
+func (r *run) abortFromThresholds(err error) {
+	r.log.Error(err.Error())
+	r.stop(exitcode.WithIfNone(exitcode.ThresholdsFailed, err))
+}
+
+// consolidate merges the option layers with the script's options.
+func (r *run) consolidate(vu0 *js.VU) error {
+	raw, err := vu0.OptionsJSON()
+	if err != nil {
+		return exitcode.With(exitcode.InvalidConfig, err)
+	}
+	script, warnings, err := options.Parse(raw)
+	for _, w := range warnings {
+		r.log.Warn(w)
+	}
+	if err != nil {
+		return exitcode.With(exitcode.InvalidConfig, err)
+	}
+	o := options.Options{}.Apply(r.cfg.ConfigFile).Apply(script).Apply(r.cfg.EnvOptions).Apply(r.cfg.CLI)
+	// k6: --vus alone on the command line also replaces script scenarios.
+	cli := r.cfg.CLI
+	if cli.VUs != nil && cli.Duration == nil && cli.Iterations == nil && cli.Stages == nil && o.Scenarios != nil {
+		r.log.Warn("--vus was given on the command line: the script's scenarios are replaced by one shared-iterations scenario")
+		o.Scenarios = nil
+	}
+	r.opts = o
+	return nil
+}

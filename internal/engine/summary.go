@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tallyhq/tally/internal/js"
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/summary"
+	"github.com/tallyhq/tally/modules"
+)
+
+// closeModules lets native modules flush what they hold (journals, files).
+func (r *run) closeModules() {
+	for _, m := range r.runner.Modules() {
+		if c, ok := m.(modules.Closer); ok {
+			if err := c.Close(); err != nil {
+				r.log.Error(fmt.Sprintf("closing a module: %v", err))
+			}
+		}
+	}
+}
+
+// summaryData builds the object handleSummary receives.
+func (r *run) summaryData(trendStats []string) *summary.Data {
+	var elapsed time.Duration
+	if !r.startTime.IsZero() {
+		elapsed = r.endTime.Sub(r.startTime)
+	}
+	return &summary.Data{
+		RootGroup: r.root.Data(),
+		Options: summary.Options{
+			SummaryTrendStats: trendStats,
+			SummaryTimeUnit:   options.String(r.opts.SummaryTimeUnit, ""),
+			NoColor:           r.cfg.NoColor,
+		},
+		State: summary.State{
+			IsStdOutTTY:       r.cfg.StdoutTTY,
+			IsStdErrTTY:       r.cfg.StderrTTY,
+			TestRunDurationMs: float64(elapsed) / float64(time.Millisecond),
+		},
+		Metrics:   r.metrics.SummaryMetrics(elapsed, trendStats),
+		SetupData: r.runner.SetupData(),
+	}
+}
+
+// writeSummary runs handleSummary (or prints the text summary) and writes
+// --summary-export.
+func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, trendStats []string) (*summary.Data, error) {
+	data := r.summaryData(trendStats)
+	if r.cfg.SummaryExport != "" {
+		b, err := summary.Export(data)
+		if err == nil {
+			err = r.writeFile(r.cfg.SummaryExport, b)
+		}
+		if err != nil {
+			return data, fmt.Errorf("--summary-export %s: %w", r.cfg.SummaryExport, err)
+		}
+	}
+	if r.cfg.SummaryMode == "disabled" {
+		return data, nil
+	}
+	if vu0.ExportedFunction("handleSummary") {
+		outs, err := r.handleSummary(ctx, data)
+		if err == nil {
+			return data, r.writeOutputs(outs)
+		}
+		r.log.Error(fmt.Sprintf("handleSummary() failed, printing the default summary instead: %v", err))
+	}
+	return data, r.printText(data)
+}
+
+func (r *run) handleSummary(ctx context.Context, data *summary.Data) (map[string][]byte, error) {
+	timeout := options.Dur(r.opts.HandleSummaryTimeout, options.Duration(DefaultHandleSummaryTimeout)).D()
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	vu, err := r.runner.NewVU(hctx, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer vu.Release()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	outs, _, err := vu.RunHandleSummary(hctx, raw)
+	if err != nil && hctx.Err() != nil {
+		return nil, fmt.Errorf("handleSummary() timed out after %s", timeout)
+	}
+	return outs, err
+}
+
+// writeOutputs writes what handleSummary returned.
+func (r *run) writeOutputs(outs map[string][]byte) error {
+	keys := make([]string, 0, len(outs))
+	for k := range outs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []string
+	for _, k := range keys {
+		var err error
+		switch k {
+		case "stdout":
+			_, err = r.cfg.Stdout.Write(outs[k])
+		case "stderr":
+			_, err = r.cfg.Stderr.Write(outs[k])
+		default:
+			err = r.writeFile(k, outs[k])
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", k, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("could not write the outputs of handleSummary(): %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// printText prints the text summary to stdout, with module sections.
+func (r *run) printText(data *summary.Data) error {
+	var extra []summary.Section
+	for _, m := range r.runner.Modules() {
+		if sw, ok := m.(modules.SummaryWriter); ok {
+			if text := sw.SummaryText(); text != "" {
+				extra = append(extra, summary.Section{Text: text})
+			}
+		}
+	}
+	mode := r.cfg.SummaryMode
+	if mode == "" {
+		mode = "compact"
+	}
+	return summary.Text(r.cfg.Stdout, data, summary.TextOptions{
+		Mode:     mode,
+		NoColor:  r.cfg.NoColor || !r.cfg.StdoutTTY,
+		TimeUnit: options.String(r.opts.SummaryTimeUnit, ""),
+		Extra:    extra,
+	})
+}
+
+// writeFile writes data to path atomically: readers never see a partial file.
+func (r *run) writeFile(path string, data []byte) error {
+	if r.cfg.WriteFile != nil {
+		return r.cfg.WriteFile(path, data)
+	}
+	return WriteFileAtomic(path, data)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path and renames it
+// into place. The parent directory must exist.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// failedThresholds lists the metrics with a failed threshold.
+func failedThresholds(d *summary.Data) string {
+	if d == nil {
+		return "(unknown)"
+	}
+	var names []string
+	for name, m := range d.Metrics {
+		for _, t := range m.Thresholds {
+			if !t.OK {
+				names = append(names, fmt.Sprintf("%q", name))
+				break
+			}
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,149 @@
+package js
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/modules"
+)
+
+// fileURL returns the file:// URL scripts and stack traces use for path.
+func fileURL(path string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+}
+
+// isFileSpecifier reports whether an import names a file rather than a
+// built-in or native module.
+func isFileSpecifier(s string) bool {
+	return strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "/") ||
+		strings.HasPrefix(s, "file://")
+}
+
+// UnknownModuleError reports an import of a module tally does not have.
+type UnknownModuleError struct {
+	Specifier string
+	From      string
+}
+
+func (e *UnknownModuleError) Error() string {
+	hint := ""
+	if strings.HasPrefix(e.Specifier, modules.Prefix) {
+		hint = "; native modules must be compiled into tally (see docs/extensions.md), available: " +
+			strings.Join(modules.Names(), ", ")
+	} else if strings.HasPrefix(e.Specifier, "http://") || strings.HasPrefix(e.Specifier, "https://") {
+		hint = "; remote modules are not supported: download the file and import it by relative path"
+	} else {
+		hint = "; built-in modules are k6, k6/http, k6/metrics, k6/execution and k6/data, files are imported with a relative path such as ./lib.js"
+	}
+	return fmt.Sprintf("unknown module %q imported from %s%s", e.Specifier, e.From, hint)
+}
+
+// resolve is the HostResolveImportedModule callback: it returns the shared
+// record of a file, built-in or native module. Files and native modules are
+// loaded while compiling, so afterwards resolution only reads caches.
+func (r *Runner) resolve(referrer any, specifier string) (sobek.ModuleRecord, error) {
+	r.modMu.Lock()
+	defer r.modMu.Unlock()
+	return r.resolveLocked(referrer, specifier)
+}
+
+func (r *Runner) resolveLocked(referrer any, specifier string) (sobek.ModuleRecord, error) {
+	from := r.url
+	if rec, ok := referrer.(sobek.ModuleRecord); ok {
+		if u, ok := r.urls[rec]; ok {
+			from = u
+		}
+	}
+	if !isFileSpecifier(specifier) {
+		if rec, ok := r.records[specifier]; ok {
+			return rec, nil
+		}
+		rec, err := r.goModule(specifier)
+		if err != nil {
+			return nil, &UnknownModuleError{Specifier: specifier, From: from}
+		}
+		r.records[specifier] = rec
+		return rec, nil
+	}
+	path, err := r.resolvePath(from, specifier)
+	if err != nil {
+		return nil, err
+	}
+	if rec, ok := r.records[path]; ok {
+		return rec, nil
+	}
+	src, err := r.readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("import %q from %s: %w", specifier, from, err)
+	}
+	return r.parse(path, src)
+}
+
+// resolvePath turns a file specifier into an absolute path, relative to the
+// importing module's URL.
+func (r *Runner) resolvePath(fromURL, specifier string) (string, error) {
+	if strings.HasPrefix(specifier, "file://") {
+		u, err := url.Parse(specifier)
+		if err != nil {
+			return "", fmt.Errorf("invalid module URL %q: %w", specifier, err)
+		}
+		return filepath.FromSlash(u.Path), nil
+	}
+	if strings.HasPrefix(specifier, "/") {
+		return filepath.Clean(specifier), nil
+	}
+	base := r.dir
+	if u, err := url.Parse(fromURL); err == nil && u.Scheme == "file" {
+		base = filepath.Dir(filepath.FromSlash(u.Path))
+	}
+	return filepath.Join(base, filepath.FromSlash(specifier)), nil
+}
+
+// parse compiles one source module and, recursively, the modules it imports,
+// so that every error surfaces before a VU starts.
+func (r *Runner) parse(path string, src []byte) (*sobek.SourceTextModuleRecord, error) {
+	u := fileURL(path)
+	rec, err := sobek.ParseModule(u, string(src), r.resolve)
+	if err != nil {
+		return nil, err
+	}
+	r.records[path] = rec
+	r.urls[rec] = u
+	for _, req := range rec.RequestedModules() {
+		if _, err := r.resolveLocked(rec, req); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// link links the module graph and compiles every module once. It runs the
+// first time a VU evaluates the script (the options pass), because native
+// modules learn their export names from that VU's instances.
+func (r *Runner) link() error {
+	r.linkOnce.Do(func() {
+		defer func() {
+			if x := recover(); x != nil {
+				if err, ok := x.(error); ok {
+					r.linkErr = err
+					return
+				}
+				r.linkErr = fmt.Errorf("%v", x)
+			}
+		}()
+		r.linkErr = r.main.Link()
+		if r.linkErr == nil {
+			var names []string
+			r.main.GetExportedNames(func(n []string) { names = n })
+			r.exportNames = names
+		}
+	})
+	return r.linkErr
+}
+
+var errNotLinked = errors.New("script is not linked")

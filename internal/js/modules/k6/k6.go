@@ -1,0 +1,193 @@
+// Package k6 implements the `k6` JS module: check, group, sleep, fail and
+// randomSeed.
+package k6
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"time"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/vustate"
+	"github.com/tallyhq/tally/metrics"
+	"github.com/tallyhq/tally/modules"
+)
+
+// Module is the per-run root of the k6 module.
+type Module struct{}
+
+// New returns the module.
+func New() *Module { return &Module{} }
+
+// NewModuleInstance returns the module for one VU.
+func (*Module) NewModuleInstance(vu modules.VU) modules.Instance { return &instance{vu: vu} }
+
+type instance struct{ vu modules.VU }
+
+// Exports returns check, group, sleep, fail and randomSeed.
+func (i *instance) Exports() modules.Exports {
+	return modules.Exports{Named: map[string]any{
+		"check":      i.check,
+		"group":      i.group,
+		"sleep":      i.sleep,
+		"fail":       i.fail,
+		"randomSeed": i.randomSeed,
+	}}
+}
+
+func (i *instance) state(fn string) *vustate.State {
+	p, ok := i.vu.(vustate.Provider)
+	var st *vustate.State
+	if ok {
+		st = p.FullState()
+	}
+	if st == nil {
+		panic(i.vu.Runtime().NewGoError(fmt.Errorf("%s() can only be called outside the init context (in setup, the default function, teardown or handleSummary)", fn)))
+	}
+	return st
+}
+
+func isAsync(v sobek.Value) bool {
+	obj, ok := v.(*sobek.Object)
+	if !ok {
+		return false
+	}
+	ctor := obj.Get("constructor")
+	if ctor == nil {
+		return false
+	}
+	co, ok := ctor.(*sobek.Object)
+	if !ok {
+		return false
+	}
+	name := co.Get("name")
+	return name != nil && name.String() == "AsyncFunction"
+}
+
+// check implements check(value, sets, tags?).
+func (i *instance) check(call sobek.FunctionCall) sobek.Value {
+	rt := i.vu.Runtime()
+	st := i.state("check")
+	value := call.Argument(0)
+	setsArg := call.Argument(1)
+	if sobek.IsUndefined(setsArg) || sobek.IsNull(setsArg) {
+		panic(rt.NewTypeError("check() needs an object of checks as its second argument, e.g. check(res, { 'status is 200': (r) => r.status === 200 })"))
+	}
+	sets := setsArg.ToObject(rt)
+	base := st.TagCtx.Current()
+	if extra := call.Argument(2); !sobek.IsUndefined(extra) && !sobek.IsNull(extra) {
+		base = base.Merge(tagsFrom(rt, extra))
+	}
+	now := time.Now()
+	all := true
+	samples := make(metrics.Samples, 0, 4)
+	defer func() { st.Samples.Push(samples) }()
+	checkOn := st.SystemTags.Has(metrics.TagCheck)
+	for _, name := range sets.Keys() {
+		entry := sets.Get(name)
+		c, err := st.Group.Check(name)
+		if err != nil {
+			panic(rt.NewGoError(err))
+		}
+		tags := base
+		if checkOn {
+			tags = base.With("check", name)
+		}
+		pass := false
+		if fn, ok := sobek.AssertFunction(entry); ok {
+			if isAsync(entry) {
+				panic(rt.NewTypeError(fmt.Sprintf("check %q: async functions are not supported in check()", name)))
+			}
+			res, err := fn(sobek.Undefined(), value)
+			if err != nil {
+				c.Fails.Add(1)
+				samples = append(samples, metrics.Sample{Metric: st.Builtin.Checks, Time: now, Value: 0, Tags: tags, Metadata: st.Metadata})
+				panic(err)
+			}
+			pass = res.ToBoolean()
+		} else {
+			pass = entry.ToBoolean()
+		}
+		v := 0.0
+		if pass {
+			v = 1
+			c.Passes.Add(1)
+		} else {
+			all = false
+			c.Fails.Add(1)
+		}
+		samples = append(samples, metrics.Sample{Metric: st.Builtin.Checks, Time: now, Value: v, Tags: tags, Metadata: st.Metadata})
+	}
+	return rt.ToValue(all)
+}
+
+// tagsFrom converts a JS object of tags.
+func tagsFrom(rt *sobek.Runtime, v sobek.Value) *metrics.TagSet {
+	obj := v.ToObject(rt)
+	m := map[string]string{}
+	for _, k := range obj.Keys() {
+		m[k] = obj.Get(k).String()
+	}
+	return metrics.NewTagSet(m)
+}
+
+// group implements group(name, fn).
+func (i *instance) group(name string, fnv sobek.Value) sobek.Value {
+	rt := i.vu.Runtime()
+	st := i.state("group")
+	fn, ok := sobek.AssertFunction(fnv)
+	if !ok {
+		panic(rt.NewTypeError("group() needs a function as its second argument"))
+	}
+	if isAsync(fnv) {
+		panic(rt.NewTypeError(fmt.Sprintf("group %q: async functions are not supported in group()", name)))
+	}
+	g, err := st.Group.Group(name)
+	if err != nil {
+		panic(rt.NewGoError(err))
+	}
+	parent := st.Group
+	st.SetGroup(g)
+	start := time.Now()
+	res, err := fn(sobek.Undefined())
+	end := time.Now()
+	tags := st.TagCtx.Current()
+	st.SetGroup(parent)
+	st.Samples.Push(metrics.Samples{{Metric: st.Builtin.GroupDuration, Time: end,
+		Value: float64(end.Sub(start)) / float64(time.Millisecond), Tags: tags, Metadata: st.Metadata}})
+	if err != nil {
+		panic(err)
+	}
+	return res
+}
+
+// sleep implements sleep(seconds): it returns early when the VU stops.
+func (i *instance) sleep(secs float64) {
+	if secs <= 0 {
+		return
+	}
+	d := time.Duration(secs * float64(time.Second))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-i.vu.Context().Done():
+	}
+}
+
+// fail implements fail(msg): it throws an error carrying msg.
+func (i *instance) fail(msg sobek.Value) {
+	m := ""
+	if msg != nil && !sobek.IsUndefined(msg) {
+		m = msg.String()
+	}
+	panic(i.vu.Runtime().NewGoError(errors.New(m)))
+}
+
+// randomSeed implements randomSeed(n): Math.random becomes deterministic.
+func (i *instance) randomSeed(seed int64) {
+	r := rand.New(rand.NewSource(seed))
+	i.vu.Runtime().SetRandSource(r.Float64)
+}

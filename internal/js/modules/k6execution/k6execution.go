@@ -1,0 +1,332 @@
+// Package k6execution implements the `k6/execution` JS module: information
+// about the VU, the scenario and the test instance, and test.abort/fail.
+package k6execution
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/vustate"
+	"github.com/tallyhq/tally/modules"
+)
+
+// InstanceInfo is the state of this instance of the test.
+type InstanceInfo struct {
+	IterationsCompleted    uint64
+	IterationsInterrupted  uint64
+	VUsActive              int64
+	VUsInitialized         int64
+	CurrentTestRunDuration time.Duration
+}
+
+// Controller is what the module needs from the running test.
+type Controller interface {
+	// Abort stops the whole test (exit code 108).
+	Abort(reason string)
+	// Fail marks the test as failed (exit code 110) and lets it go on.
+	Fail(reason string)
+	// TestOptions returns the consolidated options in JSON form.
+	TestOptions() map[string]any
+	// Instance returns the instance's execution counters.
+	Instance() InstanceInfo
+}
+
+// AbortError is the interrupt value test.abort() raises in the runtime.
+type AbortError struct{ Reason string }
+
+func (e *AbortError) Error() string {
+	if e.Reason == "" {
+		return "test aborted"
+	}
+	return "test aborted: " + e.Reason
+}
+
+// Module is the per-run root of k6/execution.
+type Module struct{ ctl Controller }
+
+// New returns the module reading and steering the run through ctl.
+func New(ctl Controller) *Module { return &Module{ctl: ctl} }
+
+// NewModuleInstance returns the module for one VU.
+func (m *Module) NewModuleInstance(vu modules.VU) modules.Instance {
+	return &instance{vu: vu, ctl: m.ctl}
+}
+
+type instance struct {
+	vu  modules.VU
+	ctl Controller
+	obj *sobek.Object
+}
+
+func (i *instance) Exports() modules.Exports {
+	if i.obj == nil {
+		i.obj = i.build()
+	}
+	return modules.Exports{Default: i.obj, Named: map[string]any{
+		"vu": i.obj.Get("vu"), "scenario": i.obj.Get("scenario"),
+		"instance": i.obj.Get("instance"), "test": i.obj.Get("test"),
+	}}
+}
+
+func (i *instance) throw(format string, args ...any) {
+	panic(i.vu.Runtime().NewGoError(fmt.Errorf(format, args...)))
+}
+
+func (i *instance) state(what string) *vustate.State {
+	var st *vustate.State
+	if p, ok := i.vu.(vustate.Provider); ok {
+		st = p.FullState()
+	}
+	if st == nil {
+		i.throw("getting %s information in the init context is not supported", what)
+	}
+	return st
+}
+
+func getters(rt *sobek.Runtime, obj *sobek.Object, props map[string]func() any) {
+	for name, get := range props {
+		get := get
+		_ = obj.DefineAccessorProperty(name, rt.ToValue(func() sobek.Value { return rt.ToValue(get()) }),
+			nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
+	}
+}
+
+func (i *instance) build() *sobek.Object {
+	rt := i.vu.Runtime()
+	root := rt.NewObject()
+
+	vu := rt.NewObject()
+	getters(rt, vu, map[string]func() any{
+		"idInInstance":        func() any { return i.state("VU").VUID },
+		"idInTest":            func() any { return i.state("VU").VUIDInTest },
+		"iterationInInstance": func() any { return i.state("VU").Iteration() },
+		"iterationInScenario": func() any { return i.scenarioState().IterationInScenario },
+	})
+	tags := rt.NewDynamicObject(&tagsObject{i: i})
+	_ = vu.DefineDataProperty("tags", tags, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
+	vm := rt.NewObject()
+	_ = vm.DefineDataProperty("tags", tags, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
+	_ = vm.DefineDataProperty("metadata", rt.NewDynamicObject(&metadataObject{i: i}), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
+	_ = vu.DefineDataProperty("metrics", vm, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
+	_ = root.Set("vu", vu)
+
+	sc := rt.NewObject()
+	getters(rt, sc, map[string]func() any{
+		"name":                func() any { return i.scenarioState().Scenario.Name },
+		"executor":            func() any { return i.scenarioState().Scenario.Executor },
+		"startTime":           func() any { return i.scenarioState().Scenario.StartTime().UnixMilli() },
+		"progress":            func() any { return i.scenarioState().Scenario.Progress() },
+		"iterationInInstance": func() any { return i.scenarioState().Iter.InInstance },
+		"iterationInTest":     func() any { return i.scenarioState().Iter.InTest },
+	})
+	_ = root.Set("scenario", sc)
+
+	inst := rt.NewObject()
+	info := func() InstanceInfo {
+		i.state("instance")
+		return i.ctl.Instance()
+	}
+	getters(rt, inst, map[string]func() any{
+		"iterationsCompleted":    func() any { return info().IterationsCompleted },
+		"iterationsInterrupted":  func() any { return info().IterationsInterrupted },
+		"vusActive":              func() any { return info().VUsActive },
+		"vusInitialized":         func() any { return info().VUsInitialized },
+		"currentTestRunDuration": func() any { return float64(info().CurrentTestRunDuration) / float64(time.Millisecond) },
+	})
+	_ = root.Set("instance", inst)
+
+	test := rt.NewObject()
+	_ = test.Set("abort", i.abort)
+	_ = test.Set("fail", i.fail)
+	_ = test.DefineAccessorProperty("options", rt.ToValue(func() sobek.Value { return i.options() }),
+		nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
+	_ = root.Set("test", test)
+	return root
+}
+
+func (i *instance) scenarioState() *vustate.State {
+	st := i.state("scenario")
+	if st.Scenario == nil || st.Iter == nil {
+		i.throw("scenario information is only available while a scenario runs (not in setup, teardown or handleSummary)")
+	}
+	return st
+}
+
+// abort implements test.abort(reason?).
+func (i *instance) abort(call sobek.FunctionCall) sobek.Value {
+	reason := ""
+	if a := call.Argument(0); !sobek.IsUndefined(a) && !sobek.IsNull(a) {
+		reason = a.String()
+	}
+	if i.ctl != nil {
+		i.ctl.Abort(reason)
+	}
+	i.vu.Runtime().Interrupt(&AbortError{Reason: reason})
+	return sobek.Undefined()
+}
+
+// fail implements test.fail(reason?).
+func (i *instance) fail(call sobek.FunctionCall) sobek.Value {
+	reason := ""
+	if a := call.Argument(0); !sobek.IsUndefined(a) && !sobek.IsNull(a) {
+		reason = a.String()
+	}
+	if i.ctl != nil {
+		i.ctl.Fail(reason)
+	}
+	return sobek.Undefined()
+}
+
+// options returns test.options: a frozen copy of the consolidated options.
+func (i *instance) options() sobek.Value {
+	rt := i.vu.Runtime()
+	var o map[string]any
+	if i.ctl != nil {
+		o = i.ctl.TestOptions()
+	}
+	v := rt.ToValue(o)
+	if o != nil {
+		// convert to plain JS objects and freeze them deeply
+		jsonObj := rt.Get("JSON").ToObject(rt)
+		stringify, _ := sobek.AssertFunction(jsonObj.Get("stringify"))
+		parse, _ := sobek.AssertFunction(jsonObj.Get("parse"))
+		if s, err := stringify(jsonObj, v); err == nil {
+			if p, err := parse(jsonObj, s); err == nil {
+				v = p
+			}
+		}
+		deepFreeze(rt, v)
+	}
+	return v
+}
+
+func deepFreeze(rt *sobek.Runtime, v sobek.Value) {
+	obj, ok := v.(*sobek.Object)
+	if !ok {
+		return
+	}
+	for _, k := range obj.Keys() {
+		deepFreeze(rt, obj.Get(k))
+	}
+	freeze, _ := sobek.AssertFunction(rt.Get("Object").ToObject(rt).Get("freeze"))
+	_, _ = freeze(sobek.Undefined(), obj)
+}
+
+// tagsObject backs exec.vu.tags: reads see the VU's current tags, writes
+// set script-defined tags.
+type tagsObject struct{ i *instance }
+
+func (t *tagsObject) Get(key string) sobek.Value {
+	st := t.i.state("VU")
+	if v, ok := st.TagCtx.Current().Get(key); ok {
+		return t.i.vu.Runtime().ToValue(v)
+	}
+	return nil
+}
+
+func (t *tagsObject) Set(key string, val sobek.Value) bool {
+	st := t.i.state("VU")
+	if err := st.TagCtx.SetUser(key, exportTag(val)); err != nil {
+		panic(t.i.vu.Runtime().NewTypeError(err.Error()))
+	}
+	return true
+}
+
+func (t *tagsObject) Has(key string) bool {
+	_, ok := t.i.state("VU").TagCtx.Current().Get(key)
+	return ok
+}
+
+func (t *tagsObject) Delete(key string) bool {
+	t.i.state("VU").TagCtx.DeleteUser(key)
+	return true
+}
+
+func (t *tagsObject) Keys() []string {
+	var keys []string
+	for _, tag := range t.i.state("VU").TagCtx.Current().Tags() {
+		keys = append(keys, tag.Key)
+	}
+	return keys
+}
+
+func exportTag(v sobek.Value) any {
+	if v == nil {
+		return nil
+	}
+	switch x := v.Export().(type) {
+	case string, bool, int64, float64:
+		return x
+	default:
+		return v.Export()
+	}
+}
+
+// metadataObject backs exec.vu.metrics.metadata.
+type metadataObject struct{ i *instance }
+
+func (m *metadataObject) Get(key string) sobek.Value {
+	st := m.i.state("VU")
+	if v, ok := st.Metadata[key]; ok {
+		return m.i.vu.Runtime().ToValue(v)
+	}
+	return nil
+}
+
+func (m *metadataObject) Set(key string, val sobek.Value) bool {
+	st := m.i.state("VU")
+	var s string
+	switch x := exportTag(val).(type) {
+	case string:
+		s = x
+	case bool:
+		s = strconv.FormatBool(x)
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		panic(m.i.vu.Runtime().NewTypeError(fmt.Sprintf("invalid value for metadata %q: only strings, numbers and booleans are allowed", key)))
+	}
+	md := make(map[string]string, len(st.Metadata)+1)
+	for k, v := range st.Metadata {
+		md[k] = v
+	}
+	md[key] = s
+	st.Metadata = md
+	return true
+}
+
+func (m *metadataObject) Has(key string) bool {
+	_, ok := m.i.state("VU").Metadata[key]
+	return ok
+}
+
+func (m *metadataObject) Delete(key string) bool {
+	st := m.i.state("VU")
+	if _, ok := st.Metadata[key]; !ok {
+		return true
+	}
+	md := make(map[string]string, len(st.Metadata))
+	for k, v := range st.Metadata {
+		if k != key {
+			md[k] = v
+		}
+	}
+	if len(md) == 0 {
+		md = nil
+	}
+	st.Metadata = md
+	return true
+}
+
+func (m *metadataObject) Keys() []string {
+	var keys []string
+	for k := range m.i.state("VU").Metadata {
+		keys = append(keys, k)
+	}
+	return keys
+}
