@@ -41,20 +41,24 @@ func newShards(nsub int) []*shard {
 	return shards
 }
 
-// lockShard returns a locked shard, preferring one nobody holds: it starts
-// at a random shard and takes the first it can lock without waiting.
+// lockShard returns a locked shard: it starts at a random shard and takes
+// the first it can lock without waiting. When every shard is busy (their
+// holders were preempted) it yields and tries again rather than sleeping on
+// one mutex: with many more goroutines than processors, sleeping waiters
+// push sync.Mutex into starvation mode, whose hand-offs leave processors
+// idle.
 func (e *Engine) lockShard() *shard {
 	n := uint32(len(e.shards))
 	start := rand.Uint32() & (n - 1)
-	for i := uint32(0); i < n; i++ {
-		s := e.shards[(start+i)&(n-1)]
-		if s.mu.TryLock() {
-			return s
+	for {
+		for i := uint32(0); i < n; i++ {
+			s := e.shards[(start+i)&(n-1)]
+			if s.mu.TryLock() {
+				return s
+			}
 		}
+		runtime.Gosched()
 	}
-	s := e.shards[start]
-	s.mu.Lock()
-	return s
 }
 
 // Push folds a batch of samples into the aggregates and queues it for the
@@ -62,7 +66,7 @@ func (e *Engine) lockShard() *shard {
 // takes no lock shared by all callers: each call locks one of several
 // shards, chosen at random among the free ones. When outputs lag behind by
 // more than their buffer, Push waits for them (back-pressure, nothing is
-// dropped).
+// dropped): a shard never holds more than maxPendingSamples plus one batch.
 func (e *Engine) Push(batch metrics.Samples) {
 	if len(batch) == 0 {
 		return
@@ -71,13 +75,16 @@ func (e *Engine) Push(batch metrics.Samples) {
 	for i := range batch {
 		e.add(s, &batch[i])
 	}
-	if e.hasOutputs && !s.outputsDone {
-		s.pending = append(s.pending, batch)
-		s.pendingLen += len(batch)
-		if s.pendingLen >= e.flushAt {
+	if e.hasOutputs {
+		for s.pendingLen >= e.maxPending && !s.outputsDone {
 			e.kickFlusher()
-			for s.pendingLen >= e.maxPending && !s.outputsDone {
-				s.cond.Wait()
+			s.cond.Wait()
+		}
+		if !s.outputsDone {
+			s.pending = append(s.pending, batch)
+			s.pendingLen += len(batch)
+			if s.pendingLen >= e.flushAt {
+				e.kickFlusher()
 			}
 		}
 	}

@@ -31,6 +31,7 @@ type csvOutput struct {
 	buf   []byte
 	cells []string
 	extra []byte
+	tags  map[*metrics.TagSet][]byte // encoded tag columns of recent tag sets
 }
 
 var _ Output = (*csvOutput)(nil)
@@ -61,9 +62,38 @@ func (o *csvOutput) AddSamples(batch metrics.Samples) error {
 func (o *csvOutput) Stop() error { return o.dest.close() }
 
 func (o *csvOutput) appendRow(b []byte, s *metrics.Sample) []byte {
+	b = appendCSV(b, s.Metric.Name)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, s.Time.Unix(), 10)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, s.Value, 'f', -1, 64)
+	b = o.appendTagColumns(b, s.Tags)
+	b = append(b, ',')
+	if len(s.Metadata) > 0 {
+		var meta []byte
+		for i, t := range sortedPairs(s.Metadata) {
+			if i > 0 {
+				meta = append(meta, '&')
+			}
+			meta = append(meta, t.Key...)
+			meta = append(meta, '=')
+			meta = append(meta, t.Value...)
+		}
+		b = appendCSV(b, string(meta))
+	}
+	return append(b, '\n')
+}
+
+// appendTagColumns appends ",check,...,url,extra_tags" for ts, caching the
+// encoding of recent tag sets (they are immutable and shared).
+func (o *csvOutput) appendTagColumns(b []byte, ts *metrics.TagSet) []byte {
+	if enc, ok := o.tags[ts]; ok {
+		return append(b, enc...)
+	}
+	start := len(b)
 	clear(o.cells)
 	extra := o.extra[:0]
-	for _, t := range s.Tags.Tags() {
+	for _, t := range ts.Tags() {
 		if i, ok := csvColumnIndex[t.Key]; ok {
 			o.cells[i] = t.Value
 			continue
@@ -76,29 +106,17 @@ func (o *csvOutput) appendRow(b []byte, s *metrics.Sample) []byte {
 		extra = append(extra, t.Value...)
 	}
 	o.extra = extra
-	b = appendCSV(b, s.Metric.Name)
-	b = append(b, ',')
-	b = strconv.AppendInt(b, s.Time.Unix(), 10)
-	b = append(b, ',')
-	b = strconv.AppendFloat(b, s.Value, 'f', -1, 64)
 	for _, c := range o.cells {
 		b = append(b, ',')
 		b = appendCSV(b, c)
 	}
 	b = append(b, ',')
 	b = appendCSV(b, string(extra))
-	b = append(b, ',')
-	var meta []byte
-	for i, t := range sortedPairs(s.Metadata) {
-		if i > 0 {
-			meta = append(meta, '&')
-		}
-		meta = append(meta, t.Key...)
-		meta = append(meta, '=')
-		meta = append(meta, t.Value...)
+	if o.tags == nil || len(o.tags) >= maxCachedTagSets {
+		o.tags = make(map[*metrics.TagSet][]byte, 64)
 	}
-	b = appendCSV(b, string(meta))
-	return append(b, '\n')
+	o.tags[ts] = append([]byte(nil), b[start:]...)
+	return b
 }
 
 // appendCSV appends one field, quoted as RFC 4180 requires.

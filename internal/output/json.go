@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,81 @@ type jsonOutput struct {
 	describe func(*metrics.Metric) MetricInfo
 	seen     map[*metrics.Metric]bool
 	buf      []byte
+	enc      encodeCache
+}
+
+// encodeCache remembers the encoding of recent tag sets (immutable and
+// shared by the samples of one event, so the same pointers recur) and of the
+// current second of timestamps.
+type encodeCache struct {
+	tags    map[*metrics.TagSet][]byte
+	sec     int64
+	secText []byte // "2026-01-01T10:00:00" of sec
+	keys    []string
+}
+
+// maxCachedTagSets bounds encodeCache.tags; the cache is emptied when full.
+const maxCachedTagSets = 4096
+
+func (c *encodeCache) appendTags(b []byte, ts *metrics.TagSet) []byte {
+	if ts.Len() == 0 {
+		return append(b, "{}"...)
+	}
+	if enc, ok := c.tags[ts]; ok {
+		return append(b, enc...)
+	}
+	if c.tags == nil || len(c.tags) >= maxCachedTagSets {
+		c.tags = make(map[*metrics.TagSet][]byte, 64)
+	}
+	start := len(b)
+	b = appendTags(b, ts.Tags())
+	c.tags[ts] = append([]byte(nil), b[start:]...)
+	return b
+}
+
+// appendTime appends t in UTC as RFC 3339 with nanoseconds, trailing zeros
+// of the fraction trimmed (time.RFC3339Nano).
+func (c *encodeCache) appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	sec := t.Unix()
+	if c.secText == nil || sec != c.sec {
+		c.sec = sec
+		c.secText = t.Truncate(time.Second).AppendFormat(c.secText[:0], "2006-01-02T15:04:05")
+	}
+	b = append(b, c.secText...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
+}
+
+func (c *encodeCache) appendMetadata(b []byte, m map[string]string) []byte {
+	keys := c.keys[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	c.keys = keys
+	return append(b, '}')
 }
 
 var _ Output = (*jsonOutput)(nil)
@@ -39,7 +115,7 @@ func (o *jsonOutput) AddSamples(batch metrics.Samples) error {
 			o.seen[s.Metric] = true
 			b = o.appendMetric(b, s.Metric)
 		}
-		b = appendPoint(b, s)
+		b = o.enc.appendPoint(b, s)
 	}
 	o.buf = b
 	if _, err := o.dest.w.Write(b); err != nil {
@@ -92,18 +168,18 @@ func (o *jsonOutput) appendMetric(b []byte, m *metrics.Metric) []byte {
 	return append(b, "}\n"...)
 }
 
-func appendPoint(b []byte, s *metrics.Sample) []byte {
+func (c *encodeCache) appendPoint(b []byte, s *metrics.Sample) []byte {
 	b = append(b, `{"metric":`...)
 	b = appendString(b, s.Metric.Name)
 	b = append(b, `,"type":"Point","data":{"time":"`...)
-	b = s.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = c.appendTime(b, s.Time)
 	b = append(b, `","value":`...)
 	b = appendFloat(b, s.Value)
 	b = append(b, `,"tags":`...)
-	b = appendTags(b, s.Tags.Tags())
+	b = c.appendTags(b, s.Tags)
 	if len(s.Metadata) > 0 {
 		b = append(b, `,"metadata":`...)
-		b = appendTags(b, sortedPairs(s.Metadata))
+		b = c.appendMetadata(b, s.Metadata)
 	}
 	return append(b, "}}\n"...)
 }

@@ -305,3 +305,18 @@ func BenchmarkCSVAddSamples(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(samples)), "ns/sample")
 }
+
+func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
+	var c encodeCache
+	berlin := time.FixedZone("CET", 3600)
+	base := time.Date(2026, 3, 1, 23, 59, 59, 0, berlin)
+	for _, tm := range []time.Time{
+		base, base.Add(1), base.Add(120 * time.Millisecond), base.Add(999_999_999), base.Add(time.Second),
+		base.Add(time.Second + 100), time.Unix(0, 0), time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC),
+	} {
+		want := tm.UTC().Format(time.RFC3339Nano)
+		if got := string(c.appendTime(nil, tm)); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
