@@ -12,8 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/http/httputil"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +65,8 @@ type request struct {
 
 	tags []metrics.Tag     // the VU's tags merged with params.tags, sorted by key
 	meta map[string]string // sample metadata (vu, iter), read-only
+
+	res result // the outcome, allocated with the request
 }
 
 // result is the outcome of a request: the last round trip's response, or
@@ -133,15 +135,19 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// client runs the requests of one VU over its own transport, so keep-alive
-// connections are per VU.
+// client runs the requests of one VU with its own connections, so
+// keep-alive connections are per VU. Plain-http requests go through h1, a
+// synchronous HTTP/1.1 client; the rest (https with HTTP/2, proxies) through
+// net/http's Transport.
 type client struct {
 	transport *http.Transport
+	h1        *h1 // nil: every request goes through transport
 	traffic   *traffic
 	limiter   *limiter // nil without the rps option
 	now       func() time.Time
 	debug     string // the httpDebug option: "" (off), "full" or anything else (headers)
 	tracers   sync.Pool
+	tagCache  tagCache
 }
 
 // clientConfig is what a client is built from.
@@ -149,8 +155,9 @@ type clientConfig struct {
 	opts    *options.Options
 	limiter *limiter
 	now     func() time.Time
-	// resolve, when set, replaces DNS resolution (tests).
-	dialer *net.Dialer
+	dialer  *net.Dialer // nil: the default
+	// noH1 sends every request through net/http (tests compare both paths).
+	noH1 bool
 }
 
 func newClient(cfg clientConfig) *client {
@@ -164,6 +171,7 @@ func newClient(cfg clientConfig) *client {
 	if dialer == nil {
 		dialer = &net.Dialer{KeepAlive: 30 * time.Second}
 	}
+	keepAlive := !options.Bool(o.NoConnectionReuse)
 	c.transport = &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -181,7 +189,10 @@ func newClient(cfg clientConfig) *client {
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: perHost,
 		IdleConnTimeout:     90 * time.Second,
-		DisableKeepAlives:   options.Bool(o.NoConnectionReuse),
+		DisableKeepAlives:   !keepAlive,
+	}
+	if !cfg.noH1 && os.Getenv("HTTP_PROXY") == "" && os.Getenv("http_proxy") == "" {
+		c.h1 = newH1(dialer, c.traffic, c.now, keepAlive, perHost)
 	}
 	c.tracers.New = func() any { return newTracer(c.now) }
 	return c
@@ -192,7 +203,17 @@ func isInvalidHost(host string) bool {
 	return host == "invalid" || strings.HasSuffix(host, ".invalid")
 }
 
-// bodyReader is a request body over a byte slice.
+// useH1 reports whether a round trip can go through the synchronous client.
+func (c *client) useH1(u *url.URL, header http.Header) bool {
+	if c.h1 == nil || u.Scheme != "http" {
+		return false
+	}
+	_, expect := header["Expect"]
+	_, te := header["Transfer-Encoding"]
+	return !expect && !te
+}
+
+// bodyReader is a request body over a string.
 type bodyReader struct {
 	s string
 	i int
@@ -213,26 +234,75 @@ func newBody(s string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return &bodyReader{s: s}, nil }
 }
 
-// do runs rq: round trips including redirects and the digest challenge,
-// emitting the samples of each round trip. It never panics on network
-// errors; they end up in the result.
-func (c *client) do(rq *request) *result {
-	ctx, cancel := context.WithTimeout(rq.ctx, rq.timeout)
-	defer cancel()
-	tr := c.tracers.Get().(*tracer)
-	defer c.tracers.Put(tr)
-	ctx = httptrace.WithClientTrace(ctx, &tr.trace)
+// stdState is what the net/http path of one request needs across hops.
+type stdState struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	tr     *tracer
+}
 
-	res := &result{}
+func (c *client) newStd(parent context.Context, deadline time.Time) *stdState {
+	ctx, cancel := context.WithDeadline(parent, deadline)
+	tr := c.tracers.Get().(*tracer)
+	return &stdState{ctx: httptrace.WithClientTrace(ctx, &tr.trace), cancel: cancel, tr: tr}
+}
+
+func (c *client) releaseStd(s *stdState) {
+	if s != nil {
+		s.cancel()
+		c.tracers.Put(s.tr)
+	}
+}
+
+// stdRoundTrip runs one round trip through net/http's Transport.
+func (c *client) stdRoundTrip(s *stdState, hr *hopRequest, l *slog.Logger) (hop, error) {
+	hreq := &http.Request{
+		Method: hr.method, URL: hr.url, Header: hr.header, Host: hr.host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	if hr.hasBody {
+		hreq.ContentLength = int64(len(hr.body))
+		hreq.GetBody = newBody(hr.body)
+		hreq.Body, _ = hreq.GetBody()
+		if len(hr.body) == 0 {
+			hreq.Body = http.NoBody
+		}
+	}
+	hreq = hreq.WithContext(s.ctx)
+	s.tr.reset()
+	var h hop
+	resp, err := c.transport.RoundTrip(hreq)
+	if err != nil {
+		h.timings = s.tr.done(0)
+		return h, err
+	}
+	b, err := readBody(resp, hr.keep)
+	h.timings = s.tr.done(s.tr.offset())
+	if err != nil {
+		return h, err
+	}
+	h.status, h.statusText, h.proto, h.header, h.body = resp.StatusCode, resp.Status, resp.Proto, resp.Header, b
+	h.tls, h.remote = resp.TLS, s.tr.remote
+	return h, nil
+}
+
+// do runs rq: round trips including redirects and the digest challenge,
+// emitting the samples of each round trip. Network errors end up in the
+// result.
+func (c *client) do(rq *request) *result {
+	deadline := c.now().Add(rq.timeout)
+	res := &rq.res
 	method, u, body, hasBody := rq.method, rq.url, rq.body, rq.hasBody
 	header := rq.header
 	hopURL := rq.rawURL
 	digestTried := false
 	basic := !rq.digest
+	var std *stdState
+	defer func() { c.releaseStd(std) }()
 	for redirects := 0; ; {
 		if c.limiter != nil {
-			if err := c.limiter.Wait(ctx); err != nil {
-				res.setError(err, ctx.Err())
+			if err := c.limiter.Wait(rq.ctx); err != nil {
+				res.setError(err, nil)
 				res.url = hopURL
 				return res
 			}
@@ -244,68 +314,61 @@ func (c *client) do(rq *request) *result {
 				header.Set("Authorization", basicAuth(u.User.Username(), pw))
 			}
 		}
-		hreq := &http.Request{
-			Method: method, URL: u, Header: header, Host: rq.host,
-			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		}
-		if hasBody {
-			hreq.ContentLength = int64(len(body))
-			hreq.GetBody = newBody(body)
-			hreq.Body, _ = hreq.GetBody()
-			if len(body) == 0 {
-				hreq.Body = http.NoBody
-			}
-		}
-		hreq = hreq.WithContext(ctx)
 		res.sentMethod, res.sentURL, res.sentHeader, res.sentBody, res.sentCookies = method, hopURL, header, body, cookies
+		hr := hopRequest{method: method, url: u, host: rq.host, header: header, body: body, hasBody: hasBody,
+			keep: rq.respType != respNone}
 		if c.debug != "" {
-			c.logRequest(rq.state.Logger, hreq, body)
+			c.logRequest(rq.state.Logger, &hr)
 		}
-
-		tr.reset()
 		c.traffic.state.Store(rq.state)
-		resp, err := c.transport.RoundTrip(hreq)
+		var h hop
+		var err error
+		if c.useH1(u, header) {
+			if err = validHeaders(header); err == nil {
+				h, err = c.h1.roundTrip(rq.ctx, deadline, &hr)
+			}
+		} else {
+			if std == nil {
+				std = c.newStd(rq.ctx, deadline)
+			}
+			h, err = c.stdRoundTrip(std, &hr, rq.state.Logger)
+		}
 		now := c.now()
 		if err != nil {
-			res.setError(err, ctx.Err())
+			var ctxErr error
+			if cerr := rq.ctx.Err(); cerr != nil {
+				err = cerr
+			} else if !now.Before(deadline) {
+				ctxErr = context.DeadlineExceeded
+			}
+			res.setError(err, ctxErr)
 			res.url = hopURL
-			res.timings = tr.done(0)
+			res.timings = h.timings
 			c.emit(rq, res, method, u, hopURL, now)
 			return res
 		}
 		if c.debug != "" {
-			c.logResponse(rq.state.Logger, resp)
+			c.logResponse(rq.state.Logger, &h)
 		}
-		b, err := readBody(resp, rq.respType != respNone)
-		end := tr.offset()
-		now = c.now()
-		if err != nil {
-			res.setError(err, ctx.Err())
-			res.url = hopURL
-			res.timings = tr.done(end)
-			c.emit(rq, res, method, u, hopURL, now)
-			return res
-		}
-		if c.debug == "full" && len(b) > 0 {
-			rq.state.Logger.Info("response body", "body", string(b))
-		}
-		res.status, res.statusText, res.proto = resp.StatusCode, resp.Status, resp.Proto
-		res.header, res.body, res.bodyNull = resp.Header, b, rq.respType == respNone
+		res.status, res.statusText, res.proto = h.status, h.statusText, h.proto
+		res.header, res.body, res.bodyNull = h.header, h.body, rq.respType == respNone
 		res.url = hopURL
-		res.tls, res.remote = resp.TLS, tr.remote
-		res.timings = tr.done(end)
-		if resp.StatusCode >= 400 {
-			res.errCode = 1000 + resp.StatusCode
+		res.tls, res.remote = h.tls, h.remote
+		res.timings = h.timings
+		if h.status >= 400 {
+			res.errCode = 1000 + h.status
 		} else {
 			res.errCode = 0
 		}
 		c.emit(rq, res, method, u, hopURL, now)
-		if rq.jar != nil && len(resp.Header["Set-Cookie"]) > 0 {
-			rq.jar.setCookies(u, resp.Cookies())
+		if rq.jar != nil {
+			if lines := h.header["Set-Cookie"]; len(lines) > 0 {
+				rq.jar.setCookies(u, parseSetCookies(lines))
+			}
 		}
 
-		if rq.digest && !digestTried && resp.StatusCode == http.StatusUnauthorized && u.User != nil {
-			if chal := resp.Header.Get("Www-Authenticate"); strings.HasPrefix(strings.ToLower(chal), "digest ") {
+		if rq.digest && !digestTried && h.status == http.StatusUnauthorized && u.User != nil {
+			if chal := h.header.Get("Www-Authenticate"); strings.HasPrefix(strings.ToLower(chal), "digest ") {
 				digestTried = true
 				auth, err := digestAuthorization(chal, method, u, body)
 				if err == nil {
@@ -316,10 +379,10 @@ func (c *client) do(rq *request) *result {
 			}
 		}
 
-		if !isRedirect(resp.StatusCode) {
+		if !isRedirect(h.status) {
 			return res
 		}
-		loc := resp.Header.Get("Location")
+		loc := h.header.Get("Location")
 		if loc == "" {
 			return res
 		}
@@ -340,7 +403,7 @@ func (c *client) do(rq *request) *result {
 			header.Del("Authorization")
 			header.Del("Cookie")
 		}
-		switch resp.StatusCode {
+		switch h.status {
 		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
 			if method != http.MethodGet && method != http.MethodHead {
 				method, body, hasBody = http.MethodGet, "", false
@@ -352,6 +415,17 @@ func (c *client) do(rq *request) *result {
 		u = next
 		hopURL = next.String()
 	}
+}
+
+// parseSetCookies parses Set-Cookie header lines, skipping invalid ones.
+func parseSetCookies(lines []string) []*http.Cookie {
+	out := make([]*http.Cookie, 0, len(lines))
+	for _, l := range lines {
+		if c, err := http.ParseSetCookie(l); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func isRedirect(code int) bool {
@@ -488,7 +562,7 @@ func (c *client) emit(rq *request, res *result, method string, u *url.URL, hopUR
 			h.ip = host
 		}
 	}
-	tags := buildTags(rq.tags, st.SystemTags, &h)
+	tags := c.tagCache.get(rq.tags, st.SystemTags, &h)
 	b := st.Builtin
 	t := res.timings
 	n := 8
@@ -514,32 +588,37 @@ func (c *client) emit(rq *request, res *result, method string, u *url.URL, hopUR
 }
 
 // logRequest logs a request the way --http-debug shows it.
-func (c *client) logRequest(l *slog.Logger, r *http.Request, body string) {
+func (c *client) logRequest(l *slog.Logger, hr *hopRequest) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Request:\n%s %s HTTP/1.1\r\nHost: %s\r\n", r.Method, r.URL.RequestURI(), hostOf(r))
-	_ = r.Header.Write(&b)
+	host := hr.host
+	if host == "" {
+		host = hr.url.Host
+	}
+	fmt.Fprintf(&b, "Request:\n%s %s HTTP/1.1\r\nHost: %s\r\n", hr.method, hr.url.RequestURI(), host)
+	_ = hr.header.Write(&b)
 	b.WriteString("\r\n")
 	if c.debug == "full" {
-		b.WriteString(body)
+		b.WriteString(hr.body)
 	}
 	l.Info(b.String())
 }
 
-func hostOf(r *http.Request) string {
-	if r.Host != "" {
-		return r.Host
+// logResponse logs a response the way --http-debug shows it.
+func (c *client) logResponse(l *slog.Logger, h *hop) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Response:\n%s %s\r\n", h.proto, h.statusText)
+	_ = h.header.Write(&b)
+	b.WriteString("\r\n")
+	if c.debug == "full" {
+		b.Write(h.body)
 	}
-	return r.URL.Host
-}
-
-// logResponse logs a response's head the way --http-debug shows it.
-func (c *client) logResponse(l *slog.Logger, r *http.Response) {
-	dump, err := httputil.DumpResponse(r, false)
-	if err != nil {
-		return
-	}
-	l.Info("Response:\n" + string(dump))
+	l.Info(b.String())
 }
 
 // closeIdle closes the client's idle keep-alive connections.
-func (c *client) closeIdle() { c.transport.CloseIdleConnections() }
+func (c *client) closeIdle() {
+	c.transport.CloseIdleConnections()
+	if c.h1 != nil {
+		c.h1.closeIdle()
+	}
+}

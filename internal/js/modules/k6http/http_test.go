@@ -32,15 +32,18 @@ func (v *fakeVU) expect(body string) {
 	}
 }
 
+// runCases runs every case over both transports.
 func runCases(t *testing.T, f *fixture, cases []jsCase, opts ...vuOption) {
 	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			v := newVU(t, opts...)
-			_ = v.rt.Set("BASE", f.URL)
-			v.expect(tc.js)
-		})
+	for _, tr := range transports {
+		for _, tc := range cases {
+			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				v := newVU(t, append(opts, withStd(tr.std))...)
+				_ = v.rt.Set("BASE", f.URL)
+				v.expect(tc.js)
+			})
+		}
 	}
 }
 
@@ -141,7 +144,9 @@ func TestParams(t *testing.T) {
 	})
 }
 
-func TestErrorCodes(t *testing.T) {
+func TestErrorCodes(t *testing.T) { forTransports(t, testErrorCodes) }
+
+func testErrorCodes(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
 	cases := []struct {
@@ -161,7 +166,7 @@ func TestErrorCodes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v := newVU(t)
+			v := newVU(t, withStd(std), withStd(std))
 			_ = v.rt.Set("BASE", f.URL)
 			v.expect(`const r = http.get(` + tc.url + `, ` + tc.params + `);
 				globalThis.r = r;
@@ -199,12 +204,14 @@ func TestErrorCodes(t *testing.T) {
 
 func itoa(n int) string { return statusString(n) }
 
-func TestRedirects(t *testing.T) {
+func TestRedirects(t *testing.T) { forTransports(t, testRedirects) }
+
+func testRedirects(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
 	t.Run("followed, one sample set per hop", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const r = http.get(BASE + "/redirect/3"); return r.status === 200 && r.url === BASE + "/get" || [r.status, r.url];`)
 		if n, _ := v.count("http_reqs", nil); n != 4 {
@@ -216,7 +223,7 @@ func TestRedirects(t *testing.T) {
 	})
 	t.Run("limit returns the last redirect", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const r = http.get(BASE + "/redirect/3", {redirects: 1}); return r.status === 302 && r.url === BASE + "/redirect/2" || [r.status, r.url];`)
 		if n, _ := v.count("http_reqs", nil); n != 2 {
@@ -225,14 +232,14 @@ func TestRedirects(t *testing.T) {
 	})
 	t.Run("redirects 0", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`return http.get(BASE + "/status/301", {redirects: 0}).status === 301;`)
 	})
 	t.Run("maxRedirects option", func(t *testing.T) {
 		t.Parallel()
 		two := int64(2)
-		v := newVU(t, withOptions(options.Options{MaxRedirects: &two}))
+		v := newVU(t, withStd(std), withOptions(options.Options{MaxRedirects: &two}))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`return http.get(BASE + "/redirect/5").status === 302;`)
 		if n, _ := v.count("http_reqs", nil); n != 3 {
@@ -241,14 +248,14 @@ func TestRedirects(t *testing.T) {
 	})
 	t.Run("303 turns POST into GET", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const r = http.post(BASE + "/redirect-to?status=303&url=/anything", "body");
 			return r.json("method") === "GET" && r.json("body") === "" || r.json();`)
 	})
 	t.Run("307 keeps method and body", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const r = http.post(BASE + "/redirect-to?status=307&url=/anything", "body");
 			return r.json("method") === "POST" && r.json("body") === "body" || r.json();`)
@@ -303,10 +310,12 @@ func TestJSONSelectors(t *testing.T) {
 	})
 }
 
-func TestAsyncRequest(t *testing.T) {
+func TestAsyncRequest(t *testing.T) { forTransports(t, testAsyncRequest) }
+
+func testAsyncRequest(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
-	v := newVU(t)
+	v := newVU(t, withStd(std), withStd(std))
 	_ = v.rt.Set("BASE", f.URL)
 	v.run(`globalThis.out = [];
 		http.asyncRequest("GET", BASE + "/get?x=1").then((r) => out.push(r.json("query.x")));
@@ -317,13 +326,15 @@ func TestAsyncRequest(t *testing.T) {
 	v.expect(`return out.length === 4 && out.includes("1") && out.includes(1212) && out.includes("rejected") && out.includes(1020) || out;`)
 }
 
-func TestSamples(t *testing.T) {
+func TestSamples(t *testing.T) { forTransports(t, testSamples) }
+
+func testSamples(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
 
 	t.Run("one batch per round trip", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE + "/get")`)
 		if len(v.batches) != 1 {
@@ -362,7 +373,7 @@ func TestSamples(t *testing.T) {
 
 	t.Run("name tag sets name and url", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE + "/get?id=1", {tags: {name: "item", kind: "probe"}})`)
 		tags := v.samples()[0].Tags.Map()
@@ -373,7 +384,7 @@ func TestSamples(t *testing.T) {
 
 	t.Run("http.url template", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const id = 5; const r = http.get(http.url` + "`" + `${BASE}/anything/${id}?q=${"x"}` + "`" + `);
 			return r.json("path") === "/anything/5" && r.json("query.q") === "x";`)
@@ -385,7 +396,7 @@ func TestSamples(t *testing.T) {
 
 	t.Run("credentials masked", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE.replace("http://", "http://bob:pw@") + "/basic-auth/bob/pw")`)
 		tags := v.samples()[0].Tags.Map()
@@ -396,7 +407,7 @@ func TestSamples(t *testing.T) {
 
 	t.Run("system tags filtered", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t, withSystemTags("method", "status", "vu", "iter"))
+		v := newVU(t, withStd(std), withSystemTags("method", "status", "vu", "iter"))
 		v.iter = 3
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE + "/status/404")`)
@@ -412,7 +423,7 @@ func TestSamples(t *testing.T) {
 
 	t.Run("vu metadata copied", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		v.st.Metadata = map[string]string{"trace": "t1"}
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE + "/get")`)
@@ -424,7 +435,7 @@ func TestSamples(t *testing.T) {
 
 	t.Run("data sent and received", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.post(BASE + "/post", "x".repeat(1000))`)
 		if s, r := v.st.DataSent.Load(), v.st.DataReceived.Load(); s < 1000 || r < 1000 {
@@ -434,10 +445,12 @@ func TestSamples(t *testing.T) {
 }
 
 // TestExpectedStatuses mirrors conformance case 16.
-func TestExpectedStatuses(t *testing.T) {
+func TestExpectedStatuses(t *testing.T) { forTransports(t, testExpectedStatuses) }
+
+func testExpectedStatuses(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
-	v := newVU(t)
+	v := newVU(t, withStd(std), withStd(std))
 	_ = v.rt.Set("BASE", f.URL)
 	v.run(`
 	const params = { tags: { phase: 'default' }, redirects: 0 };
@@ -492,13 +505,15 @@ func TestExpectedStatuses(t *testing.T) {
 	}
 }
 
-func TestCookieJar(t *testing.T) {
+func TestCookieJar(t *testing.T) { forTransports(t, testCookieJar) }
+
+func testCookieJar(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
 
 	t.Run("reset per iteration", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`http.get(BASE + "/cookies/set?s=1"); return http.get(BASE + "/cookies").json("cookies.s") === "1";`)
 		v.expect(`return http.get(BASE + "/cookies").json("cookies.s") === "1";`)
@@ -508,7 +523,7 @@ func TestCookieJar(t *testing.T) {
 	t.Run("noCookiesReset", func(t *testing.T) {
 		t.Parallel()
 		yes := true
-		v := newVU(t, withOptions(options.Options{NoCookiesReset: &yes}))
+		v := newVU(t, withStd(std), withOptions(options.Options{NoCookiesReset: &yes}))
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE + "/cookies/set?s=1")`)
 		v.iter++
@@ -516,7 +531,7 @@ func TestCookieJar(t *testing.T) {
 	})
 	t.Run("jar set before the first request of an iteration", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.run(`http.get(BASE + "/cookies/set?old=1")`)
 		v.iter++
@@ -525,7 +540,7 @@ func TestCookieJar(t *testing.T) {
 	})
 	t.Run("jar API", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const jar = http.cookieJar();
 			jar.set(BASE, "a", "1");
@@ -541,7 +556,7 @@ func TestCookieJar(t *testing.T) {
 	})
 	t.Run("own jar and no jar", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const jar = new http.CookieJar();
 			http.get(BASE + "/cookies/set?own=1", {jar: jar});
@@ -553,7 +568,7 @@ func TestCookieJar(t *testing.T) {
 	})
 	t.Run("expires option", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const jar = http.cookieJar();
 			jar.set(BASE, "old", "1", {expires: "Mon, 02 Jan 2006 15:04:05 GMT"});
@@ -563,12 +578,14 @@ func TestCookieJar(t *testing.T) {
 }
 
 // TestBatch mirrors conformance case 14 and checks the concurrency limits.
-func TestBatch(t *testing.T) {
+func TestBatch(t *testing.T) { forTransports(t, testBatch) }
+
+func testBatch(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
 	t.Run("forms", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		v.expect(`const list = http.batch([
 			BASE + "/get?i=0",
@@ -613,7 +630,7 @@ func TestBatch(t *testing.T) {
 		t.Parallel()
 		two := int64(2)
 		ff := newFixture(t)
-		v := newVU(t, withOptions(options.Options{BatchPerHost: &two}))
+		v := newVU(t, withStd(std), withOptions(options.Options{BatchPerHost: &two}))
 		_ = v.rt.Set("BASE", ff.URL)
 		v.expect(`const r = http.batch(Array.from({length: 6}, () => BASE + "/delay/40")); return r.every((x) => x.status === 200);`)
 		if m := ff.maxInFlight.Load(); m != 2 {
@@ -624,7 +641,7 @@ func TestBatch(t *testing.T) {
 		t.Parallel()
 		three, ten := int64(3), int64(10)
 		ff := newFixture(t)
-		v := newVU(t, withOptions(options.Options{Batch: &three, BatchPerHost: &ten}))
+		v := newVU(t, withStd(std), withOptions(options.Options{Batch: &three, BatchPerHost: &ten}))
 		_ = v.rt.Set("BASE", ff.URL)
 		v.expect(`const r = http.batch(Array.from({length: 8}, () => BASE + "/delay/40")); return r.length === 8;`)
 		if m := ff.maxInFlight.Load(); m != 3 {
@@ -633,7 +650,7 @@ func TestBatch(t *testing.T) {
 	})
 	t.Run("bad element", func(t *testing.T) {
 		t.Parallel()
-		v := newVU(t)
+		v := newVU(t, withStd(std), withStd(std))
 		_ = v.rt.Set("BASE", f.URL)
 		if err := v.runErr(`http.batch([[ "GET", BASE, null, 5 ]])`); err == nil || !strings.Contains(err.Error(), "params") {
 			t.Fatalf("got %v", err)
@@ -644,7 +661,9 @@ func TestBatch(t *testing.T) {
 	})
 }
 
-func TestConnectionReuse(t *testing.T) {
+func TestConnectionReuse(t *testing.T) { forTransports(t, testConnectionReuse) }
+
+func testConnectionReuse(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
 	cases := []struct {
@@ -659,7 +678,7 @@ func TestConnectionReuse(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v := newVU(t, withOptions(tc.opts))
+			v := newVU(t, withStd(std), withOptions(tc.opts))
 			_ = v.rt.Set("BASE", f.URL)
 			for i, want := range tc.reused {
 				if i == 2 {
@@ -701,10 +720,12 @@ func TestRPSLimiter(t *testing.T) {
 	}
 }
 
-func TestRPSOption(t *testing.T) {
+func TestRPSOption(t *testing.T) { forTransports(t, testRPSOption) }
+
+func testRPSOption(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
-	v := newVU(t, withOptions(options.Options{RPS: ptr(int64(20))}))
+	v := newVU(t, withStd(std), withOptions(options.Options{RPS: ptr(int64(20))}))
 	_ = v.rt.Set("BASE", f.URL)
 	start := time.Now()
 	v.run(`for (let i = 0; i < 5; i++) http.get(BASE + "/get")`)
@@ -713,10 +734,12 @@ func TestRPSOption(t *testing.T) {
 	}
 }
 
-func TestVUContextCancel(t *testing.T) {
+func TestVUContextCancel(t *testing.T) { forTransports(t, testVUContextCancel) }
+
+func testVUContextCancel(t *testing.T, std bool) {
 	t.Parallel()
 	f := newFixture(t)
-	v := newVU(t)
+	v := newVU(t, withStd(std), withStd(std))
 	ctx, cancel := context.WithCancel(context.Background())
 	v.ctx = ctx
 	_ = v.rt.Set("BASE", f.URL)
@@ -741,5 +764,13 @@ func TestSystemTagSetIsSorted(t *testing.T) {
 	m := ts.Map()
 	if m["name"] != "mine" || m["status"] != "200" || m["method"] != "GET" || m["a"] != "1" || m["zz"] != "z" {
 		t.Fatalf("tags = %v", m)
+	}
+}
+
+// forTransports runs test over both plain-http transports.
+func forTransports(t *testing.T, test func(*testing.T, bool)) {
+	t.Parallel()
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { test(t, tr.std) })
 	}
 }

@@ -11,6 +11,7 @@ package k6http
 
 import (
 	"math"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -25,7 +26,8 @@ import (
 // RootModule is the k6/http module of one test run: the state its VUs
 // share. It is safe for concurrent use.
 type RootModule struct {
-	now func() time.Time
+	now  func() time.Time
+	noH1 bool // tests: send everything through net/http
 
 	limOnce sync.Once
 	lim     *limiter
@@ -72,7 +74,7 @@ func (m *RootModule) limiterFor(o *options.Options) *limiter {
 }
 
 func (m *RootModule) newClient(o *options.Options) *client {
-	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now})
+	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1})
 	m.mu.Lock()
 	m.clients = append(m.clients, c)
 	m.mu.Unlock()
@@ -99,6 +101,9 @@ type Instance struct {
 	throw        bool
 	noJarReset   bool
 	noVUReuse    bool
+
+	lastRaw string   // the last URL parsed...
+	lastURL *url.URL // ...and its parsed form
 
 	respProto, jarProto, urlProto *sobek.Object
 	jsonParse                     sobek.Callable

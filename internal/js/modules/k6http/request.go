@@ -49,6 +49,11 @@ func (mi *Instance) parseURL(v sobek.Value) (string, *url.URL, string, error) {
 		}
 		raw = v.String()
 	}
+	if raw == mi.lastRaw && mi.lastURL != nil {
+		// Scripts tend to request the same URLs again; the parsed URL is
+		// never modified, so it can be shared.
+		return raw, mi.lastURL, name, nil
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw, nil, name, &urlError{msg: "invalid URL: " + err.Error()}
@@ -59,6 +64,7 @@ func (mi *Instance) parseURL(v sobek.Value) (string, *url.URL, string, error) {
 	if u.Host == "" {
 		return raw, nil, name, &urlError{msg: fmt.Sprintf("invalid URL %q: no host", raw)}
 	}
+	mi.lastRaw, mi.lastURL = raw, u
 	return raw, u, name, nil
 }
 

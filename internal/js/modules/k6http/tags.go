@@ -2,6 +2,7 @@ package k6http
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/tallyhq/tally/metrics"
 )
@@ -105,4 +106,53 @@ func statusString(code int) string {
 		return statusStrings[code]
 	}
 	return strconv.Itoa(code)
+}
+
+// tagCache remembers the last few tag sets a client built: a script that
+// requests the same URLs again gets the same sets back, without allocating
+// (and consumers that compare sets by pointer take their fast path). It is
+// safe for concurrent use.
+type tagCache struct {
+	mu      sync.Mutex
+	entries [4]tagCacheEntry
+	next    int
+}
+
+type tagCacheEntry struct {
+	base []metrics.Tag
+	sys  metrics.SystemTagSet
+	h    hopTags
+	set  *metrics.TagSet
+}
+
+// get returns buildTags(base, sys, h), from the cache when possible.
+func (c *tagCache) get(base []metrics.Tag, sys metrics.SystemTagSet, h *hopTags) *metrics.TagSet {
+	c.mu.Lock()
+	for i := range c.entries {
+		e := &c.entries[i]
+		if e.set != nil && e.sys == sys && e.h == *h && sameTags(e.base, base) {
+			set := e.set
+			c.mu.Unlock()
+			return set
+		}
+	}
+	c.mu.Unlock()
+	set := buildTags(base, sys, h)
+	c.mu.Lock()
+	c.entries[c.next] = tagCacheEntry{base: base, sys: sys, h: *h, set: set}
+	c.next = (c.next + 1) % len(c.entries)
+	c.mu.Unlock()
+	return set
+}
+
+func sameTags(a, b []metrics.Tag) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

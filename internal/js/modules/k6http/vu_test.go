@@ -29,6 +29,7 @@ type fakeVU struct {
 	logs    *bytes.Buffer
 	loop    *fakeLoop
 	mi      *Instance
+	std     bool // net/http for every request
 
 	mu      sync.Mutex
 	batches []metrics.Samples
@@ -116,6 +117,16 @@ func withSystemTags(names ...string) vuOption {
 
 func inInit() vuOption { return func(v *fakeVU) { v.inInit = true } }
 
+// withStd sends plain-http requests through net/http instead of the
+// synchronous HTTP/1.1 client.
+func withStd(std bool) vuOption { return func(v *fakeVU) { v.std = std } }
+
+// transports are the two paths plain-http requests can take.
+var transports = []struct {
+	name string
+	std  bool
+}{{"h1", false}, {"nethttp", true}}
+
 // newVU returns a fake VU with k6/http as the global `http`, in an iteration.
 func newVU(t testing.TB, opts ...vuOption) *fakeVU {
 	t.Helper()
@@ -145,7 +156,9 @@ func newVU(t testing.TB, opts ...vuOption) *fakeVU {
 	for _, o := range opts {
 		o(v)
 	}
-	v.mi = New().NewModuleInstance(v).(*Instance)
+	root := New().(*RootModule)
+	root.noH1 = v.std
+	v.mi = root.NewModuleInstance(v).(*Instance)
 	if err := v.rt.Set("http", v.mi.Exports().Default); err != nil {
 		t.Fatal(err)
 	}

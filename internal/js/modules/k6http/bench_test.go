@@ -1,0 +1,172 @@
+package k6http
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/metrics"
+)
+
+// benchServerEnv makes the test binary act as the benchmark's HTTP server,
+// so that the server's CPU is not counted as the generator's.
+const benchServerEnv = "K6HTTP_BENCH_SERVER"
+
+var benchBody = []byte(`{"account":"acct-1","balance":500,"currency":"credits"}`)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(benchServerEnv) == "1" {
+		serveBench()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func benchHandler(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(benchBody)
+}
+
+// serveBench serves benchHandler on a loopback port until stdin closes.
+func serveBench() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	go func() { _ = http.Serve(ln, http.HandlerFunc(benchHandler)) }() //nolint:gosec // bench server on loopback
+	buf := make([]byte, 1)
+	_, _ = os.Stdin.Read(buf)
+}
+
+// startBenchServer runs the server in a child process and returns its URL.
+func startBenchServer(b *testing.B) string {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), benchServerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	return "http://" + strings.TrimSpace(line) + "/balance"
+}
+
+// countingPusher counts samples and drops them.
+type countingPusher struct{ n atomic.Int64 }
+
+func (c *countingPusher) Push(s metrics.Samples) { c.n.Add(int64(len(s))) }
+
+func benchVU(b *testing.B, url string, p metrics.Pusher) (*fakeVU, *sobek.Program) {
+	v := newVU(b)
+	v.st.Samples = p
+	_ = v.rt.Set("URL", url)
+	return v, nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkGet makes one GET per op through the module, as a script's
+// `http.get(url)` line does, against a server in another process.
+func BenchmarkGet(b *testing.B) {
+	url := startBenchServer(b)
+	scripts := []struct{ name, src string }{
+		{"get", `http.get(URL)`},
+		{"get+status", `http.get(URL).status === 200`},
+		{"get+json_selector", `http.get(URL).json("balance") === 500`},
+		{"get+params", `http.get(URL, {headers: {"X-Req": "1"}, tags: {name: "balance"}})`},
+	}
+	for _, s := range scripts {
+		b.Run(s.name, func(b *testing.B) {
+			p := &countingPusher{}
+			v, _ := benchVU(b, url, p)
+			prog := sobek.MustCompile("bench.js", s.src, false)
+			if _, err := v.rt.RunProgram(prog); err != nil { // warm the connection
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := v.rt.RunProgram(prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+		})
+	}
+}
+
+// BenchmarkGetVUs runs 50 goroutine VUs, each with its own runtime and
+// module instance, sharing b.N GETs; it reports requests per second and
+// generator CPU per request.
+func BenchmarkGetVUs(b *testing.B) {
+	url := startBenchServer(b)
+	const vus = 50
+	p := &countingPusher{}
+	progs := make([]*fakeVU, vus)
+	for i := range progs {
+		progs[i], _ = benchVU(b, url, p)
+	}
+	prog := sobek.MustCompile("bench.js", `http.get(URL)`, false)
+	b.ReportAllocs()
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	cpu0 := cpuTime()
+	start := time.Now()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, v := range progs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				if _, err := v.rt.RunProgram(prog); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/req")
+	if p.n.Load() < int64(b.N)*9 {
+		b.Fatalf("samples = %d, want %d", p.n.Load(), b.N*9)
+	}
+}

@@ -1,0 +1,368 @@
+package k6http
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// h1 is a synchronous HTTP/1.1 client for plain-http requests: the round
+// trip runs entirely on the calling goroutine (one write, then reads), with
+// keep-alive connections pooled per host. net/http's Transport hands every
+// request to two connection goroutines, which on loopback roughly doubles
+// the CPU a request costs; this path avoids that. Anything it does not
+// handle (TLS, proxies, Expect: 100-continue) goes through net/http.
+type h1 struct {
+	dialer      *net.Dialer
+	resolver    *net.Resolver
+	traffic     *traffic
+	now         func() time.Time
+	keepAlive   bool
+	maxIdle     int           // idle connections kept per host
+	probeIdle   time.Duration // idle connections older than this are checked before reuse
+	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
+
+	mu   sync.Mutex
+	idle map[string][]*h1Conn
+}
+
+// h1Conn is a pooled connection with its buffers.
+type h1Conn struct {
+	conn      *countingConn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+}
+
+func newH1(dialer *net.Dialer, t *traffic, now func() time.Time, keepAlive bool, maxIdle int) *h1 {
+	return &h1{dialer: dialer, resolver: net.DefaultResolver, traffic: t, now: now, keepAlive: keepAlive,
+		maxIdle: maxIdle, probeIdle: 10 * time.Millisecond, headRequest: &http.Request{Method: http.MethodHead},
+		idle: map[string][]*h1Conn{}}
+}
+
+// hop is the outcome of one round trip, its body already read.
+type hop struct {
+	status     int
+	statusText string
+	proto      string
+	header     http.Header
+	body       []byte
+	timings    timings
+	remote     net.Addr
+	tls        *tls.ConnectionState
+}
+
+// hopRequest is what one round trip sends.
+type hopRequest struct {
+	method  string
+	url     *url.URL
+	host    string // Host header override
+	header  http.Header
+	body    string
+	hasBody bool
+	keep    bool // keep the body (false: read and discard)
+}
+
+// errReusedConn marks a failure on a reused connection before any byte of
+// the response arrived: the server may have closed it while it was idle.
+type errReusedConn struct{ err error }
+
+func (e *errReusedConn) Error() string { return e.err.Error() }
+func (e *errReusedConn) Unwrap() error { return e.err }
+
+// addrOf returns the host:port to dial for u.
+func addrOf(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+func (c *h1) getIdle(key string) *h1Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list := c.idle[key]
+	for len(list) > 0 {
+		hc := list[len(list)-1]
+		list[len(list)-1] = nil
+		list = list[:len(list)-1]
+		c.idle[key] = list
+		if c.probeIdle > 0 && c.now().Sub(hc.idleSince) > c.probeIdle && !alive(hc.conn.Conn) {
+			_ = hc.conn.Close()
+			continue
+		}
+		return hc
+	}
+	return nil
+}
+
+func (c *h1) putIdle(key string, hc *h1Conn) {
+	hc.idleSince = c.now()
+	c.mu.Lock()
+	if list := c.idle[key]; len(list) < c.maxIdle {
+		c.idle[key] = append(list, hc)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	_ = hc.conn.Close()
+}
+
+// closeIdle closes every idle connection.
+func (c *h1) closeIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = map[string][]*h1Conn{}
+	c.mu.Unlock()
+	for _, list := range idle {
+		for _, hc := range list {
+			_ = hc.conn.Close()
+		}
+	}
+}
+
+// dial opens a connection to addr, timing the DNS lookup and the connect.
+func (c *h1) dial(ctx context.Context, addr string, tm *timings) (*h1Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if isInvalidHost(host) {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	ips := []string{host}
+	if net.ParseIP(host) == nil {
+		t0 := c.now()
+		addrs, err := c.resolver.LookupHost(ctx, host)
+		tm.lookingUp = c.now().Sub(t0)
+		if err != nil {
+			return nil, err
+		}
+		ips = addrs
+	}
+	t0 := c.now()
+	var conn net.Conn
+	for _, ip := range ips {
+		conn, err = c.dialer.DialContext(ctx, "tcp", net.JoinHostPort(ip, port))
+		if err == nil {
+			break
+		}
+	}
+	tm.connecting = c.now().Sub(t0)
+	if err != nil {
+		return nil, err
+	}
+	cc := &countingConn{Conn: conn, t: c.traffic}
+	return &h1Conn{conn: cc, br: bufio.NewReaderSize(cc, 4096), bw: bufio.NewWriterSize(cc, 4096)}, nil
+}
+
+// idempotent reports whether a request may be sent again after a stale
+// keep-alive connection failed (as net/http does).
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// roundTrip runs one request/response exchange. ctx interrupts it; deadline
+// bounds it.
+func (c *h1) roundTrip(ctx context.Context, deadline time.Time, hr *hopRequest) (hop, error) {
+	h, err := c.try(ctx, deadline, hr)
+	var reused *errReusedConn
+	if errors.As(err, &reused) {
+		if !idempotent(hr.method) {
+			return h, reused.err
+		}
+		h, err = c.try(ctx, deadline, hr)
+		if errors.As(err, &reused) {
+			err = reused.err
+		}
+	}
+	return h, err
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop, err error) {
+	key := addrOf(hr.url)
+	start := c.now()
+	hc := c.getIdle(key)
+	reused := hc != nil
+	if !reused {
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		hc, err = c.dial(dctx, key, &h.timings)
+		cancel()
+		if err != nil {
+			h.timings.blocked = c.now().Sub(start)
+			return h, err
+		}
+	}
+	gotConn := c.now()
+	h.timings.blocked = gotConn.Sub(start)
+	h.remote = hc.conn.RemoteAddr()
+	_ = hc.conn.SetDeadline(deadline)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = hc.conn.SetDeadline(aLongTimeAgo) })
+		defer stop()
+	}
+	keepConn := false
+	defer func() {
+		if keepConn {
+			c.putIdle(key, hc)
+		} else {
+			_ = hc.conn.Close()
+		}
+	}()
+
+	gzipped := c.writeRequest(hc.bw, hr)
+	if err = hc.bw.Flush(); err != nil {
+		if reused {
+			return h, &errReusedConn{err}
+		}
+		return h, err
+	}
+	wrote := c.now()
+	h.timings.sending = wrote.Sub(gotConn)
+
+	if _, err = hc.br.Peek(1); err != nil {
+		if reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)) {
+			return h, &errReusedConn{err}
+		}
+		return h, err
+	}
+	first := c.now()
+	h.timings.waiting = first.Sub(wrote)
+
+	var req *http.Request // nil: parse as the answer to a GET
+	if hr.method == http.MethodHead {
+		req = c.headRequest
+	}
+	var resp *http.Response
+	for {
+		resp, err = http.ReadResponse(hc.br, req)
+		if err != nil {
+			return h, err
+		}
+		// Skip informational responses (100 Continue, 103 Early Hints).
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	body, err := readBody(resp, hr.keep)
+	if err != nil {
+		return h, err
+	}
+	end := c.now()
+	h.timings.receiving = end.Sub(first)
+	h.timings.duration = h.timings.sending + h.timings.waiting + h.timings.receiving
+	keepConn = c.keepAlive && !resp.Close
+
+	if gzipped && resp.Header.Get("Content-Encoding") != "" {
+		// readBody decoded it; hide the encoding the script did not ask for,
+		// as net/http does.
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+	}
+	h.status, h.statusText, h.proto, h.header, h.body = resp.StatusCode, resp.Status, resp.Proto, resp.Header, body
+	return h, nil
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.Contains(op.Err.Error(), "reset")
+}
+
+// writeRequest writes the request head and body into w. It returns whether
+// it asked for a gzip response itself (which it then decodes, as net/http
+// does).
+func (c *h1) writeRequest(w *bufio.Writer, hr *hopRequest) bool {
+	u := hr.url
+	w.WriteString(hr.method)
+	w.WriteByte(' ')
+	if p := u.EscapedPath(); p != "" {
+		w.WriteString(p)
+	} else {
+		w.WriteByte('/')
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		w.WriteByte('?')
+		w.WriteString(u.RawQuery)
+	}
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	if hr.host != "" {
+		w.WriteString(hr.host)
+	} else {
+		w.WriteString(u.Host)
+	}
+	w.WriteString("\r\n")
+	for k, vs := range hr.header {
+		for _, v := range vs {
+			if k == "User-Agent" && v == "" {
+				continue
+			}
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	if hr.hasBody || hr.method == http.MethodPost || hr.method == http.MethodPut || hr.method == http.MethodPatch {
+		w.WriteString("Content-Length: ")
+		var buf [20]byte
+		w.Write(strconv.AppendInt(buf[:0], int64(len(hr.body)), 10))
+		w.WriteString("\r\n")
+	}
+	if !c.keepAlive {
+		w.WriteString("Connection: close\r\n")
+	}
+	gzipped := false
+	if _, ok := hr.header["Accept-Encoding"]; !ok && hr.method != http.MethodHead {
+		if _, ok := hr.header["Range"]; !ok {
+			w.WriteString("Accept-Encoding: gzip\r\n")
+			gzipped = true
+		}
+	}
+	w.WriteString("\r\n")
+	w.WriteString(hr.body)
+	return gzipped
+}
+
+// validHeaders reports a header that cannot be sent as is.
+func validHeaders(h http.Header) error {
+	for k, vs := range h {
+		if !validToken(k) {
+			return fmt.Errorf("invalid header name %q", k)
+		}
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("invalid value for header %q", k)
+			}
+		}
+	}
+	return nil
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

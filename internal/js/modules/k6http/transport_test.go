@@ -1,0 +1,118 @@
+package k6http
+
+import (
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/internal/options"
+)
+
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.Proto))
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	t.Run("insecureSkipTLSVerify", func(t *testing.T) {
+		t.Parallel()
+		v := newVU(t, withOptions(options.Options{InsecureSkipTLSVerify: ptr(true)}))
+		_ = v.rt.Set("BASE", srv.URL)
+		v.expect(`const r = http.get(BASE + "/");
+			return r.status === 200 && r.proto === "HTTP/2.0" && r.body === "HTTP/2.0" && r.tls_version === http.TLS_1_3 &&
+				r.tls_cipher_suite.startsWith("TLS_") && r.timings.tls_handshaking > 0 && r.timings.connecting > 0 ||
+				[r.status, r.proto, r.tls_version, r.tls_cipher_suite, r.timings];`)
+		tags := v.samples()[0].Tags.Map()
+		if tags["tls_version"] != "tls1.3" || tags["proto"] != "HTTP/2.0" {
+			t.Fatalf("tags = %v", tags)
+		}
+		var tlsMS float64
+		for _, s := range v.samples() {
+			if s.Metric.Name == "http_req_tls_handshaking" {
+				tlsMS = s.Value
+			}
+		}
+		if tlsMS <= 0 {
+			t.Fatalf("http_req_tls_handshaking = %v", tlsMS)
+		}
+	})
+	t.Run("unknown authority", func(t *testing.T) {
+		t.Parallel()
+		v := newVU(t)
+		_ = v.rt.Set("BASE", srv.URL)
+		v.expect(`const r = http.get(BASE + "/"); return r.status === 0 && r.error_code === 1310 || [r.error_code, r.error];`)
+	})
+}
+
+// TestStaleKeepAlive checks that a keep-alive connection the server closed
+// while idle is not used for the next request.
+func TestStaleKeepAlive(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		probe  time.Duration
+		method string
+		ok     bool
+	}{
+		{"probed POST", 10 * time.Millisecond, "POST", true},
+		{"retried GET", 0, "GET", true},
+		{"unprobed POST is not retried", 0, "POST", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte("ok"))
+			}))
+			srv.Config.IdleTimeout = 20 * time.Millisecond
+			srv.Start()
+			t.Cleanup(srv.Close)
+			v := newVU(t)
+			_ = v.rt.Set("BASE", srv.URL)
+			_ = v.rt.Set("METHOD", tc.method)
+			v.expect(`return http.get(BASE).status === 200;`)
+			v.mi.client.h1.probeIdle = tc.probe
+			time.Sleep(150 * time.Millisecond)
+			v.expect(`const r = http.request(METHOD, BASE, "x"); globalThis.r = r; return true;`)
+			got := v.run(`r.status`).ToInteger() == 200
+			if got != tc.ok {
+				t.Fatalf("second request ok = %v, want %v (%s)", got, tc.ok, v.run(`r.error`))
+			}
+		})
+	}
+}
+
+func TestInvalidHeader(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			v := newVU(t, withStd(tr.std))
+			_ = v.rt.Set("BASE", f.URL)
+			v.expect(`const r = http.get(BASE + "/get", {headers: {"X-Bad": "a\r\nInjected: 1"}});
+				return r.status === 0 && r.error_code === 1000 && r.error.includes("X-Bad") || [r.status, r.error_code, r.error];`)
+		})
+	}
+}
+
+func TestHTTPDebug(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v := newVU(t, withOptions(options.Options{HTTPDebug: ptr("full")}))
+	_ = v.rt.Set("BASE", f.URL)
+	v.run(`http.post(BASE + "/post", "the-body")`)
+	logs := v.logs.String()
+	for _, want := range []string{"Request:", "POST /post HTTP/1.1", "the-body", "Response:", "200 OK"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("debug log lacks %q:\n%s", want, logs)
+		}
+	}
+}
