@@ -55,11 +55,7 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 		e.owned.Add(1)
 		idle <- vu
 	}
-	for range e.pre {
-		vu, err := e.acquire(hardCtx)
-		if err != nil {
-			break
-		}
+	for _, vu := range e.acquireAll(hardCtx, e.pre) {
 		adopt(vu)
 	}
 	e.requested = e.pre

@@ -74,12 +74,8 @@ func (e *constantVUs) run(ctx context.Context, start time.Time) {
 	defer cancelReg()
 
 	var wg sync.WaitGroup
-	for range e.vus {
+	for _, vu := range e.acquireAll(hardCtx, e.vus) {
 		wg.Go(func() {
-			vu, err := e.acquire(hardCtx)
-			if err != nil {
-				return
-			}
 			defer e.release(vu)
 			for regCtx.Err() == nil {
 				e.runIteration(hardCtx, vu)

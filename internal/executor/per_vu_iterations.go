@@ -81,12 +81,8 @@ func (e *perVUIterations) run(ctx context.Context, start time.Time) {
 	defer cancelReg()
 
 	var wg sync.WaitGroup
-	for range e.vus {
+	for _, vu := range e.acquireAll(hardCtx, e.vus) {
 		wg.Go(func() {
-			vu, err := e.acquire(hardCtx)
-			if err != nil {
-				return
-			}
 			defer e.release(vu)
 			for i := int64(0); i < e.cfg.Iterations; i++ {
 				if regCtx.Err() != nil {

@@ -247,14 +247,24 @@ const (
 	handleStopping
 )
 
+// start starts or resumes the loop. Only the executor's step loop calls
+// start and stop, so they never race with each other.
 func (h *vuHandle) start() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch h.state {
 	case handleStopped:
+		// take the VU here, in step order, so VUs are handed out
+		// lowest id first to the handles that start first
+		h.mu.Unlock()
+		vu, err := h.e.acquire(h.ctx)
+		h.mu.Lock()
+		if err != nil {
+			return
+		}
 		h.state = handleRunning
 		h.wg.Add(1)
-		go h.loop()
+		go h.loop(vu)
 	case handleStopping:
 		h.state = handleRunning
 		if h.cutTimer != nil {
@@ -287,15 +297,12 @@ func (h *vuHandle) cut() {
 	}
 }
 
-func (h *vuHandle) loop() {
+func (h *vuHandle) loop(vu VU) {
 	defer h.wg.Done()
-	vu, err := h.e.acquire(h.ctx)
-	if err == nil {
-		defer h.e.release(vu)
-	}
+	defer h.e.release(vu)
 	for {
 		h.mu.Lock()
-		if err != nil || h.state != handleRunning || h.ctx.Err() != nil {
+		if h.state != handleRunning || h.ctx.Err() != nil {
 			h.state = handleStopped
 			if h.cutTimer != nil {
 				h.cutTimer.Stop()

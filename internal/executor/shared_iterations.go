@@ -99,12 +99,8 @@ func (e *sharedIterations) run(ctx context.Context, start time.Time) {
 
 	var claimed, started atomic.Int64
 	var wg sync.WaitGroup
-	for range e.vus {
+	for _, vu := range e.acquireAll(hardCtx, e.vus) {
 		wg.Go(func() {
-			vu, err := e.acquire(hardCtx)
-			if err != nil {
-				return
-			}
 			defer e.release(vu)
 			for regCtx.Err() == nil && claimed.Add(1) <= e.total {
 				started.Add(1)

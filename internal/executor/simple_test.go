@@ -77,3 +77,28 @@ func TestRunHardStop(t *testing.T) {
 		}
 	})
 }
+
+func TestEachLoopKeepsItsVU(t *testing.T) {
+	// Instant iterations: a loop that finishes before another has started
+	// must not lend its VU to it (case 02: VU ids 1..3, 4 iterations each).
+	for _, cfg := range []string{
+		`{"executor":"per-vu-iterations","vus":3,"iterations":4}`,
+		`{"executor":"constant-vus","vus":3,"duration":"1s"}`,
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			r := runScenarios(t, t.Context(), `{"a":`+cfg+`}`, "", "", func(_ uint64, it *Iteration) time.Duration {
+				if it.Scenario.Executor == "constant-vus" {
+					return 100 * time.Millisecond
+				}
+				return 0
+			})
+			per := map[uint64]int{}
+			for _, it := range r.rec.iters {
+				per[it.vu]++
+			}
+			if len(per) != 3 {
+				t.Errorf("%s: iterations per VU %v, want 3 VUs", cfg, per)
+			}
+		})
+	}
+}

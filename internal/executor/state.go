@@ -128,6 +128,21 @@ func (b *base) acquire(ctx context.Context) (VU, error) {
 	return vu, nil
 }
 
+// acquireAll takes n VUs, lowest ids first, before any of them runs, so
+// each loop keeps its own VU (a loop that finished early cannot hand its VU
+// to one that has not started). It returns fewer when ctx ends first.
+func (b *base) acquireAll(ctx context.Context, n int64) []VU {
+	vus := make([]VU, 0, n)
+	for range n {
+		vu, err := b.acquire(ctx)
+		if err != nil {
+			break
+		}
+		vus = append(vus, vu)
+	}
+	return vus
+}
+
 // release gives vu back to the pool.
 func (b *base) release(vu VU) {
 	b.env.state.VUsActive.Add(-1)
