@@ -1,0 +1,250 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tallyhq/tally/target"
+)
+
+const accountColumns = `user_id, granted, remaining, used, version, low_balance_notified, depleted_notified, created_at`
+const transactionColumns = `id, user_id, feature, amount, balance_after, version, idempotency_key, fingerprint, created_at`
+
+// deductSQL is the whole deduction in one statement. Parameters: $1 user, $2 cost, $3 low-balance
+// threshold, $4 overdraft, $5 idempotency key (NULL for none), $6 feature, $7 fingerprint, $8 time.
+// The UPDATE's SET expressions read the row before the update; under READ COMMITTED a concurrent
+// deduction makes it wait for the row lock and re-check its WHERE on the newest row. It returns one row
+// when it charged, none when it refused (the caller then finds out why).
+const deductSQL = `WITH upd AS (
+	UPDATE accounts SET
+		remaining = remaining - $2, used = used + $2, version = version + 1,
+		low_balance_notified = low_balance_notified OR (remaining - $2 > 0 AND remaining - $2 <= $3),
+		depleted_notified = depleted_notified OR remaining - $2 <= 0
+	WHERE user_id = $1 AND remaining - $2 >= -$4::bigint
+		AND NOT EXISTS (SELECT 1 FROM transactions WHERE user_id = $1 AND idempotency_key = $5)
+	RETURNING remaining, version
+), rec AS (
+	INSERT INTO transactions (user_id, feature, amount, balance_after, version, idempotency_key, fingerprint, created_at)
+	SELECT $1, $6, $2, remaining, version, $5, $7, $8 FROM upd
+	RETURNING id, balance_after, version
+), ntc AS (
+	INSERT INTO notices (user_id, kind, dedup_key, remaining, transaction_id, created_at)
+	SELECT $1, k.kind, k.kind, rec.balance_after, rec.id, $8
+	FROM rec CROSS JOIN LATERAL (VALUES (CASE WHEN rec.balance_after <= 0 THEN 'depleted'
+		WHEN rec.balance_after <= $3 THEN 'low_balance' END)) AS k (kind)
+	WHERE k.kind IS NOT NULL
+	ON CONFLICT (user_id, dedup_key) DO NOTHING
+	RETURNING kind
+)
+SELECT rec.id, rec.balance_after, rec.version, ARRAY(SELECT kind FROM ntc) FROM rec`
+
+// refusalSQL reads, in one snapshot, what explains a refused deduction: the account's balance and the
+// record of the idempotency key, if any.
+const refusalSQL = `SELECT a.remaining, t.id, t.user_id, t.feature, t.amount, t.balance_after, t.version,
+	t.idempotency_key, t.fingerprint, t.created_at
+	FROM accounts a LEFT JOIN transactions t ON t.user_id = a.user_id AND t.idempotency_key = $2
+	WHERE a.user_id = $1`
+
+// CreateAccount implements target.Store.
+func (db *DB) CreateAccount(ctx context.Context, userID string, credits int64) (target.Account, error) {
+	a := target.Account{UserID: userID, Granted: credits, Remaining: credits, CreatedAt: db.now()}
+	_, err := db.pool.Exec(ctx, `INSERT INTO accounts (user_id, granted, remaining, used, created_at) VALUES ($1, $2, $2, 0, $3)`,
+		userID, credits, a.CreatedAt)
+	if uniqueViolation(err, "") {
+		return target.Account{}, target.Errorf(target.ECONFLICT, "user %q already exists; delete it first or pick another user_id", userID)
+	} else if err != nil {
+		return target.Account{}, fmt.Errorf("create account: %w", unavailable(err))
+	}
+	return a, nil
+}
+
+// DeleteAccount implements target.Store: the account, its records and its notices, in one transaction.
+func (db *DB) DeleteAccount(ctx context.Context, userID string) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM accounts WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound(userID)
+		}
+		for _, q := range []string{`DELETE FROM transactions WHERE user_id = $1`, `DELETE FROM notices WHERE user_id = $1`} {
+			if _, err := tx.Exec(ctx, q, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete account: %w", unavailable(err))
+	}
+	return nil
+}
+
+// Account implements target.Store.
+func (db *DB) Account(ctx context.Context, userID string) (target.Account, error) {
+	var a target.Account
+	err := db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE user_id = $1`, userID).
+		Scan(&a.UserID, &a.Granted, &a.Remaining, &a.Used, &a.Version, &a.LowBalanceNotified, &a.DepletedNotified, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return target.Account{}, notFound(userID)
+	} else if err != nil {
+		return target.Account{}, fmt.Errorf("read account: %w", unavailable(err))
+	}
+	a.CreatedAt = a.CreatedAt.UTC()
+	return a, nil
+}
+
+// Deduct implements target.Store in one statement (deductSQL). A refusal, or a unique violation from a
+// racing repeat of the same key, is explained by refusalSQL: a replay, EIDEMPOTENCY, ENOTFOUND or
+// EINSUFFICIENT.
+func (db *DB) Deduct(ctx context.Context, d target.Deduction) (target.Receipt, error) {
+	t := target.Transaction{UserID: d.UserID, Feature: d.Feature, Amount: d.Cost,
+		IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, CreatedAt: db.now()}
+	var notices []string
+	err := db.pool.QueryRow(ctx, deductSQL, d.UserID, d.Cost, d.LowBalance, d.Overdraft, nullString(d.IdempotencyKey),
+		d.Feature, d.Fingerprint, t.CreatedAt).Scan(&t.ID, &t.BalanceAfter, &t.Version, &notices)
+	switch {
+	case err == nil:
+		rc := target.Receipt{Transaction: t}
+		for _, k := range notices {
+			rc.Notices = append(rc.Notices, target.NoticeKind(k))
+		}
+		return rc, nil
+	case errors.Is(err, pgx.ErrNoRows), uniqueViolation(err, "transactions_by_key"):
+		rc, err := db.refusal(ctx, d)
+		if err != nil {
+			return target.Receipt{}, fmt.Errorf("deduct: %w", err)
+		}
+		return rc, nil
+	default:
+		return target.Receipt{}, fmt.Errorf("deduct: %w", unavailable(err))
+	}
+}
+
+// refusal explains a deduction that charged nothing. Balances only fall, so the balance read here (no
+// earlier than the refusal) is still below the cost; and because key and balance come from one
+// snapshot, a racing repeat that committed first is seen as what it is, a replay.
+func (db *DB) refusal(ctx context.Context, d target.Deduction) (target.Receipt, error) {
+	var remaining int64
+	var id *int64
+	var prev target.Transaction
+	var key *string
+	var created *time.Time
+	var userID, feature, fingerprint *string
+	var amount, after, version *int64
+	err := db.pool.QueryRow(ctx, refusalSQL, d.UserID, nullString(d.IdempotencyKey)).
+		Scan(&remaining, &id, &userID, &feature, &amount, &after, &version, &key, &fingerprint, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return target.Receipt{}, notFound(d.UserID)
+	} else if err != nil {
+		return target.Receipt{}, fmt.Errorf("explain refusal: %w", unavailable(err))
+	}
+	if id != nil {
+		prev = target.Transaction{ID: *id, UserID: *userID, Feature: *feature, Amount: *amount, BalanceAfter: *after,
+			Version: *version, IdempotencyKey: *key, Fingerprint: *fingerprint, CreatedAt: created.UTC()}
+		return target.Replay(prev, d)
+	}
+	if remaining-d.Cost >= -d.Overdraft {
+		// Enough credits and no record of the key: the statement lost a race it cannot lose (the key's
+		// record vanished after its unique violation). Say so rather than guess.
+		return target.Receipt{}, fmt.Errorf("deduction of %d refused with %d remaining and no record of key %q", d.Cost, remaining, d.IdempotencyKey)
+	}
+	return target.Receipt{}, target.Insufficient(remaining, d.Cost)
+}
+
+// Transactions implements target.Store.
+func (db *DB) Transactions(ctx context.Context, userID string, after int64, limit int) ([]target.Transaction, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+transactionColumns+` FROM transactions
+		WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3`, userID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list transactions: %w", unavailable(err))
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (target.Transaction, error) {
+		return scanTransaction(row)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list transactions: %w", unavailable(err))
+	}
+	if out == nil {
+		out = []target.Transaction{}
+	}
+	if len(out) == 0 {
+		if err := db.exists(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// TransactionByKey implements target.Store.
+func (db *DB) TransactionByKey(ctx context.Context, userID, key string) (target.Transaction, error) {
+	t, err := scanTransaction(db.pool.QueryRow(ctx, `SELECT `+transactionColumns+` FROM transactions
+		WHERE user_id = $1 AND idempotency_key = $2`, userID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return target.Transaction{}, target.Errorf(target.ENOTFOUND, "no transaction of %q has idempotency key %q", userID, key)
+	} else if err != nil {
+		return target.Transaction{}, fmt.Errorf("find transaction: %w", unavailable(err))
+	}
+	return t, nil
+}
+
+// Notices implements target.Store.
+func (db *DB) Notices(ctx context.Context, userID string) ([]target.Notice, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, user_id, kind, dedup_key, remaining, transaction_id, created_at
+		FROM notices WHERE user_id = $1 ORDER BY id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list notices: %w", unavailable(err))
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (target.Notice, error) {
+		var n target.Notice
+		var kind string
+		err := row.Scan(&n.ID, &n.UserID, &kind, &n.DedupKey, &n.Remaining, &n.TransactionID, &n.CreatedAt)
+		n.Kind, n.CreatedAt = target.NoticeKind(kind), n.CreatedAt.UTC()
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list notices: %w", unavailable(err))
+	}
+	if out == nil {
+		out = []target.Notice{}
+	}
+	if len(out) == 0 {
+		if err := db.exists(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) exists(ctx context.Context, userID string) error {
+	var ok bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE user_id = $1)`, userID).Scan(&ok); err != nil {
+		return fmt.Errorf("read account: %w", unavailable(err))
+	}
+	if !ok {
+		return notFound(userID)
+	}
+	return nil
+}
+
+func scanTransaction(row pgx.Row) (target.Transaction, error) {
+	var t target.Transaction
+	var key *string
+	err := row.Scan(&t.ID, &t.UserID, &t.Feature, &t.Amount, &t.BalanceAfter, &t.Version, &key, &t.Fingerprint, &t.CreatedAt)
+	if key != nil {
+		t.IdempotencyKey = *key
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	return t, err
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,310 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tallyhq/tally/target"
+)
+
+const accountColumns = `user_id, granted, remaining, used, version, low_balance_notified, depleted_notified, created_at`
+const transactionColumns = `id, user_id, feature, amount, balance_after, version, idempotency_key, fingerprint, created_at`
+
+// statements are the writer's prepared statements (the writer has one connection, so they are prepared
+// once and reused by every transaction).
+type statements struct {
+	byKey, debit, balance  *sql.Stmt
+	insertTx, insertNotice *sql.Stmt
+}
+
+func (s *statements) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.byKey, `SELECT ` + transactionColumns + ` FROM transactions WHERE user_id = ? AND idempotency_key = ?`},
+		// The deduction: idempotency check, sufficiency check and decrement in one conditional update.
+		// Every expression on the right reads the row as it was before this update. A NULL key (?5)
+		// never matches, so requests without a key skip the check.
+		{&s.debit, `UPDATE accounts SET
+			remaining = remaining - ?1, used = used + ?1, version = version + 1,
+			low_balance_notified = low_balance_notified OR (remaining - ?1 > 0 AND remaining - ?1 <= ?3),
+			depleted_notified = depleted_notified OR remaining - ?1 <= 0
+			WHERE user_id = ?2 AND remaining - ?1 >= -?4
+			AND NOT EXISTS (SELECT 1 FROM transactions WHERE user_id = ?2 AND idempotency_key = ?5)
+			RETURNING remaining, version`},
+		{&s.balance, `SELECT remaining FROM accounts WHERE user_id = ?`},
+		{&s.insertTx, `INSERT INTO transactions (user_id, feature, amount, balance_after, version, idempotency_key, fingerprint, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insertNotice, `INSERT INTO notices (user_id, kind, dedup_key, remaining, transaction_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, dedup_key) DO NOTHING`},
+	} {
+		stmt, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("%.40s: %w", p.sql, err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+func (s *statements) close() {
+	for _, st := range []*sql.Stmt{s.byKey, s.debit, s.balance, s.insertTx, s.insertNotice} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// CreateAccount implements target.Store.
+func (db *DB) CreateAccount(ctx context.Context, userID string, credits int64) (target.Account, error) {
+	a := target.Account{UserID: userID, Granted: credits, Remaining: credits, CreatedAt: db.now()}
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (user_id, granted, remaining, used, created_at) VALUES (?, ?, ?, 0, ?)`,
+			userID, credits, credits, a.CreatedAt.UnixMicro())
+		if isConstraint(err) {
+			return target.Errorf(target.ECONFLICT, "user %q already exists; delete it first or pick another user_id", userID)
+		}
+		return err
+	})
+	if err != nil {
+		return target.Account{}, fmt.Errorf("create account: %w", err)
+	}
+	return a, nil
+}
+
+// DeleteAccount implements target.Store: the account, its records and its notices, in one transaction.
+func (db *DB) DeleteAccount(ctx context.Context, userID string) error {
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE user_id = ?`, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return notFound(userID) // nothing written yet (see job)
+		}
+		for _, q := range []string{`DELETE FROM transactions WHERE user_id = ?`, `DELETE FROM notices WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	return nil
+}
+
+// Account implements target.Store.
+func (db *DB) Account(ctx context.Context, userID string) (target.Account, error) {
+	if db.isClosed() {
+		return target.Account{}, ErrClosed
+	}
+	row := db.reader.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE user_id = ?`, userID)
+	a, err := scanAccount(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return target.Account{}, notFound(userID)
+	} else if err != nil {
+		return target.Account{}, fmt.Errorf("read account: %w", err)
+	}
+	return a, nil
+}
+
+// Deduct implements target.Store: idempotency check, conditional decrement, debit record and notices
+// in the writer's transaction. Refusals come before any write (see job).
+func (db *DB) Deduct(ctx context.Context, d target.Deduction) (target.Receipt, error) {
+	var rc target.Receipt
+	err := db.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rc = target.Receipt{}
+		t := target.Transaction{UserID: d.UserID, Feature: d.Feature, Amount: d.Cost,
+			IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, CreatedAt: db.now()}
+		key := nullString(d.IdempotencyKey)
+		err := tx.StmtContext(ctx, db.stmts.debit).QueryRowContext(ctx, d.Cost, d.UserID, d.LowBalance, d.Overdraft, key).
+			Scan(&t.BalanceAfter, &t.Version)
+		if errors.Is(err, sql.ErrNoRows) {
+			rc, err = db.refusal(ctx, tx, d)
+			return err
+		} else if err != nil {
+			return fmt.Errorf("debit: %w", err)
+		}
+		res, err := tx.StmtContext(ctx, db.stmts.insertTx).ExecContext(ctx, t.UserID, t.Feature, t.Amount, t.BalanceAfter,
+			t.Version, key, t.Fingerprint, t.CreatedAt.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("insert transaction: %w", err)
+		}
+		if t.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("insert transaction: %w", err)
+		}
+		rc.Transaction = t
+		for _, kind := range target.NoticesDue(t.BalanceAfter, d.LowBalance) {
+			n := target.Notice{UserID: t.UserID, Kind: kind, Remaining: t.BalanceAfter, TransactionID: t.ID,
+				CreatedAt: t.CreatedAt, DedupKey: string(kind)}
+			inserted, err := db.insertNotice(ctx, tx, n)
+			if err != nil {
+				return err
+			}
+			if inserted {
+				rc.Notices = append(rc.Notices, kind)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return target.Receipt{}, fmt.Errorf("deduct: %w", err)
+	}
+	return rc, nil
+}
+
+// refusal explains why the conditional update matched no row: the key was used before (a replay, or
+// EIDEMPOTENCY), the account does not exist, or its balance is too low.
+func (db *DB) refusal(ctx context.Context, tx *sql.Tx, d target.Deduction) (target.Receipt, error) {
+	if d.IdempotencyKey != "" {
+		prev, err := scanTransaction(tx.StmtContext(ctx, db.stmts.byKey).QueryRowContext(ctx, d.UserID, d.IdempotencyKey))
+		if err == nil {
+			return target.Replay(prev, d)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return target.Receipt{}, fmt.Errorf("find idempotency key: %w", err)
+		}
+	}
+	var remaining int64
+	switch err := tx.StmtContext(ctx, db.stmts.balance).QueryRowContext(ctx, d.UserID).Scan(&remaining); {
+	case errors.Is(err, sql.ErrNoRows):
+		return target.Receipt{}, notFound(d.UserID)
+	case err != nil:
+		return target.Receipt{}, fmt.Errorf("read balance: %w", err)
+	}
+	return target.Receipt{}, target.Insufficient(remaining, d.Cost)
+}
+
+// insertNotice records n unless the account already has a notice with n.DedupKey.
+func (db *DB) insertNotice(ctx context.Context, tx *sql.Tx, n target.Notice) (bool, error) {
+	res, err := tx.StmtContext(ctx, db.stmts.insertNotice).ExecContext(ctx,
+		n.UserID, string(n.Kind), n.DedupKey, n.Remaining, n.TransactionID, n.CreatedAt.UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("insert notice: %w", err)
+	}
+	k, err := res.RowsAffected()
+	return k == 1, err
+}
+
+// Transactions implements target.Store.
+func (db *DB) Transactions(ctx context.Context, userID string, after int64, limit int) ([]target.Transaction, error) {
+	if db.isClosed() {
+		return nil, ErrClosed
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+transactionColumns+` FROM transactions
+		WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?`, userID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list transactions: %w", err)
+	}
+	defer rows.Close()
+	out := []target.Transaction{}
+	for rows.Next() {
+		t, err := scanTransaction(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list transactions: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list transactions: %w", err)
+	}
+	if len(out) == 0 {
+		if err := db.exists(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// TransactionByKey implements target.Store.
+func (db *DB) TransactionByKey(ctx context.Context, userID, key string) (target.Transaction, error) {
+	if db.isClosed() {
+		return target.Transaction{}, ErrClosed
+	}
+	t, err := scanTransaction(db.reader.QueryRowContext(ctx, `SELECT `+transactionColumns+` FROM transactions
+		WHERE user_id = ? AND idempotency_key = ?`, userID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return target.Transaction{}, target.Errorf(target.ENOTFOUND, "no transaction of %q has idempotency key %q", userID, key)
+	} else if err != nil {
+		return target.Transaction{}, fmt.Errorf("find transaction: %w", err)
+	}
+	return t, nil
+}
+
+// Notices implements target.Store.
+func (db *DB) Notices(ctx context.Context, userID string) ([]target.Notice, error) {
+	if db.isClosed() {
+		return nil, ErrClosed
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, user_id, kind, dedup_key, remaining, transaction_id, created_at
+		FROM notices WHERE user_id = ? ORDER BY id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list notices: %w", err)
+	}
+	defer rows.Close()
+	out := []target.Notice{}
+	for rows.Next() {
+		var n target.Notice
+		var kind string
+		var created int64
+		if err := rows.Scan(&n.ID, &n.UserID, &kind, &n.DedupKey, &n.Remaining, &n.TransactionID, &created); err != nil {
+			return nil, fmt.Errorf("list notices: %w", err)
+		}
+		n.Kind, n.CreatedAt = target.NoticeKind(kind), time.UnixMicro(created).UTC()
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list notices: %w", err)
+	}
+	if len(out) == 0 {
+		if err := db.exists(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (db *DB) exists(ctx context.Context, userID string) error {
+	var one int
+	err := db.reader.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE user_id = ?`, userID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(userID)
+	} else if err != nil {
+		return fmt.Errorf("read account: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time { return db.Now().UTC().Truncate(time.Microsecond) }
+
+func notFound(userID string) error {
+	return target.Errorf(target.ENOTFOUND, "no account for user %q; create it first", userID)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAccount(row scanner) (target.Account, error) {
+	var a target.Account
+	var created int64
+	err := row.Scan(&a.UserID, &a.Granted, &a.Remaining, &a.Used, &a.Version, &a.LowBalanceNotified, &a.DepletedNotified, &created)
+	a.CreatedAt = time.UnixMicro(created).UTC()
+	return a, err
+}
+
+func scanTransaction(row scanner) (target.Transaction, error) {
+	var t target.Transaction
+	var key sql.NullString
+	var created int64
+	err := row.Scan(&t.ID, &t.UserID, &t.Feature, &t.Amount, &t.BalanceAfter, &t.Version, &key, &t.Fingerprint, &created)
+	t.IdempotencyKey, t.CreatedAt = key.String, time.UnixMicro(created).UTC()
+	return t, err
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
