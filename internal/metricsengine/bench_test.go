@@ -22,6 +22,10 @@ import (
 // thresholds of a typical profile (two of them on sub-metrics) and 200
 // tagged series (100 URLs × 2 statuses).
 func benchEngine(b *testing.B, outs ...output.Output) (*metricsengine.Engine, *metrics.Builtin, []*metrics.TagSet) {
+	return benchEngineConfig(b, metricsengine.Config{Outputs: outs})
+}
+
+func benchEngineConfig(b *testing.B, cfg metricsengine.Config) (*metricsengine.Engine, *metrics.Builtin, []*metrics.TagSet) {
 	b.Helper()
 	reg := metrics.NewRegistry()
 	bi := metrics.RegisterBuiltin(reg)
@@ -35,7 +39,8 @@ func benchEngine(b *testing.B, outs ...output.Output) (*metricsengine.Engine, *m
 	for k, v := range th {
 		raw[k], _ = json.Marshal(v)
 	}
-	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: outs, Thresholds: raw})
+	cfg.Registry, cfg.Thresholds = reg, raw
+	eng, err := metricsengine.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,6 +109,15 @@ func BenchmarkPush(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*9), "ns/sample")
 		})
 	}
+	b.Run("request+breakdown/goroutines=1", func(b *testing.B) {
+		eng, bi, tags := benchEngineConfig(b, metricsengine.Config{Breakdown: true})
+		batches := make([]metrics.Samples, len(tags))
+		for i, t := range tags {
+			batches[i] = request(bi, t, float64(i%97)+0.5)
+		}
+		runPush(b, 1, func(i int) { eng.Push(batches[i%len(batches)]) })
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*9), "ns/sample")
+	})
 	b.Run("request+json-output/goroutines=1000", func(b *testing.B) {
 		out, err := output.New("json", output.Params{Stdout: io.Discard})
 		if err != nil {

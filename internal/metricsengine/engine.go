@@ -54,6 +54,11 @@ type Config struct {
 	// EvaluationInterval is the period of threshold evaluation during the
 	// run; 0 means DefaultEvaluationInterval.
 	EvaluationInterval time.Duration
+	// Breakdown also aggregates every metric per group and per scenario
+	// (the "group" and "scenario" tags) for the full text summary
+	// (--summary-mode=full); see SummaryBreakdown. It costs two tag lookups
+	// and a map access per sample, so leave it off otherwise.
+	Breakdown bool
 }
 
 // submetric is a tag-filtered view of a metric: one per thresholds key with
@@ -87,6 +92,10 @@ type Engine struct {
 	period time.Duration
 
 	shards       []*shard
+	breakdown    bool
+	breakKeys    sync.Map     // breakKey → struct{}: distinct group/scenario values seen
+	breakCount   atomic.Int64 // entries in breakKeys
+	breakWarned  atomic.Bool
 	subs         []*submetric
 	subsByMetric [][]*submetric // by Metric.Index
 	gaugeSeq     atomic.Uint64
@@ -134,6 +143,7 @@ func New(cfg Config) (*Engine, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		period:     cfg.EvaluationInterval,
+		breakdown:  cfg.Breakdown,
 		outputs:    cfg.Outputs,
 		hasOutputs: len(cfg.Outputs) > 0,
 		flushAt:    flushBatchSamples,

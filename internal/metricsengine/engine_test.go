@@ -501,3 +501,54 @@ func TestPeriodicEvaluation(t *testing.T) {
 	}
 	t.Fatal("periodic evaluation never marked count<1 as failed")
 }
+
+func TestSummaryBreakdown(t *testing.T) {
+	reg := metrics.NewRegistry()
+	b := metrics.RegisterBuiltin(reg)
+	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Breakdown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(context.Background(), nil)
+	tags := func(group, scenario string) *metrics.TagSet {
+		return metrics.NewTagSet(map[string]string{"group": group, "scenario": scenario})
+	}
+	eng.Push(metrics.Samples{
+		{Metric: b.HTTPReqs, Value: 1, Tags: tags("::login", "race")},
+		{Metric: b.HTTPReqs, Value: 1, Tags: tags("::login", "normal")},
+		{Metric: b.HTTPReqDuration, Value: 10, Tags: tags("::login", "race")},
+		{Metric: b.HTTPReqDuration, Value: 30, Tags: tags("::login::form", "race")},
+		{Metric: b.VUs, Value: 3, Tags: nil},
+	})
+	if err := eng.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bd := eng.SummaryBreakdown(time.Second, []string{"avg", "count"})
+	if got := bd.Groups["::login"]["http_reqs"].Values["count"]; got != 2 {
+		t.Errorf("::login http_reqs = %v, want 2", got)
+	}
+	if got := bd.Groups["::login"]["http_req_duration"].Values["avg"]; got != 10 {
+		t.Errorf("::login http_req_duration avg = %v, want 10", got)
+	}
+	if got := bd.Groups["::login::form"]["http_req_duration"].Values["count"]; got != 1 {
+		t.Errorf("::login::form count = %v, want 1", got)
+	}
+	if got := bd.Scenarios["race"]["http_req_duration"].Values["avg"]; got != 20 {
+		t.Errorf("race avg = %v, want 20", got)
+	}
+	if _, ok := bd.Scenarios["normal"]["http_req_duration"]; ok {
+		t.Error("normal scenario has http_req_duration")
+	}
+	if _, ok := bd.Groups[""]; ok {
+		t.Error("untagged vus sample landed in a group")
+	}
+
+	plain, err := metricsengine.New(metricsengine.Config{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Stop(context.Background())
+	if plain.SummaryBreakdown(time.Second, nil) != nil {
+		t.Error("breakdown without Config.Breakdown")
+	}
+}

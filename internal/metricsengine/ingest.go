@@ -1,6 +1,7 @@
 package metricsengine
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -18,6 +19,13 @@ type shard struct {
 
 	main []metrics.Sink // by Metric.Index; nil until the metric's first sample
 	subs []metrics.Sink // by submetric index
+	// Per-group and per-scenario sinks when the breakdown is enabled, and a
+	// cache from tag sets (immutable, shared by the samples of one event) to
+	// their group and scenario entries.
+	groups, scenarios map[string]*breakSinks
+	breakCache        map[*metrics.TagSet][2]*breakSinks
+	lastTags          *metrics.TagSet
+	lastRef           [2]*breakSinks
 
 	pending     []metrics.Samples // batches not yet handed to outputs
 	pendingLen  int               // samples in pending
@@ -132,6 +140,110 @@ func (e *Engine) add(s *shard, smp *metrics.Sample) {
 			ss.Add(*smp)
 		}
 	}
+	if e.breakdown {
+		e.addBreakdown(s, smp, seq)
+	}
+}
+
+// breakKey identifies a group path or a scenario name of the breakdown.
+type breakKey struct {
+	scenario bool   // false: value is a group path
+	value    string // group path or scenario name
+}
+
+// breakSinks are the sinks of one group or scenario, by Metric.Index.
+type breakSinks struct {
+	sinks []metrics.Sink
+}
+
+// maxBreakdownValues bounds the distinct group paths and scenario names the
+// breakdown tracks (group names built from data could be unbounded).
+const maxBreakdownValues = 1000
+
+// maxBreakCache bounds each shard's tag-set cache; it is emptied when full.
+const maxBreakCache = 4096
+
+func (e *Engine) addBreakdown(s *shard, smp *metrics.Sample, seq uint64) {
+	ref := s.lastRef
+	if smp.Tags != s.lastTags || smp.Tags == nil {
+		var ok bool
+		if ref, ok = s.breakCache[smp.Tags]; !ok {
+			ref = e.resolveBreakdown(s, smp.Tags)
+			if s.breakCache == nil || len(s.breakCache) >= maxBreakCache {
+				s.breakCache = make(map[*metrics.TagSet][2]*breakSinks, 64)
+			}
+			s.breakCache[smp.Tags] = ref
+		}
+		s.lastTags, s.lastRef = smp.Tags, ref
+	}
+	m := smp.Metric
+	for _, bs := range ref {
+		if bs == nil {
+			continue
+		}
+		if m.Index >= len(bs.sinks) {
+			grown := make([]metrics.Sink, m.Index+1+8)
+			copy(grown, bs.sinks)
+			bs.sinks = grown
+		}
+		sink := bs.sinks[m.Index]
+		if sink == nil {
+			sink = newSink(m.Type)
+			bs.sinks[m.Index] = sink
+		}
+		if g, ok := sink.(*gaugeSink); ok {
+			g.addSeq(smp.Value, seq)
+		} else {
+			sink.Add(*smp)
+		}
+	}
+}
+
+// resolveBreakdown returns the group and scenario entries of tags in shard
+// s, creating them (nil when the tag is absent or over the limit).
+func (e *Engine) resolveBreakdown(s *shard, tags *metrics.TagSet) [2]*breakSinks {
+	var ref [2]*breakSinks
+	for i, key := range [2]string{"group", "scenario"} {
+		v, ok := tags.Get(key)
+		if !ok {
+			continue
+		}
+		m := &s.groups
+		if i == 1 {
+			m = &s.scenarios
+		}
+		if *m == nil {
+			*m = map[string]*breakSinks{}
+		}
+		bs := (*m)[v]
+		if bs == nil {
+			if !e.admitBreakdown(breakKey{scenario: i == 1, value: v}) {
+				continue
+			}
+			bs = &breakSinks{}
+			(*m)[v] = bs
+		}
+		ref[i] = bs
+	}
+	return ref
+}
+
+// admitBreakdown reports whether the group or scenario k (metric ignored)
+// is tracked, admitting it while fewer than maxBreakdownValues are.
+func (e *Engine) admitBreakdown(k breakKey) bool {
+	if _, ok := e.breakKeys.Load(k); ok {
+		return true
+	}
+	if e.breakCount.Load() >= maxBreakdownValues {
+		if e.breakWarned.CompareAndSwap(false, true) {
+			e.log.Warn(fmt.Sprintf("more than %d distinct groups and scenarios: the full summary leaves out the rest", maxBreakdownValues))
+		}
+		return false
+	}
+	if _, loaded := e.breakKeys.LoadOrStore(k, struct{}{}); !loaded {
+		e.breakCount.Add(1)
+	}
+	return true
 }
 
 func newSink(t metrics.MetricType) metrics.Sink {

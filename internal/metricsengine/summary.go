@@ -69,3 +69,57 @@ func (e *Engine) SummaryMetrics(elapsed time.Duration, trendStats []string) map[
 	}
 	return out
 }
+
+// SummaryBreakdown returns every metric's aggregate per group path and per
+// scenario name, in the form of SummaryMetrics (without thresholds), for the
+// full text summary; set it as summary.Data.Breakdown. It returns nil unless
+// the engine was created with Config.Breakdown.
+func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *summary.Breakdown {
+	if !e.breakdown {
+		return nil
+	}
+	if trendStats == nil {
+		trendStats = options.DefaultSummaryTrendStats
+	}
+	all := e.reg.All()
+	out := &summary.Breakdown{Groups: map[string]map[string]*summary.MetricData{}, Scenarios: map[string]map[string]*summary.MetricData{}}
+	merged := [2]map[string][]metrics.Sink{{}, {}}
+	for _, s := range e.shards {
+		s.mu.Lock()
+		for i, src := range [2]map[string]*breakSinks{s.groups, s.scenarios} {
+			for value, bs := range src {
+				dst := merged[i][value]
+				if len(dst) < len(all) {
+					dst = append(dst, make([]metrics.Sink, len(all)-len(dst))...)
+				}
+				for idx, sink := range bs.sinks {
+					if idx < len(all) {
+						dst[idx] = mergeSink(all[idx].Type, dst[idx], sink)
+					}
+				}
+				merged[i][value] = dst
+			}
+		}
+		s.mu.Unlock()
+	}
+	for i, byValue := range merged {
+		dst := out.Groups
+		if i == 1 {
+			dst = out.Scenarios
+		}
+		for value, sinks := range byValue {
+			for idx, sink := range sinks {
+				if sink == nil || sink.IsEmpty() {
+					continue
+				}
+				m := all[idx]
+				if dst[value] == nil {
+					dst[value] = map[string]*summary.MetricData{}
+				}
+				dst[value][m.Name] = &summary.MetricData{Type: m.Type.String(), Contains: m.Contains.String(),
+					Values: metrics.Values(publicSink(m.Type, sink), elapsed, trendStats)}
+			}
+		}
+	}
+	return out
+}
