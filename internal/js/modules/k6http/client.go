@@ -148,6 +148,44 @@ type client struct {
 	debug     string // the httpDebug option: "" (off), "full" or anything else (headers)
 	tracers   sync.Pool
 	tagCache  tagCache
+
+	// The VU context being watched, and the client's own context that is
+	// cancelled with it: requests derive from the latter, so they share no
+	// context (and no lock) with other VUs.
+	ctxMu      sync.Mutex
+	watched    context.Context
+	base       context.Context
+	cancelBase context.CancelFunc
+	stopWatch  func() bool
+}
+
+// context returns the context requests made under the VU context vuCtx
+// run in: cancelling vuCtx cancels it and interrupts the round trips in
+// progress. Watching starts once per distinct vuCtx (an iteration or a
+// scenario), not per request.
+func (c *client) context(vuCtx context.Context) context.Context {
+	if vuCtx.Done() == nil {
+		return vuCtx
+	}
+	c.ctxMu.Lock()
+	defer c.ctxMu.Unlock()
+	if vuCtx == c.watched {
+		return c.base
+	}
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.cancelBase()
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(vuCtx))
+	h := c.h1
+	c.watched, c.base, c.cancelBase = vuCtx, base, cancel
+	c.stopWatch = context.AfterFunc(vuCtx, func() {
+		cancel()
+		if h != nil {
+			h.interrupt()
+		}
+	})
+	return base
 }
 
 // clientConfig is what a client is built from.
@@ -621,4 +659,17 @@ func (c *client) closeIdle() {
 	if c.h1 != nil {
 		c.h1.closeIdle()
 	}
+}
+
+// close stops watching the VU context and closes idle connections; the
+// client stays usable.
+func (c *client) close() {
+	c.ctxMu.Lock()
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.cancelBase()
+		c.stopWatch, c.watched = nil, nil
+	}
+	c.ctxMu.Unlock()
+	c.closeIdle()
 }

@@ -32,8 +32,9 @@ type h1 struct {
 	probeIdle   time.Duration // idle connections older than this are checked before reuse
 	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
 
-	mu   sync.Mutex
-	idle map[string][]*h1Conn
+	mu     sync.Mutex
+	idle   map[string][]*h1Conn
+	active map[*h1Conn]struct{} // connections with a round trip in progress
 }
 
 // h1Conn is a pooled connection with its buffers.
@@ -47,7 +48,7 @@ type h1Conn struct {
 func newH1(dialer *net.Dialer, t *traffic, now func() time.Time, keepAlive bool, maxIdle int) *h1 {
 	return &h1{dialer: dialer, resolver: net.DefaultResolver, traffic: t, now: now, keepAlive: keepAlive,
 		maxIdle: maxIdle, probeIdle: 10 * time.Millisecond, headRequest: &http.Request{Method: http.MethodHead},
-		idle: map[string][]*h1Conn{}}
+		idle: map[string][]*h1Conn{}, active: map[*h1Conn]struct{}{}}
 }
 
 // hop is the outcome of one round trip, its body already read.
@@ -116,6 +117,27 @@ func (c *h1) putIdle(key string, hc *h1Conn) {
 	}
 	c.mu.Unlock()
 	_ = hc.conn.Close()
+}
+
+// setActive marks a connection as in use (or no longer), so that
+// interrupt can reach it.
+func (c *h1) setActive(hc *h1Conn, on bool) {
+	c.mu.Lock()
+	if on {
+		c.active[hc] = struct{}{}
+	} else {
+		delete(c.active, hc)
+	}
+	c.mu.Unlock()
+}
+
+// interrupt makes the I/O of every round trip in progress fail now.
+func (c *h1) interrupt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for hc := range c.active {
+		_ = hc.conn.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // closeIdle closes every idle connection.
@@ -213,12 +235,10 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	h.timings.blocked = gotConn.Sub(start)
 	h.remote = hc.conn.RemoteAddr()
 	_ = hc.conn.SetDeadline(deadline)
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { _ = hc.conn.SetDeadline(aLongTimeAgo) })
-		defer stop()
-	}
+	c.setActive(hc, true)
 	keepConn := false
 	defer func() {
+		c.setActive(hc, false)
 		if keepConn {
 			c.putIdle(key, hc)
 		} else {
@@ -226,6 +246,9 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 		}
 	}()
 
+	if err := ctx.Err(); err != nil {
+		return h, err
+	}
 	gzipped := c.writeRequest(hc.bw, hr)
 	if err = hc.bw.Flush(); err != nil {
 		if reused {

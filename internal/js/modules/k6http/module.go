@@ -57,7 +57,7 @@ func (m *RootModule) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range m.clients {
-		c.closeIdle()
+		c.close()
 	}
 	m.clients = nil
 	return nil

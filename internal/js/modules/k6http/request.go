@@ -89,7 +89,7 @@ func maskURL(u *url.URL) string {
 func (mi *Instance) newRequest(st *vustate.State, method string, urlV, bodyV, paramsV sobek.Value) (*request, error) {
 	raw, u, name, err := mi.parseURL(urlV)
 	rq := &request{
-		ctx: mi.vu.Context(), state: st, method: method, url: u, name: name,
+		ctx: mi.client.context(mi.vu.Context()), state: st, method: method, url: u, name: name,
 		timeout: defaultTimeout, maxRedirects: mi.maxRedirects, respType: mi.respType,
 		callback: mi.callback, throw: mi.throw || st.Throw, jar: mi.jar,
 		header: make(http.Header, 4),
