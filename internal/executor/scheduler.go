@@ -218,6 +218,7 @@ func (s *Scheduler) run(ctx context.Context) error {
 			r.sc.SetStartTime(time.Now())
 			r.status.Store("running")
 			r.exec.run(ctx, at)
+			r.exec.finish()
 			if ctx.Err() != nil {
 				r.status.Store("stopped")
 			} else {

@@ -3,10 +3,12 @@ package executor
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/tallyhq/tally/internal/progress"
 	"github.com/tallyhq/tally/metrics"
 )
 
@@ -240,6 +242,37 @@ func TestSkippedScenario(t *testing.T) {
 		r := runScenarios(t, t.Context(), `{"a":{"executor":"constant-vus","vus":1,"duration":"1s"}}`, "1/2:1", "", nil)
 		if c, _ := r.rec.counts(); c != 0 || r.elapsed != 0 || r.sched.PlannedVUs() != 0 {
 			t.Errorf("%d iterations in %v with %d VUs; want a skipped scenario", c, r.elapsed, r.sched.PlannedVUs())
+		}
+	})
+}
+
+func TestProgressOutput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out strings.Builder
+		rec := newRecorder(nil)
+		s, err := NewScheduler(SchedulerConfig{Scenarios: mustConfigs(t, `{
+			"a":{"executor":"shared-iterations","vus":2,"iterations":10},
+			"b":{"executor":"constant-vus","vus":1,"duration":"1s"}}`),
+			Segment: "1/2:1", NewVU: rec.newVU, Progress: progress.Config{Out: &out, NoColor: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Init(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// one final plain line (the run is shorter than the 5s interval)
+		got := out.String()
+		for _, want := range []string{"iterations 5 completed", "a done 100% (00.5s/10m00s, 1 VUs, 5/5 shared iterations)",
+			"b skipped 0%", "no work in this execution segment"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("progress %q lacks %q", got, want)
+			}
+		}
+		if strings.Count(got, "\n") != 1 {
+			t.Errorf("%d lines, want 1", strings.Count(got, "\n"))
 		}
 	})
 }

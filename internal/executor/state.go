@@ -59,6 +59,9 @@ type executor interface {
 	run(ctx context.Context, start time.Time)
 	// bar describes the scenario's progress for the progress display.
 	bar() progress.Bar
+	// finish freezes the elapsed time shown in bar; the scheduler calls it
+	// when run returns.
+	finish()
 }
 
 // runEnv is what executors get from the scheduler.
@@ -78,6 +81,7 @@ type base struct {
 	tags  *metrics.TagSet // run tags + scenario tags, for dropped_iterations
 	iters *segIndex
 	start atomic.Int64 // unix nanos of the executor's start, 0 before
+	end   atomic.Int64 // unix nanos of the executor's end, 0 before
 }
 
 func newBase(env *runEnv, sc *Scenario, iterTuple *Tuple) base {
@@ -87,11 +91,17 @@ func newBase(env *runEnv, sc *Scenario, iterTuple *Tuple) base {
 // markStart records the executor's start.
 func (b *base) markStart(t time.Time) { b.start.Store(t.UnixNano()) }
 
-// elapsed returns the time since the executor started (0 before).
+func (b *base) finish() { b.end.Store(time.Now().UnixNano()) }
+
+// elapsed returns the time since the executor started (0 before), or its
+// whole run time once it finished.
 func (b *base) elapsed() time.Duration {
 	n := b.start.Load()
 	if n == 0 {
 		return 0
+	}
+	if e := b.end.Load(); e != 0 {
+		return time.Duration(e - n)
 	}
 	return time.Since(time.Unix(0, n))
 }
