@@ -17,8 +17,9 @@ type goModuleRecord struct {
 	r     *Runner
 	name  string
 	root  modules.Module
-	once  sync.Once
-	names []string // export names, learnt from the first instance
+	mu      sync.Mutex
+	names   []string // export names, learnt from the first instance
+	learned bool
 }
 
 var (
@@ -54,13 +55,18 @@ func (g *goModuleRecord) Evaluate(rt *sobek.Runtime) *sobek.Promise {
 // exportNames returns the module's export names. They are learnt from the
 // instance of the VU that links the script first.
 func (g *goModuleRecord) exportNames() []string {
-	g.once.Do(func() {
-		vu := g.r.linkingVU
-		if vu == nil {
-			return
-		}
+	return g.learnNames(g.r.linkingVU)
+}
+
+// learnNames records the export names of vu's instance the first time a VU
+// is available, and returns the names.
+func (g *goModuleRecord) learnNames(vu *VU) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.learned && vu != nil {
 		g.names = exportNames(vu.moduleInstance(g).Exports())
-	})
+		g.learned = true
+	}
 	return g.names
 }
 
@@ -101,6 +107,7 @@ func (g *goModuleRecord) Instantiate(rt *sobek.Runtime) (sobek.CyclicModuleInsta
 	if vu == nil {
 		return nil, fmt.Errorf("module %q instantiated outside a VU", g.name)
 	}
+	g.learnNames(vu)
 	return newGoModuleInstance(rt, vu.moduleInstance(g).Exports()), nil
 }
 

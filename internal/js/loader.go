@@ -33,8 +33,11 @@ type UnknownModuleError struct {
 func (e *UnknownModuleError) Error() string {
 	hint := ""
 	if strings.HasPrefix(e.Specifier, modules.Prefix) {
-		hint = "; native modules must be compiled into tally (see docs/extensions.md), available: " +
-			strings.Join(modules.Names(), ", ")
+		avail := strings.Join(modules.Names(), ", ")
+		if avail == "" {
+			avail = "none"
+		}
+		hint = "; native modules must be compiled into tally (see docs/extensions.md); this binary has: " + avail
 	} else if strings.HasPrefix(e.Specifier, "http://") || strings.HasPrefix(e.Specifier, "https://") {
 		hint = "; remote modules are not supported: download the file and import it by relative path"
 	} else {
@@ -136,6 +139,19 @@ func (r *Runner) link() error {
 				r.linkErr = fmt.Errorf("%v", x)
 			}
 		}()
+		// Native modules learn their export names from the linking VU's
+		// instances, before anything asks for them.
+		r.modMu.Lock()
+		var gms []*goModuleRecord
+		for _, rec := range r.records {
+			if g, ok := rec.(*goModuleRecord); ok {
+				gms = append(gms, g)
+			}
+		}
+		r.modMu.Unlock()
+		for _, g := range gms {
+			g.learnNames(r.linkingVU)
+		}
 		r.linkErr = r.main.Link()
 		if r.linkErr == nil {
 			var names []string

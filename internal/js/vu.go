@@ -338,19 +338,20 @@ func (v *VU) RunIteration(ctx context.Context, it *executor.Iteration) bool {
 		st.SetGroup(v.r.cfg.Root)
 	}
 
-	if err != nil {
-		var ie *sobek.InterruptedError
-		switch {
-		case errors.As(err, &ie) && isAbort(ie):
-			// test.abort(): the aborting iteration counts.
-		case errors.As(err, &ie) || ctx.Err() != nil:
-			st.DataSent.Store(0)
-			st.DataReceived.Store(0)
-			return false
-		default:
-			v.r.iterErrors.Add(1)
-			v.logException(err, sc)
-		}
+	aborting := st.AbortRequested
+	st.AbortRequested = false
+	var ie *sobek.InterruptedError
+	switch {
+	case aborting || (err != nil && errors.As(err, &ie) && isAbort(ie)):
+		// test.abort(): the aborting iteration counts.
+	case ctx.Err() != nil || (err != nil && errors.As(err, &ie)):
+		// Interrupted (also when a sleep returned early): not counted.
+		st.DataSent.Store(0)
+		st.DataReceived.Store(0)
+		return false
+	case err != nil:
+		v.r.iterErrors.Add(1)
+		v.logException(err, sc)
 	}
 	if mid := minIterationDuration(st); mid > 0 {
 		if rest := mid - end.Sub(start); rest > 0 {

@@ -151,9 +151,28 @@ func Parse(data []byte) (Options, []string, error) {
 func typeError(err error, val []byte) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("%s is not a valid %s", abbreviate(val), te.Type)
+		return fmt.Errorf("%s is not a valid %s", abbreviate(val), typeName(te.Type.String()))
 	}
 	return err
+}
+
+// typeName names a Go type the way a script author thinks of it.
+func typeName(t string) string {
+	switch {
+	case strings.Contains(t, "int"):
+		return "integer"
+	case strings.Contains(t, "float"):
+		return "number"
+	case t == "bool":
+		return "boolean"
+	case t == "string":
+		return "string"
+	case strings.HasPrefix(t, "[]"):
+		return "array"
+	case strings.HasPrefix(t, "map"), strings.Contains(t, "Options"):
+		return "object"
+	}
+	return t
 }
 
 func abbreviate(b []byte) string {

@@ -46,6 +46,9 @@ type State struct {
 	// IterationInScenario counts this VU's iterations in Scenario (0-based
 	// index of the current one).
 	IterationInScenario uint64
+	// AbortRequested is set by test.abort(): the iteration that called it
+	// counts as completed although the run is being interrupted.
+	AbortRequested bool
 	// Throw mirrors the throw option: errors that are normally only
 	// logged (a bad metric value, a failed request) are thrown instead.
 	Throw bool

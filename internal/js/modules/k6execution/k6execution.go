@@ -161,10 +161,15 @@ func (i *instance) abort(call sobek.FunctionCall) sobek.Value {
 	if a := call.Argument(0); !sobek.IsUndefined(a) && !sobek.IsNull(a) {
 		reason = a.String()
 	}
+	i.vu.Runtime().Interrupt(&AbortError{Reason: reason})
+	if p, ok := i.vu.(vustate.Provider); ok {
+		if st := p.FullState(); st != nil {
+			st.AbortRequested = true
+		}
+	}
 	if i.ctl != nil {
 		i.ctl.Abort(reason)
 	}
-	i.vu.Runtime().Interrupt(&AbortError{Reason: reason})
 	return sobek.Undefined()
 }
 

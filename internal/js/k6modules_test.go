@@ -1,0 +1,317 @@
+package js
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/internal/summary"
+	"github.com/tallyhq/tally/metrics"
+	"github.com/tallyhq/tally/modules"
+)
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		body        string
+		wantResult  any
+		passes      map[string]int64 // check path -> passes
+		fails       map[string]int64
+		wantThrow   string
+		extraTagKey string
+	}{
+		{name: "functions and literals in insertion order",
+			body:       `return check(5, { 'is five': (v) => v === 5, 'literal': 1, 'falsy': 0, 'zero?': (v) => v === 0 })`,
+			wantResult: false,
+			passes:     map[string]int64{"::is five": 1, "::literal": 1},
+			fails:      map[string]int64{"::falsy": 1, "::zero?": 1}},
+		{name: "all pass returns true", body: `return check(null, { a: () => true, b: 'yes' })`, wantResult: true,
+			passes: map[string]int64{"::a": 1, "::b": 1}},
+		{name: "extra tags", body: `return check(1, { tagged: true }, { kind: 'x' })`, wantResult: true,
+			passes: map[string]int64{"::tagged": 1}, extraTagKey: "kind"},
+		{name: "a throwing entry records a fail, skips the rest and rethrows",
+			body:      `return check(1, { ok: true, boom: () => { throw new Error('inside check') }, never: true })`,
+			passes:    map[string]int64{"::ok": 1},
+			fails:     map[string]int64{"::boom": 1},
+			wantThrow: "inside check"},
+		{name: "async callbacks are refused", body: `return check(1, { a: async () => true })`, wantThrow: "async"},
+		{name: ":: in a name is refused", body: `return check(1, { 'a::b': true })`, wantThrow: "must not contain"},
+		{name: "checks inside groups", body: `return group('g', () => check(1, { inner: true }))`, wantResult: true,
+			passes: map[string]int64{"::g::inner": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := mustEnv(t, map[string]string{"main.js": `
+import { check, group } from 'k6';
+export default function () {
+  try { globalThis.result = (() => { ` + tc.body + ` })(); } catch (e) { globalThis.thrown = String(e); }
+}`})
+			v := e.vu(1)
+			e.iterate(v, scenario("s", "default"), 1)
+			if tc.wantThrow != "" {
+				if th, _ := out(v, "thrown").(string); !strings.Contains(th, tc.wantThrow) {
+					t.Errorf("thrown = %q, want %q", th, tc.wantThrow)
+				}
+			} else if got := out(v, "result"); got != tc.wantResult {
+				t.Errorf("result = %v (thrown %v)", got, out(v, "thrown"))
+			}
+			counts := map[string][2]int64{}
+			collect(e.root.Data(), counts)
+			for path, n := range tc.passes {
+				if counts[path][0] != n {
+					t.Errorf("%s passes = %d, want %d", path, counts[path][0], n)
+				}
+			}
+			for path, n := range tc.fails {
+				if counts[path][1] != n {
+					t.Errorf("%s fails = %d, want %d", path, counts[path][1], n)
+				}
+			}
+			var wantSamples int
+			for _, n := range tc.passes {
+				wantSamples += int(n)
+			}
+			for _, n := range tc.fails {
+				wantSamples += int(n)
+			}
+			samples := e.samples.find("checks")
+			if len(samples) != wantSamples {
+				t.Errorf("%d checks samples, want %d", len(samples), wantSamples)
+			}
+			for _, s := range samples {
+				if _, ok := s.Tags.Get("check"); !ok {
+					t.Errorf("check sample without check tag: %v", s.Tags)
+				}
+				if tc.extraTagKey != "" {
+					if _, ok := s.Tags.Get(tc.extraTagKey); !ok {
+						t.Errorf("extra tag missing: %v", s.Tags)
+					}
+				}
+			}
+		})
+	}
+}
+
+// collect maps check paths to passes/fails.
+func collect(g *summary.GroupData, out map[string][2]int64) {
+	for _, c := range g.Checks {
+		out[c.Path] = [2]int64{c.Passes, c.Fails}
+	}
+	for _, sub := range g.Groups {
+		collect(sub, out)
+	}
+}
+
+func TestGroup(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import { group } from 'k6';
+import exec from 'k6/execution';
+export default function () {
+  const r = group('outer', () => {
+    globalThis.innerTag = group('inner', () => exec.vu.tags.group);
+    return 42;
+  });
+  try { group('throws', () => { throw new Error('x'); }); } catch (e) {}
+  globalThis.after = exec.vu.tags.group;
+  let bad = [];
+  for (const f of [() => group('a::b', () => 1), () => group('as', async () => 1)]) { try { f(); } catch (e) { bad.push(String(e)); } }
+  globalThis.result = r;
+  globalThis.bad = bad.join('|');
+}`})
+	v := e.vu(1)
+	e.iterate(v, scenario("s", "default"), 1)
+	if out(v, "result") != int64(42) || out(v, "innerTag") != "::outer::inner" || out(v, "after") != "" {
+		t.Errorf("result %v, inner tag %v, tag after %v", out(v, "result"), out(v, "innerTag"), out(v, "after"))
+	}
+	if b := out(v, "bad").(string); !strings.Contains(b, "must not contain") || !strings.Contains(b, "async") {
+		t.Errorf("bad groups: %s", b)
+	}
+	var paths []string
+	for _, s := range e.samples.find("group_duration") {
+		g, _ := s.Tags.Get("group")
+		paths = append(paths, g)
+	}
+	if strings.Join(paths, ",") != "::outer::inner,::outer,::throws" {
+		t.Errorf("group_duration samples for %v", paths)
+	}
+	if its := e.samples.find("iterations"); len(its) != 1 {
+		t.Fatal("no iteration sample")
+	} else if g, _ := its[0].Tags.Get("group"); g != "" {
+		t.Errorf("iteration sample in group %q", g)
+	}
+}
+
+func TestSleepAndFail(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import { sleep, fail, randomSeed } from 'k6';
+export default function () {
+  const t0 = Date.now(); sleep(0.05); globalThis.slept = Date.now() - t0;
+  randomSeed(7); const a = Math.random(); randomSeed(7); globalThis.same = a === Math.random();
+  fail('failed on purpose');
+}`})
+	v := e.vu(1)
+	e.iterate(v, scenario("s", "default"), 1)
+	if s := out(v, "slept").(int64); s < 45 {
+		t.Errorf("slept %d ms", s)
+	}
+	if out(v, "same") != true {
+		t.Error("randomSeed does not make Math.random deterministic")
+	}
+	if !strings.Contains(e.logs.String(), "failed on purpose") {
+		t.Errorf("fail() message not logged: %s", e.logs)
+	}
+	// sleep returns early when the iteration is interrupted
+	e2 := mustEnv(t, map[string]string{"main.js": "import { sleep } from 'k6';\nexport default function () { sleep(60); }"})
+	w := e2.vu(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	w.RunIteration(ctx, &executor.Iteration{Scenario: scenario("s", "default")})
+	if time.Since(start) > 5*time.Second {
+		t.Error("sleep did not return on interrupt")
+	}
+}
+
+func TestCustomMetrics(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
+const c = new Counter('my_counter'), c2 = new Counter('my_counter');
+const g = new Gauge('my_gauge'), r = new Rate('my_rate'), tr = new Trend('my_trend', true);
+export default function () {
+  globalThis.same = c.name === c2.name;
+  globalThis.results = [c.add(1), c.add(true), c.add(2.5, { kind: 'x' }), c.add(NaN), c.add(null), c.add(), g.add(3), r.add(false), tr.add('12')].join(',');
+  let threw = false; try { new Counter('late_counter'); } catch (e) { threw = true; }
+  globalThis.lateThrew = threw;
+}`})
+	v := e.vu(1)
+	if m := e.reg.Get("my_trend"); m == nil || m.Type != metrics.Trend || m.Contains != metrics.Time {
+		t.Fatalf("trend registration: %+v", m)
+	}
+	e.iterate(v, scenario("s", "default"), 1)
+	if got := out(v, "results"); got != "true,true,true,false,false,false,true,true,true" {
+		t.Errorf("add results = %v", got)
+	}
+	if out(v, "lateThrew") != true || out(v, "same") != true {
+		t.Errorf("lateThrew %v same %v", out(v, "lateThrew"), out(v, "same"))
+	}
+	if sum, n := e.samples.sum("my_counter", nil); sum != 4.5 || n != 3 {
+		t.Errorf("counter sum %v over %d samples", sum, n)
+	}
+	if sum, _ := e.samples.sum("my_counter", map[string]string{"kind": "x", "scenario": "s"}); sum != 2.5 {
+		t.Errorf("tagged counter sum %v", sum)
+	}
+	if sum, _ := e.samples.sum("my_trend", nil); sum != 12 {
+		t.Errorf("trend got %v", sum)
+	}
+	if strings.Count(e.logs.String(), "not a number") != 3 {
+		t.Errorf("NaN/null/missing values must warn: %s", e.logs)
+	}
+}
+
+func TestSharedArray(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import { SharedArray } from 'k6/data';
+globalThis.builds = (globalThis.builds || 0);
+const data = new SharedArray('users', () => { globalThis.builds++; return [{ name: 'ann', tags: ['a'] }, { name: 'bob' }, 3]; });
+export default function () {
+  const r = [];
+  r.push(data.length, data[0].name, data[2], data[5] === undefined, data.map((x) => typeof x).join('/'), Array.isArray(data));
+  for (const f of [() => { data[0] = 1; }, () => { data.length = 0; }, () => { data[0].name = 'x'; }, () => { data[0].tags.push('b'); }]) {
+    try { f(); r.push('no-throw'); } catch (e) { r.push(e instanceof TypeError); }
+  }
+  r.push(data[0].name);
+  let late = false; try { new SharedArray('late', () => []); } catch (e) { late = true; }
+  r.push(late);
+  globalThis.result = r.join(',');
+}`})
+	a, b := e.vu(1), e.vu(2)
+	e.iterate(a, scenario("s", "default"), 1)
+	want := "3,ann,3,true,object/object/number,true,true,true,true,true,ann,true"
+	if got := out(a, "result"); got != want {
+		t.Errorf("result = %v, want %v", got, want)
+	}
+	if out(a, "builds") != int64(1) || out(b, "builds") != int64(0) {
+		t.Errorf("the array must be built once per run: %v %v", out(a, "builds"), out(b, "builds"))
+	}
+	bad := mustEnv(t, map[string]string{"main.js": "import { SharedArray } from 'k6/data';\nnew SharedArray('x', () => 5);\nexport default function () {}"})
+	if _, err := bad.r.NewVU(context.Background(), 1, 1); err == nil || !strings.Contains(err.Error(), "must return an array") {
+		t.Errorf("non-array: %v", err)
+	}
+}
+
+// counterModule is the example extension of docs/extensions.md.
+type counterModule struct{ n int64 }
+
+type counterInstance struct {
+	root *counterModule
+	vu   modules.VU
+	m    *metrics.Metric
+}
+
+func (r *counterModule) NewModuleInstance(vu modules.VU) modules.Instance {
+	return &counterInstance{root: r, vu: vu, m: vu.InitEnv().Registry.MustNew("counter_increments", metrics.Counter)}
+}
+
+func (i *counterInstance) Exports() modules.Exports {
+	return modules.Exports{Named: map[string]any{
+		"inc": func() int64 {
+			if st := i.vu.State(); st != nil {
+				st.Samples.Push(metrics.Samples{{Metric: i.m, Time: time.Now(), Value: 1, Tags: st.Tags()}})
+			}
+			i.root.n++
+			return i.root.n
+		},
+		"value": func() int64 { return i.root.n },
+	}}
+}
+
+func init() {
+	modules.Register("k6/x/testcounter", func() modules.Module { return &counterModule{} })
+}
+
+func TestNativeExtension(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import counter from 'k6/x/testcounter';
+import { inc } from 'k6/x/testcounter';
+export default function () { counter.inc(); globalThis.v = inc(); }`})
+	a, b := e.vu(1), e.vu(2)
+	sc := scenario("s", "default")
+	e.iterate(a, sc, 1)
+	e.iterate(b, sc, 1)
+	if out(b, "v") != int64(4) {
+		t.Errorf("state must be shared by the VUs of a run: %v", out(b, "v"))
+	}
+	if sum, _ := e.samples.sum("counter_increments", map[string]string{"scenario": "s"}); sum != 4 {
+		t.Errorf("samples: %v", sum)
+	}
+	// a new run starts from a fresh module
+	e2 := mustEnv(t, map[string]string{"main.js": "import c from 'k6/x/testcounter';\nexport default function () { globalThis.v = c.inc(); }"})
+	w := e2.vu(1)
+	e2.iterate(w, sc, 1)
+	if out(w, "v") != int64(1) {
+		t.Errorf("state leaked between runs: %v", out(w, "v"))
+	}
+}
+
+func TestRegisterRejectsBadNames(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"k6/x/testcounter", "ledger", "k6/x/"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Register(%q) did not panic", name)
+				}
+			}()
+			modules.Register(name, func() modules.Module { return &counterModule{} })
+		}()
+	}
+}
