@@ -14,9 +14,9 @@ import (
 // k6 module or a registered native extension). The record is shared by all
 // VUs; Instantiate gives every runtime its own modules.Instance.
 type goModuleRecord struct {
-	r     *Runner
-	name  string
-	root  modules.Module
+	r       *Runner
+	name    string
+	root    modules.Module
 	mu      sync.Mutex
 	names   []string // export names, learnt from the first instance
 	learned bool
