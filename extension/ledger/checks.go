@@ -18,7 +18,7 @@ func (c *acctCheck) buildSums() *sums {
 		return c.sums
 	}
 	type pt struct{ t, v int64 }
-	var def, pos []pt
+	def, pos := make([]pt, 0, len(c.a.ops)), make([]pt, 0, len(c.a.ops))
 	for i := range c.a.ops {
 		o := &c.a.ops[i]
 		switch o.state {
@@ -92,7 +92,16 @@ type obs struct {
 // order (balances only fall): by balance descending, a deduction's own
 // balance_after before reads of the same value.
 func (c *acctCheck) observations() []obs {
-	var out []obs
+	if c.obs != nil {
+		return c.obs
+	}
+	n := len(c.a.reads)
+	for i := range c.a.ops {
+		if c.a.ops[i].out.HasBalance {
+			n++
+		}
+	}
+	out := make([]obs, 0, n)
 	for i := range c.a.ops {
 		o := &c.a.ops[i]
 		if !o.out.HasBalance {
@@ -121,6 +130,7 @@ func (c *acctCheck) observations() []obs {
 		}
 		return cmpInt(a.call, b.call)
 	})
+	c.obs = out
 	return out
 }
 
@@ -162,32 +172,32 @@ func (c *acctCheck) overdraftCheck() {
 	}
 	minV, n := int64(0), 0
 	var ops []string
-	see := func(v int64, ref string) {
+	see := func(v int64, inst int32, id uint64) {
 		if v >= 0 {
 			return
 		}
 		n++
 		minV = min(minV, v)
-		if len(ops) < 5 && ref != "" {
-			ops = append(ops, ref)
+		if len(ops) < 5 && id != 0 {
+			ops = append(ops, c.h.ref(inst, id))
 		}
 	}
 	for i := range c.a.ops {
 		o := &c.a.ops[i]
 		if o.out.HasBalance && (o.out.Kind == OK || o.out.Kind == Insufficient) {
-			see(o.out.Balance, c.ref(o))
+			see(o.out.Balance, o.inst, o.id)
 		}
 	}
 	for i := range c.a.reads {
 		r := &c.a.reads[i]
-		see(r.snap.Balance, c.h.ref(r.inst, r.id))
+		see(r.snap.Balance, r.inst, r.id)
 	}
 	if c.hasClose {
-		see(c.close.snap.Balance, "")
+		see(c.close.snap.Balance, 0, 0)
 	}
 	for _, t := range c.a.log {
 		if t.HasBalance {
-			see(t.BalanceAfter, "")
+			see(t.BalanceAfter, 0, 0)
 		}
 	}
 	if n > 0 {
@@ -218,8 +228,8 @@ func (c *acctCheck) counterRule() {
 		}
 		if o.kind == obsOK {
 			// what the chain found up to this link shifts every later balance
-			up = max(up, c.chainLeak[o.op])
-			down = max(down, c.chainOver[o.op])
+			up = max(up, o.op.chainLeak)
+			down = max(down, o.op.chainOver)
 		}
 		if ex := o.v - hi; ex > up {
 			kind, what := KindStaleRead, "a read"
@@ -434,8 +444,6 @@ func (c *acctCheck) chainCheck() {
 		prev, prevOp, start = links[0].out.Balance, links[0], 1
 	}
 	var extra, overRep, leakRep int64
-	c.chainLeak = make(map[*hop]int64, len(links))
-	c.chainOver = make(map[*hop]int64, len(links))
 	for _, o := range links[start:] {
 		bal := o.out.Balance
 		gap := prev - bal
@@ -484,7 +492,7 @@ func (c *acctCheck) chainCheck() {
 			}
 		}
 		prev, prevOp = bal, o
-		c.chainLeak[o], c.chainOver[o] = c.leak.chain, overRep
+		o.chainLeak, o.chainOver = c.leak.chain, overRep
 	}
 }
 

@@ -20,6 +20,7 @@ type instance struct {
 	low             int64
 	overdraft       bool
 	footer          bool
+	keyPrefix       string // generated keys are keyPrefix + id ("" when every key is explicit)
 }
 
 // journalData is the bookkeeping of one instance, from memory or a journal.
@@ -36,6 +37,7 @@ func (l *Ledger) snapshot() *journalData {
 		inst: instance{
 			name: l.cfg.Instance, run: l.cfg.Run, host: l.cfg.Host, wall0: l.wall0,
 			eps: int64(l.cfg.ClockBound), low: l.low, overdraft: l.cfg.Overdraft, footer: true,
+			keyPrefix: l.prefix,
 		},
 		accounts: make(map[string]*account),
 	}
@@ -45,8 +47,8 @@ func (l *Ledger) snapshot() *journalData {
 		for name, a := range sh.accounts {
 			c := &account{
 				name: name, open: a.open, close: a.close,
-				ops:     slices.Clone(a.ops),
-				reads:   slices.Clone(a.reads),
+				ops:     a.oc.flat(), // generated keys stay empty: instance.keyPrefix + id
+				reads:   a.rc.flat(),
 				notices: a.notices, noticesSet: a.noticesSet, noticesAt: a.noticesAt,
 				log: slices.Clone(a.log), logSet: a.logSet,
 			}
@@ -74,6 +76,8 @@ type hop struct {
 	eff      int64 // credits it took (or would take)
 	logTx    int   // index of the joined log transaction, -1 if none
 	resolved bool  // resolved by the server log
+	// credits found leaked / overcharged by the chain up to this link
+	chainLeak, chainOver int64
 }
 
 type opState uint8
@@ -121,6 +125,15 @@ type history struct {
 
 func (h *history) multi() bool { return len(h.insts) > 1 }
 
+// key returns the idempotency key of a deduction.
+func (h *history) key(o *hop) string {
+	if o.key != "" || h.insts[o.inst].keyPrefix == "" {
+		return o.key
+	}
+	var buf [96]byte
+	return string(strconv.AppendUint(append(buf[:0], h.insts[o.inst].keyPrefix...), o.id, 10))
+}
+
 // ref names an operation in findings: "#17", or "i2#17" in a merged history.
 func (h *history) ref(inst int32, id uint64) string {
 	if !h.multi() {
@@ -155,6 +168,15 @@ func mergeHistory(parts []*journalData) (*history, error) {
 		h.notes = append(h.notes, p.notes...)
 	}
 	multi := len(parts) > 1
+	// size each account's lists once: appending a million operations
+	// one by one would copy them over and over
+	nops, nreads := make(map[string]int), make(map[string]int)
+	for _, p := range parts {
+		for n, a := range p.accounts {
+			nops[n] += len(a.ops)
+			nreads[n] += len(a.reads)
+		}
+	}
 	for ii, p := range parts {
 		inst := int32(ii)
 		off, eps := int64(0), int64(0)
@@ -177,7 +199,7 @@ func mergeHistory(parts []*journalData) (*history, error) {
 			a := p.accounts[name]
 			ha := h.accounts[name]
 			if ha == nil {
-				ha = &hacct{name: name}
+				ha = &hacct{name: name, ops: make([]hop, 0, nops[name]), reads: make([]hread, 0, nreads[name])}
 				h.accounts[name] = ha
 			}
 			if len(a.ops) > 0 || len(a.reads) > 0 {

@@ -483,7 +483,7 @@ func (l *Ledger) WriteJournal(w io.Writer) error {
 		}
 		for i := range a.ops {
 			r := &a.ops[i]
-			add(appendBeginLine(buf, r.id, name, r.feature, r.amount, r.key, r.call))
+			add(appendBeginLine(buf, r.id, name, r.feature, r.amount, l.key(r), r.call))
 			if r.out.Kind != Pending {
 				add(appendEndLine(buf, r.id, r.out, r.replayed, r.ret))
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,19 +52,22 @@ const shardCount = 64 // a power of two
 // account. All methods are safe for concurrent use; the hot path (Begin,
 // Settle, BeginRead, SettleRead) locks only the account's shard.
 type Ledger struct {
-	cfg     Config
-	rules   Rules
-	low     int64
-	now     func() int64
-	wall0   int64
-	prefix  string // run:instance:
-	seed    maphash.Seed
-	nextID  atomic.Uint64
-	shards  [shardCount]shard
-	obs     Observer
-	zero    sync.Once
-	jw      *journalWriter
-	jclosed bool // set by CloseJournal while holding every shard lock
+	cfg    Config
+	rules  Rules
+	low    int64
+	now    func() int64
+	wall0  int64
+	prefix string // run:instance:
+	seed   maphash.Seed
+	nextID atomic.Uint64
+	shards [shardCount]shard
+	obs    Observer
+	zero   sync.Once
+	jw     *journalWriter
+
+	featMu   sync.Mutex                        // serializes additions to features
+	features atomic.Pointer[map[string]string] // interned feature names
+	jclosed  bool                              // set by CloseJournal while holding every shard lock
 
 	mu     sync.Mutex // guards merged
 	merged []*journalData
@@ -85,7 +89,7 @@ type snapRec struct {
 type opRec struct {
 	id       uint64
 	feature  string
-	key      string
+	key      string // caller-chosen key; empty when generated (run:instance:id)
 	amount   int64
 	call     int64
 	ret      int64
@@ -105,8 +109,10 @@ type account struct {
 	shard      *shard
 	open       *snapRec
 	close      *snapRec
-	ops        []opRec // in id order
+	ops        []opRec // in id order; journal data only (a live account uses oc)
 	reads      []readRec
+	oc         chunked[opRec] // a live account's deductions, in id order
+	rc         chunked[readRec]
 	notices    []Notice
 	noticesSet bool
 	noticesAt  int64
@@ -116,7 +122,7 @@ type account struct {
 	keys       map[string]struct{} // caller-chosen idempotency keys
 	okSum      int64               // credits of confirmed deductions
 	maySum     int64               // credits of deductions begun and not known refused
-	seenBal    map[int64]uint64    // balance_after → op id, for the online duplicate check
+	seenBal    balSet              // balances after confirmed deductions, for the online duplicate check
 }
 
 // Op is the handle of a deduction, returned by Begin and passed to Settle.
@@ -210,6 +216,51 @@ func (l *Ledger) header() instanceHeader {
 		EpsMs: float64(l.cfg.ClockBound) / float64(time.Millisecond),
 		Low:   l.low, Overdraft: l.cfg.Overdraft,
 	}
+}
+
+// key returns the idempotency key of a deduction.
+func (l *Ledger) key(r *opRec) string {
+	if r.key != "" {
+		return r.key
+	}
+	var buf [96]byte
+	return string(strconv.AppendUint(append(buf[:0], l.prefix...), r.id, 10))
+}
+
+// intern returns the ledger's copy of a feature name, so that the records
+// do not keep every caller's copy alive. Features are few; the table is
+// copied on write and read without a lock.
+func (l *Ledger) intern(f string) string {
+	if m := l.features.Load(); m != nil {
+		if s, ok := (*m)[f]; ok {
+			return s
+		}
+	}
+	l.featMu.Lock()
+	defer l.featMu.Unlock()
+	old := l.features.Load()
+	if old != nil {
+		if s, ok := (*old)[f]; ok {
+			return s
+		}
+	}
+	m := make(map[string]string, 1+lenMap(old))
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	s := strings.Clone(f)
+	m[s] = s
+	l.features.Store(&m)
+	return s
+}
+
+func lenMap(m *map[string]string) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // Rules returns the HTTP mapping rules SettleHTTP uses.
@@ -326,9 +377,10 @@ func (l *Ledger) Begin(ctx context.Context, acct string, d Deduction) (Op, error
 	a := l.lock(acct)
 	sh := a.shard
 	id := l.nextID.Add(1)
-	key := d.Key
-	if key == "" {
-		key = l.prefix + strconv.FormatUint(id, 10)
+	key, custom := d.Key, d.Key != ""
+	if !custom {
+		var buf [96]byte
+		key = string(strconv.AppendUint(append(buf[:0], l.prefix...), id, 10))
 	} else {
 		if _, dup := a.keys[key]; dup {
 			sh.mu.Unlock()
@@ -340,9 +392,12 @@ func (l *Ledger) Begin(ctx context.Context, acct string, d Deduction) (Op, error
 		a.keys[key] = struct{}{}
 	}
 	m := l.now()
-	a.ops = append(a.ops, opRec{id: id, feature: d.Feature, key: key, amount: d.Amount, call: m, okAtCall: a.okSum})
+	rec := opRec{id: id, feature: l.intern(d.Feature), amount: d.Amount, call: m, okAtCall: a.okSum}
+	if custom {
+		rec.key = key // a generated key is not kept: it is the prefix and the id
+	}
+	idx := a.oc.add(rec)
 	a.maySum += d.Amount
-	idx := len(a.ops) - 1
 	if l.journalOn() {
 		sh.jbuf = appendBeginLine(sh.jbuf, id, acct, d.Feature, d.Amount, key, m)
 		l.commit(sh)
@@ -364,7 +419,7 @@ func (l *Ledger) Settle(ctx context.Context, op Op, o Outcome) error {
 	a := op.acct
 	sh := a.shard
 	sh.mu.Lock()
-	rec := &a.ops[op.idx]
+	rec := a.oc.at(op.idx)
 	if rec.out.Kind != Pending {
 		sh.mu.Unlock()
 		return fmt.Errorf("settle op %d: %w", op.ID, ErrAlreadySettled)
@@ -409,15 +464,10 @@ func (l *Ledger) online(a *account, rec *opRec, v *[2]string) int {
 		return 0
 	}
 	bal := rec.out.Balance
-	if a.seenBal == nil {
-		a.seenBal = make(map[int64]uint64)
-	}
 	n := 0
-	if _, dup := a.seenBal[bal]; dup {
+	if !a.seenBal.add(bal) {
 		v[n] = KindLostUpdate
 		n++
-	} else {
-		a.seenBal[bal] = rec.id
 	}
 	if a.open == nil {
 		if bal < 0 && !l.cfg.Overdraft && n < 2 {
@@ -495,7 +545,7 @@ func (l *Ledger) SettleRead(ctx context.Context, rd Read, s Snapshot) error {
 	sh := a.shard
 	sh.mu.Lock()
 	m := l.now()
-	a.reads = append(a.reads, readRec{id: rd.ID, call: rd.call, ret: m, snap: s})
+	a.rc.add(readRec{id: rd.ID, call: rd.call, ret: m, snap: s})
 	var v [2]string
 	n := 0
 	if a.open != nil {
@@ -524,10 +574,10 @@ func (l *Ledger) Unknowns() []Op {
 		sh := &l.shards[i]
 		sh.mu.Lock()
 		for _, a := range sh.accounts {
-			for j := range a.ops {
-				r := &a.ops[j]
+			for j := range a.oc.len() {
+				r := a.oc.at(j)
 				if r.out.Kind == Unknown || r.out.Kind == Pending {
-					out = append(out, Op{ID: r.id, Key: r.key, Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: j})
+					out = append(out, Op{ID: r.id, Key: l.key(r), Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: j})
 				}
 			}
 		}
@@ -552,7 +602,7 @@ func (l *Ledger) SettleReplay(ctx context.Context, op Op, o Outcome) error {
 	a := op.acct
 	sh := a.shard
 	sh.mu.Lock()
-	rec := &a.ops[op.idx]
+	rec := a.oc.at(op.idx)
 	if rec.out.Kind != Unknown && rec.out.Kind != Pending {
 		sh.mu.Unlock()
 		return fmt.Errorf("settle replay of op %d (%v): %w", op.ID, rec.out.Kind, ErrNotUnresolved)
@@ -602,10 +652,10 @@ func (l *Ledger) findOp(id uint64) (Op, bool) {
 		sh := &l.shards[i]
 		sh.mu.Lock()
 		for _, a := range sh.accounts {
-			j := sort.Search(len(a.ops), func(k int) bool { return a.ops[k].id >= id })
-			if j < len(a.ops) && a.ops[j].id == id {
-				r := &a.ops[j]
-				op := Op{ID: id, Key: r.key, Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: j}
+			j := sort.Search(a.oc.len(), func(k int) bool { return a.oc.at(k).id >= id })
+			if j < a.oc.len() && a.oc.at(j).id == id {
+				r := a.oc.at(j)
+				op := Op{ID: id, Key: l.key(r), Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: j}
 				sh.mu.Unlock()
 				return op, true
 			}

@@ -13,28 +13,30 @@ func (c *acctCheck) noticeCheck() {
 	lowOn := c.low > 0
 	var lowDue, depDue string // the observation that makes a notice due
 	if c.hasOpen {
-		see := func(v int64, what string) {
+		// what names the observation; it is called only when needed
+		see := func(v int64, what func() string) {
 			if v >= c.b0 {
 				return
 			}
 			if lowOn && v > 0 && v <= c.low && lowDue == "" {
-				lowDue = fmt.Sprintf("%s showed balance %d", what, v)
+				lowDue = fmt.Sprintf("%s showed balance %d", what(), v)
 			}
 			if v == 0 && depDue == "" {
-				depDue = what + " showed balance 0"
+				depDue = what() + " showed balance 0"
 			}
 		}
 		for i := range a.ops {
 			o := &a.ops[i]
 			if o.out.HasBalance && (o.out.Kind == OK || o.out.Kind == Insufficient) {
-				see(o.out.Balance, c.ref(o))
+				see(o.out.Balance, func() string { return c.ref(o) })
 			}
 		}
 		for i := range a.reads {
-			see(a.reads[i].snap.Balance, "read "+c.h.ref(a.reads[i].inst, a.reads[i].id))
+			r := &a.reads[i]
+			see(r.snap.Balance, func() string { return "read " + c.h.ref(r.inst, r.id) })
 		}
 		if c.hasClose {
-			see(c.close.snap.Balance, "the closing snapshot")
+			see(c.close.snap.Balance, func() string { return "the closing snapshot" })
 		}
 	}
 	end, hasEnd := c.close.snap.Balance, c.hasClose

@@ -79,18 +79,20 @@ func ParseCause(s string) (Cause, error) {
 //   - Rejected: Status is the HTTP status.
 //   - Unknown: Cause, and Status when the server answered with one (5xx).
 //
-// Optional numbers carry a Has flag so that zero stays a real value.
+// Optional numbers carry a Has flag so that zero stays a real value. (The
+// flags sit together so that the struct stays small: the ledger keeps one
+// per deduction.)
 type Outcome struct {
 	Kind       OutcomeKind
-	Balance    int64
-	HasBalance bool
-	Version    int64
-	HasVersion bool
-	TxID       string
-	Charged    int64
-	HasCharged bool
-	Status     int
 	Cause      Cause
+	HasBalance bool
+	HasVersion bool
+	HasCharged bool
+	Balance    int64
+	Version    int64
+	Charged    int64
+	TxID       string
+	Status     int
 }
 
 // Charge returns the credits a confirmed deduction took by the server's own

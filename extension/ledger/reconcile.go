@@ -25,7 +25,10 @@ func (c *acctCheck) reconcile(keys map[string]opLoc) {
 		}
 		return
 	}
-	byOp := make(map[int][]int)
+	// the log's transactions per deduction: first[i] is the first (index+1,
+	// 0 for none), more holds any further ones
+	first := make([]int32, len(a.ops))
+	more := make(map[int][]int)
 	for ti := range a.log {
 		t := &a.log[ti]
 		loc, ok := keys[t.Key]
@@ -37,13 +40,20 @@ func (c *acctCheck) reconcile(keys map[string]opLoc) {
 		case loc.a != a:
 			o := &loc.a.ops[loc.i]
 			c.serverOnly(t, fmt.Sprintf("with the key of %s, a deduction on account %q", c.ref(o), loc.a.name), o)
+		case first[loc.i] == 0:
+			first[loc.i] = int32(ti + 1)
 		default:
-			byOp[loc.i] = append(byOp[loc.i], ti)
+			more[loc.i] = append(more[loc.i], ti)
 		}
 	}
+	var one [1]int
 	for i := range a.ops {
 		o := &a.ops[i]
-		txs := byOp[i]
+		var txs []int
+		if first[i] != 0 {
+			one[0] = int(first[i] - 1)
+			txs = append(one[:1:1], more[i]...)
+		}
 		if len(txs) > 0 {
 			o.logTx = txs[0]
 		}
@@ -59,7 +69,7 @@ func (c *acctCheck) reconcile(keys map[string]opLoc) {
 			c.over.log += sum - a.log[txs[0]].Amount
 			c.add(Finding{
 				Kind: KindDoubleCharge, Credits: sum - a.log[txs[0]].Amount,
-				Expected: fmt.Sprintf("one debit for key %q", o.key),
+				Expected: fmt.Sprintf("one debit for key %q", c.h.key(o)),
 				Seen:     fmt.Sprintf("%d debits (%v), %d credits in all", len(txs), ids, sum),
 				Ops:      c.refs(o),
 			}, c.ref(o))
@@ -69,7 +79,7 @@ func (c *acctCheck) reconcile(keys map[string]opLoc) {
 			if len(txs) == 0 {
 				c.add(Finding{
 					Kind: KindMissingDebit, Credits: o.out.charge(o.amount),
-					Expected: fmt.Sprintf("a debit with key %q in the server log", o.key),
+					Expected: fmt.Sprintf("a debit with key %q in the server log", c.h.key(o)),
 					Seen:     "none: the confirmed deduction has no record",
 					Ops:      c.refs(o),
 				}, c.ref(o))

@@ -40,7 +40,7 @@ const (
 	DefaultAccountBudget = 5 * time.Second
 	DefaultTotalBudget   = 60 * time.Second
 	DefaultMaxOps        = 20000
-	DefaultMemoryBudget  = 256 << 20
+	DefaultMemoryBudget  = 192 << 20
 	DefaultMaxFindings   = 10
 )
 
@@ -169,7 +169,13 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	}
 	sort.Strings(names)
 
-	keys := keyIndex(h)
+	var keys map[string]opLoc
+	for _, a := range h.accounts {
+		if a.logSet {
+			keys = keyIndex(h)
+			break
+		}
+	}
 	checks := make([]*acctCheck, 0, len(names))
 	for i, name := range names {
 		if i%64 == 0 && ctx.Err() != nil {
@@ -220,7 +226,7 @@ func keyIndex(h *history) map[string]opLoc {
 	idx := make(map[string]opLoc, n)
 	for _, a := range h.accounts {
 		for i := range a.ops {
-			if k := a.ops[i].key; k != "" {
+			if k := h.key(&a.ops[i]); k != "" {
 				idx[k] = opLoc{a, i}
 			}
 		}
@@ -248,9 +254,8 @@ type acctCheck struct {
 	leak, over struct{ interval, chain, log, counter int64 }
 	cws        int64
 
-	sums      *sums          // prefix sums of the counter rule, built once
-	chainLeak map[*hop]int64 // credits found leaked by the chain up to each link
-	chainOver map[*hop]int64 // credits found overcharged by the chain up to each link
+	sums *sums // prefix sums of the counter rule, built once
+	obs  []obs // observed balances in server order, built once
 }
 
 func newAcctCheck(h *history, a *hacct, opts *VerifyOptions, low int64, overdraft bool) *acctCheck {
