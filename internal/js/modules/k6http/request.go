@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +178,7 @@ func (mi *Instance) applyParams(rq *request, p *sobek.Object) ([]metrics.Tag, st
 				rq.name = val.String()
 			}
 		}
-		sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+		slices.SortFunc(tags, func(a, b metrics.Tag) int { return strings.Compare(a.Key, b.Key) })
 	}
 	if v := p.Get("timeout"); isSet(v) {
 		d, err := parseTimeout(v)

@@ -3,6 +3,7 @@ package k6http
 import (
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,5 +115,65 @@ func TestHTTPDebug(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("debug log lacks %q:\n%s", want, logs)
 		}
+	}
+}
+
+// TestResponseFraming covers bodies without Content-Length: chunked, and
+// delimited by the server closing the connection.
+func TestResponseFraming(t *testing.T) {
+	t.Parallel()
+	chunked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for i := 0; i < 3; i++ {
+			_, _ = w.Write([]byte(strings.Repeat("x", 3000)))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(chunked.Close)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Raw: 1\r\n\r\nuntil the end")
+			}()
+		}
+	}()
+
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			v := newVU(t, withStd(tr.std))
+			_ = v.rt.Set("CHUNKED", chunked.URL)
+			_ = v.rt.Set("RAW", "http://"+ln.Addr().String())
+			v.expect(`const a = http.get(CHUNKED); if (a.body.length !== 9000) return "chunked: " + a.body.length;
+				const b = http.get(RAW); const c = http.get(RAW);
+				return b.body === "until the end" && b.headers["X-Raw"] === "1" && c.status === 200 || [b.status, b.body, c.error];`)
+		})
+	}
+}
+
+func TestDiscardResponseBodies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v := newVU(t, withOptions(options.Options{DiscardResponseBodies: ptr(true)}), withSystemTags("ip", "status"))
+	_ = v.rt.Set("BASE", f.URL)
+	v.expect(`const r = http.get(BASE + "/bytes/5000"); const t = http.get(BASE + "/text", {responseType: "text"});
+		return r.body === null && r.status === 200 && t.body === "plain text fixture\n";`)
+	if v.st.DataReceived.Load() < 5000 {
+		t.Fatalf("discarded body not counted: %d bytes received", v.st.DataReceived.Load())
+	}
+	if ip, _ := v.samples()[0].Tags.Get("ip"); ip != "127.0.0.1" {
+		t.Fatalf("ip tag = %q", ip)
 	}
 }
