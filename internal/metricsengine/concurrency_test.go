@@ -243,3 +243,43 @@ func (failingOutput) Description() string                     { return "failing"
 func (failingOutput) Start(context.Context, output.Run) error { return nil }
 func (failingOutput) AddSamples(metrics.Samples) error        { return fmt.Errorf("disk full") }
 func (failingOutput) Stop() error                             { return nil }
+
+// Batches a VU pushes in time order reach the outputs in time order, even
+// though they land in different shards.
+func TestOutputTimeOrder(t *testing.T) {
+	reg := metrics.NewRegistry()
+	b := metrics.RegisterBuiltin(reg)
+	rec := &recordingOutput{}
+	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []output.Output{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start(context.Background(), nil)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 20_000; i++ {
+		eng.Push(metrics.Samples{{Metric: b.Iterations, Value: 1, Time: base.Add(time.Duration(i) * time.Microsecond)}})
+	}
+	if err := eng.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.times) != 20_000 {
+		t.Fatalf("%d samples", len(rec.times))
+	}
+	for i := 1; i < len(rec.times); i++ {
+		if rec.times[i].Before(rec.times[i-1]) {
+			t.Fatalf("sample %d at %v came after %v", i, rec.times[i], rec.times[i-1])
+		}
+	}
+}
+
+type recordingOutput struct{ times []time.Time }
+
+func (o *recordingOutput) Description() string                     { return "recording" }
+func (o *recordingOutput) Start(context.Context, output.Run) error { return nil }
+func (o *recordingOutput) AddSamples(b metrics.Samples) error {
+	for _, s := range b {
+		o.times = append(o.times, s.Time)
+	}
+	return nil
+}
+func (o *recordingOutput) Stop() error { return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tallyhq/tally/internal/output"
@@ -39,7 +40,9 @@ func (e *Engine) kickFlusher() {
 }
 
 // flusher hands pending batches to the outputs every flushInterval, when a
-// shard asks for it, and one last time when stopping.
+// shard asks for it, and one last time when stopping. Within one flush the
+// batches are ordered by the time of their first sample, so outputs are in
+// time order up to the skew of one flush interval.
 func (e *Engine) flusher() {
 	defer close(e.flusherDone)
 	t := time.NewTicker(flushInterval)
@@ -53,18 +56,31 @@ func (e *Engine) flusher() {
 		case <-e.flusherStop:
 			stopping = true
 		}
+		// A flush takes exactly the batches pushed before the epoch
+		// changed: a batch pushed later, even into a shard not yet swept,
+		// waits for the next flush. So what one goroutine pushed in order
+		// reaches the outputs in order.
+		cur := e.epoch.Add(1)
 		for _, s := range e.shards {
 			s.mu.Lock()
-			batches = append(batches, s.pending...)
-			clear(s.pending)
-			s.pending = s.pending[:0]
-			s.pendingLen = 0
+			k := 0
+			for k < len(s.pending) && s.pending[k].epoch < cur {
+				batches = append(batches, s.pending[k].batch)
+				s.pendingLen -= len(s.pending[k].batch)
+				k++
+			}
+			n := copy(s.pending, s.pending[k:])
+			clear(s.pending[n:])
+			s.pending = s.pending[:n]
 			if stopping {
 				s.outputsDone = true
 			}
 			s.cond.Broadcast()
 			s.mu.Unlock()
 		}
+		// Shards interleave the pushes of all VUs; restore time order
+		// within the flush (batches keep their inner order).
+		slices.SortStableFunc(batches, func(a, b metrics.Samples) int { return a[0].Time.Compare(b[0].Time) })
 		e.write(batches)
 		clear(batches)
 		batches = batches[:0]

@@ -109,6 +109,7 @@ type Engine struct {
 	flushAt     int
 	maxPending  int
 	kick        chan struct{}
+	epoch       atomic.Uint64 // flush epoch, advanced by the flusher
 	flusherStop chan struct{}
 	flusherDone chan struct{}
 	outFailed   []bool // by output; owned by the flusher

@@ -27,11 +27,18 @@ type shard struct {
 	lastTags          *metrics.TagSet
 	lastRef           [2]*breakSinks
 
-	pending     []metrics.Samples // batches not yet handed to outputs
-	pendingLen  int               // samples in pending
-	outputsDone bool              // outputs were closed: stop buffering
+	pending     []pendingBatch // batches not yet handed to outputs, in push order
+	pendingLen  int            // samples in pending
+	outputsDone bool           // outputs were closed: stop buffering
 
 	_ [64]byte // keep shards on separate cache lines
+}
+
+// pendingBatch is a batch waiting for the outputs, with the flush epoch
+// current when it was pushed.
+type pendingBatch struct {
+	epoch uint64
+	batch metrics.Samples
 }
 
 func newShards(nsub int) []*shard {
@@ -89,7 +96,7 @@ func (e *Engine) Push(batch metrics.Samples) {
 			s.cond.Wait()
 		}
 		if !s.outputsDone {
-			s.pending = append(s.pending, batch)
+			s.pending = append(s.pending, pendingBatch{epoch: e.epoch.Load(), batch: batch})
 			s.pendingLen += len(batch)
 			if s.pendingLen >= e.flushAt {
 				e.kickFlusher()
