@@ -287,10 +287,10 @@ func (r *run) runSetup(ctx context.Context) error {
 	defer cancel()
 	err = vu.RunSetup(sctx)
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(context.Cause(sctx), errSetupTimeout):
 		return exitcode.Errorf(exitcode.SetupTimeout, "setup() execution timed out after %s (raise setupTimeout if it needs longer)", timeout)
+	case err == nil:
+		return nil
 	case errors.Is(err, js.ErrNotSerializable):
 		return exitcode.With(exitcode.Other, err)
 	}
@@ -317,10 +317,10 @@ func (r *run) runTeardown(ctx context.Context) error {
 	defer cancel()
 	err = vu.RunTeardown(tctx)
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(context.Cause(tctx), errTeardownTimeout):
 		return exitcode.Errorf(exitcode.TeardownTimeout, "teardown() execution timed out after %s (raise teardownTimeout if it needs longer)", timeout)
+	case err == nil:
+		return nil
 	}
 	if ae, ok := js.Aborted(err); ok {
 		r.Abort(ae.Reason)
