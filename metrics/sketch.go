@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -87,4 +89,81 @@ func (s *trendSketch) quantile(q, lo, hi float64) float64 {
 		v += (s.valueAtRank(fl+1) - v) * frac
 	}
 	return math.Min(math.Max(v, lo), hi)
+}
+
+// trendEncodingVersion is the first byte of TrendSink.MarshalBinary's output.
+const trendEncodingVersion = 1
+
+// MarshalBinary encodes the sink so that another process (another instance
+// of a distributed run) can decode and merge it: a version byte, the count,
+// sum, min and max, then either the exact values or the DDSketch in its
+// standard encoding (index mapping included).
+func (t *TrendSink) MarshalBinary() ([]byte, error) {
+	b := []byte{trendEncodingVersion}
+	b = binary.AppendVarint(b, t.count)
+	for _, f := range []float64{t.sum, t.min, t.max} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+	}
+	if t.sketch == nil {
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, uint64(len(t.values)))
+		for _, v := range t.values {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		return b, nil
+	}
+	b = append(b, 1)
+	t.sketch.sk.Encode(&b, false)
+	return b, nil
+}
+
+// UnmarshalBinary replaces t with a sink encoded by MarshalBinary.
+func (t *TrendSink) UnmarshalBinary(b []byte) error {
+	bad := func(what string) error { return fmt.Errorf("decode trend: %s", what) }
+	if len(b) == 0 || b[0] != trendEncodingVersion {
+		return bad("unknown encoding version")
+	}
+	b = b[1:]
+	count, n := binary.Varint(b)
+	if n <= 0 || count < 0 {
+		return bad("bad count")
+	}
+	b = b[n:]
+	if len(b) < 25 {
+		return bad("truncated")
+	}
+	var out TrendSink
+	out.count = count
+	out.sum = math.Float64frombits(binary.LittleEndian.Uint64(b))
+	out.min = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
+	out.max = math.Float64frombits(binary.LittleEndian.Uint64(b[16:]))
+	mode := b[24]
+	b = b[25:]
+	switch mode {
+	case 0:
+		nv, n := binary.Uvarint(b)
+		if n <= 0 || nv > ExactTrendLimit || int64(nv) != count || uint64(len(b)-n) != 8*nv {
+			return bad("bad exact values")
+		}
+		b = b[n:]
+		out.values = make([]float64, nv)
+		for i := range out.values {
+			out.values[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+	case 1:
+		provider := func() store.Store { return store.NewCollapsingLowestDenseStore(TrendSketchMaxBins) }
+		sk, err := ddsketch.DecodeDDSketch(b, provider, nil)
+		if err != nil {
+			return fmt.Errorf("decode trend sketch: %w", err)
+		}
+		if sk.IndexMapping == nil || !sk.IndexMapping.Equals(trendMapping) {
+			return bad("sketch uses another index mapping")
+		}
+		sk.IndexMapping = trendMapping
+		out.sketch = &trendSketch{sk: sk}
+	default:
+		return bad("unknown mode")
+	}
+	*t = out
+	return nil
 }
