@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,8 +93,8 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 		if !wait.until(hardCtx, at) {
 			break
 		}
-		select {
-		case vu := <-idle:
+		vu := takeIdle(idle)
+		if vu != nil {
 			e.busy.Add(1)
 			wg.Add(1)
 			go func() {
@@ -102,18 +103,18 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 				e.busy.Add(-1)
 				idle <- vu
 			}()
-		default:
-			e.drops.Add(1)
-			e.dropped(ctx, 1)
-			if e.requested < e.maxVUs {
-				e.requested++
-				need <- struct{}{}
-			} else {
-				e.warnOnce.Do(func() {
-					e.env.logger.Warn("not enough VUs: all of maxVUs are busy, iterations are dropped; raise maxVUs or lower the rate",
-						"scenario", e.sc.Name, "maxVUs", e.maxVUs)
-				})
-			}
+			continue
+		}
+		e.drops.Add(1)
+		e.dropped(ctx, 1)
+		if e.requested < e.maxVUs {
+			e.requested++
+			need <- struct{}{}
+		} else {
+			e.warnOnce.Do(func() {
+				e.env.logger.Warn("not enough VUs: all of maxVUs are busy, iterations are dropped; raise maxVUs or lower the rate",
+					"scenario", e.sc.Name, "maxVUs", e.maxVUs)
+			})
 		}
 	}
 	sleepUntil(hardCtx, start.Add(e.regular))
@@ -124,6 +125,24 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 	defer mu.Unlock()
 	for _, vu := range owned {
 		e.release(vu)
+	}
+}
+
+// takeIdle returns an idle VU, or nil. When none is idle it yields once
+// first: after a stall the slot loop catches up in a burst, and VUs whose
+// iterations already ended may not have had the CPU to say so yet.
+func takeIdle(idle chan VU) VU {
+	select {
+	case vu := <-idle:
+		return vu
+	default:
+	}
+	runtime.Gosched()
+	select {
+	case vu := <-idle:
+		return vu
+	default:
+		return nil
 	}
 }
 
