@@ -237,6 +237,7 @@ type vuHandle struct {
 
 	mu         sync.Mutex
 	state      int // handleStopped, handleRunning or handleStopping
+	stops      int // counts stop calls, so a stale cut timer does nothing
 	cutTimer   *time.Timer
 	cancelIter context.CancelFunc
 }
@@ -283,16 +284,18 @@ func (h *vuHandle) stop(grace time.Duration) {
 		return
 	}
 	h.state = handleStopping
+	h.stops++
 	if grace >= 0 {
-		h.cutTimer = time.AfterFunc(grace, h.cut)
+		n := h.stops
+		h.cutTimer = time.AfterFunc(grace, func() { h.cut(n) })
 	}
 }
 
-// cut interrupts the iteration of a stopping handle.
-func (h *vuHandle) cut() {
+// cut interrupts the iteration of a handle still in the stop numbered n.
+func (h *vuHandle) cut(n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.state == handleStopping && h.cancelIter != nil {
+	if h.state == handleStopping && h.stops == n && h.cancelIter != nil {
 		h.cancelIter()
 	}
 }
