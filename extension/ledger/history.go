@@ -125,6 +125,14 @@ type history struct {
 
 func (h *history) multi() bool { return len(h.insts) > 1 }
 
+// eps is the clock bound by which times of instance inst were widened.
+func (h *history) eps(inst int32) int64 {
+	if !h.multi() {
+		return 0
+	}
+	return h.insts[inst].eps
+}
+
 // key returns the idempotency key of a deduction.
 func (h *history) key(o *hop) string {
 	if o.key != "" || h.insts[o.inst].keyPrefix == "" {

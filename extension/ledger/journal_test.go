@@ -92,28 +92,53 @@ func TestJournalRoundTrip(t *testing.T) {
 // splitJournal deals a journal's lines out to n instances of the same run:
 // per account (disjoint) or per operation (shared accounts). Snapshots,
 // notices and logs stay with instance 0, as with one designated process.
-func splitJournal(t *testing.T, journal []byte, n int, byAccount bool) [][]byte {
+// Instance i started startNs[i] later than instance 0 (its m values are
+// smaller by as much), its wall clock is off by skewNs[i], and each header
+// claims a clock bound of epsMs.
+func splitJournal(t *testing.T, journal []byte, n int, byAccount bool, epsMs float64, startNs, skewNs []int64) [][]byte {
 	t.Helper()
-	lines := bytes.Split(bytes.TrimSpace(journal), []byte("\n"))
-	var hdr map[string]any
-	if err := json.Unmarshal(lines[0], &hdr); err != nil {
-		t.Fatal(err)
+	decode := func(b []byte) map[string]any {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var m map[string]any
+		if err := d.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
+	num := func(v any) int64 {
+		i, err := v.(json.Number).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	lines := bytes.Split(bytes.TrimSpace(journal), []byte("\n"))
+	hdr := decode(lines[0])
+	wall0 := num(hdr["wall0"])
 	out := make([][]byte, n)
 	counts := make([]int, n)
-	owner := make(map[float64]int)
+	owner := make(map[int64]int)
 	acctOwner := make(map[string]int)
+	shift := func(i int) int64 {
+		if startNs == nil {
+			return 0
+		}
+		return startNs[i]
+	}
 	for i := range out {
 		hdr["inst"] = fmt.Sprintf("i%d", i)
-		hdr["epsMs"] = 0
+		hdr["epsMs"] = epsMs
+		w := wall0 + shift(i)
+		if skewNs != nil {
+			w += skewNs[i]
+		}
+		hdr["wall0"] = w
 		b, _ := json.Marshal(hdr)
 		out[i] = append(b, '\n')
 	}
 	for _, line := range lines[1:] {
-		var m map[string]any
-		if err := json.Unmarshal(line, &m); err != nil {
-			t.Fatal(err)
-		}
+		m := decode(line)
 		to := 0
 		switch m["t"] {
 		case "ftr":
@@ -126,15 +151,23 @@ func splitJournal(t *testing.T, journal []byte, n int, byAccount bool) [][]byte 
 				}
 				to = acctOwner[a]
 			} else {
-				to = int(m["id"].(float64)) % n
+				to = int(num(m["id"])) % n
 			}
 			if m["t"] == "beg" {
-				owner[m["id"].(float64)] = to
+				owner[num(m["id"])] = to
 			}
 		case "end":
-			to = owner[m["id"].(float64)]
+			to = owner[num(m["id"])]
 		}
-		out[to] = append(append(out[to], line...), '\n')
+		if d := shift(to); d != 0 {
+			for _, k := range []string{"m", "m0"} {
+				if v, ok := m[k]; ok {
+					m[k] = num(v) - d
+				}
+			}
+		}
+		b, _ := json.Marshal(m)
+		out[to] = append(append(out[to], b...), '\n')
 		counts[to]++
 	}
 	for i := range out {
@@ -164,7 +197,7 @@ func TestJournalMerge(t *testing.T) {
 					t.Fatal(err)
 				}
 				var paths []string
-				for i, part := range splitJournal(t, sink.buf, 3, byAccount) {
+				for i, part := range splitJournal(t, sink.buf, 3, byAccount, 0, nil, nil) {
 					paths = append(paths, writeFile(t, dir, fmt.Sprintf("i%d.ndjson", i), part))
 				}
 				got, err := VerifyJournals(ctx, paths, VerifyOptions{})
@@ -351,5 +384,34 @@ func TestCloseJournalFile(t *testing.T) {
 	}
 	if err := s.l.CloseJournal(); err != nil {
 		t.Fatalf("second close: %v", err)
+	}
+}
+
+// Correct histories split across three instances that started at different
+// times and whose clocks are off by up to their bound still pass, accounts
+// shared or not.
+func TestJournalMergeClockBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	for seed := range uint64(60) {
+		sink := &journalSink{}
+		cfg := correctConfig(seed)
+		cfg.journal = sink
+		runSim(t, cfg)
+		byAccount := seed%2 == 0
+		start := []int64{0, 3 * ms, 11 * ms}
+		skew := []int64{0, -4 * ms, 5 * ms} // within the 5 ms bound
+		var paths []string
+		for i, part := range splitJournal(t, sink.buf, 3, byAccount, 5, start, skew) {
+			paths = append(paths, writeFile(t, dir, fmt.Sprintf("s%d-i%d.ndjson", seed, i), part))
+		}
+		r, err := VerifyJournals(ctx, paths, VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Verdict != Pass {
+			t.Fatalf("%v disjoint=%v: %s", cfg, byAccount, text(r))
+		}
 	}
 }

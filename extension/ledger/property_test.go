@@ -18,6 +18,10 @@ func correctConfig(seed uint64) simConfig {
 	if r.IntN(5) > 0 {
 		unknown = r.Float64() * 0.05
 	}
+	drop := 0.0
+	if r.IntN(4) == 0 {
+		drop = r.Float64() * 0.1
+	}
 	return simConfig{
 		seed:        seed,
 		accounts:    1 + r.IntN(3),
@@ -32,6 +36,7 @@ func correctConfig(seed uint64) simConfig {
 		versions:    r.IntN(2) == 0,
 		flags:       r.IntN(2) == 0,
 		used:        r.IntN(2) == 0,
+		dropBalance: drop,
 	}
 }
 

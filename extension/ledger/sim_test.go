@@ -61,8 +61,8 @@ type simConfig struct {
 	used        bool    // snapshots report used credits
 	bug         bug
 	bugRate     float64 // chance per eligible event
+	dropBalance float64 // share of ok answers whose body could not be read (no balance, version, charge)
 	journal     *journalSink
-	deep        bool
 }
 
 type journalSink struct{ buf []byte }
@@ -279,6 +279,9 @@ func (s *sim) action(tb testing.TB, next func()) {
 func (s *sim) outcome(r simResp) Outcome {
 	switch r.status {
 	case 200:
+		if s.chance(s.cfg.dropBalance) {
+			return Outcome{Kind: OK, Status: 200}
+		}
 		o := Outcome{Kind: OK, Balance: r.bal, HasBalance: true, TxID: r.tx, Charged: r.charge, HasCharged: true}
 		if s.cfg.versions {
 			o.Version, o.HasVersion = r.ver, true

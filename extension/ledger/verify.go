@@ -351,14 +351,16 @@ func (c *acctCheck) pickSnapshots() {
 		}
 		c.hasOpen = true
 		c.b0 = c.open.snap.Balance
+		// Only operations that certainly began before the snapshot count:
+		// with several instances, times are widened by each clock bound.
 		early := 0
 		for i := range a.ops {
-			if a.ops[i].call < c.open.call {
+			if a.ops[i].call+2*c.h.eps(a.ops[i].inst) < c.open.call {
 				early++
 			}
 		}
 		for i := range a.reads {
-			if a.reads[i].call < c.open.call {
+			if a.reads[i].call+2*c.h.eps(a.reads[i].inst) < c.open.call {
 				early++
 			}
 		}
