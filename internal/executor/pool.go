@@ -108,10 +108,3 @@ func (p *pool) put(vu VU) {
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
 }
-
-// size returns the number of free VUs.
-func (p *pool) size() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
-}

@@ -161,9 +161,6 @@ func (s *Scheduler) PlannedVUs() int64 { return s.planned }
 // may initialize on demand (up to their maxVUs).
 func (s *Scheduler) MaxVUs() int64 { return s.maxVUs }
 
-// Tuple returns this instance's execution segment tuple.
-func (s *Scheduler) Tuple() *Tuple { return s.tuple }
-
 // Init initializes the planned VUs, several at a time. An error of NewVU is
 // returned unchanged.
 func (s *Scheduler) Init(ctx context.Context) error {

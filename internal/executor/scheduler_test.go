@@ -276,3 +276,53 @@ func TestProgressOutput(t *testing.T) {
 		}
 	})
 }
+
+func TestProgressMidRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out strings.Builder
+		rec := newRecorder(func(uint64, *Iteration) time.Duration { return 110 * time.Millisecond })
+		s, err := NewScheduler(SchedulerConfig{Scenarios: mustConfigs(t, `{
+			"si":{"executor":"shared-iterations","vus":2,"iterations":20},
+			"pv":{"executor":"per-vu-iterations","vus":2,"iterations":10},
+			"cv":{"executor":"constant-vus","vus":1,"duration":"2s"},
+			"rv":{"executor":"ramping-vus","stages":[{"duration":"2s","target":3}]},
+			"car":{"executor":"constant-arrival-rate","rate":10,"duration":"2s","preAllocatedVUs":1,"maxVUs":3},
+			"rar":{"executor":"ramping-arrival-rate","startRate":10,"stages":[{"duration":"2s","target":10}],"preAllocatedVUs":2}}`),
+			NewVU: rec.newVU, Progress: progress.Config{Out: &out, NoColor: true, LineInterval: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Init(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var mid []float64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(time.Second + 5*time.Millisecond)
+			for _, sc := range s.Scenarios() {
+				mid = append(mid, sc.Progress())
+			}
+		}()
+		if err := s.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		// car, cv, pv, rar, rv, si: time-based ones are half done at 1s;
+		// iteration-based ones count completed iterations (pv 9+9 of 20,
+		// si 18 of 20 at 1s with 2 VUs and 110ms iterations)
+		want := []float64{0.5025, 0.5025, 0.9, 0.5025, 0.5025, 0.9}
+		for i, w := range want {
+			if abs(mid[i]-w) > 1e-9 {
+				t.Errorf("%s progress at 1s = %v, want %v", s.Scenarios()[i].Name, mid[i], w)
+			}
+		}
+		first, _, _ := strings.Cut(out.String(), "\n")
+		for _, frag := range []string{"si running 90%", "18/20 shared iterations", "pv running 90%", "18/20 iterations (10 each)",
+			"cv running 50%", "rv running 50% (01.0s/02.0s, 2/3 VUs", "car running 50% (01.0s/02.0s, 10/1s,", "rar running 50% (01.0s/02.0s, up to 10/1s,"} {
+			if !strings.Contains(first, frag) {
+				t.Errorf("first status line %q lacks %q", first, frag)
+			}
+		}
+	})
+}

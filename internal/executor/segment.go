@@ -34,9 +34,6 @@ func WholeSegment() Segment { return Segment{From: new(big.Rat), To: big.NewRat(
 // String renders the segment as "from:to" with fractions.
 func (s Segment) String() string { return ratString(s.From) + ":" + ratString(s.To) }
 
-// Length returns To − From.
-func (s Segment) Length() *big.Rat { return new(big.Rat).Sub(s.To, s.From) }
-
 func ratString(r *big.Rat) string {
 	if r.IsInt() {
 		return r.Num().String()
@@ -158,12 +155,6 @@ type Tuple struct {
 	lengths  []int64 // segment lengths in units of 1/period, by position
 	period   int64   // L
 	offsets  []int64 // owned positions in [0, period), ascending
-}
-
-// WholeTuple returns the tuple of an unsegmented test: it owns every index.
-func WholeTuple() *Tuple {
-	t, _ := NewTuple(WholeSegment(), nil)
-	return t
 }
 
 // NewTuple places seg in seq (nil seq: seg plus the gaps around it) and
