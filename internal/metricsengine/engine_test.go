@@ -363,3 +363,28 @@ func TestSummaryBreakdown(t *testing.T) {
 		t.Error("breakdown without Config.Breakdown")
 	}
 }
+
+// A threshold on the always-registered sub-metric shares it; another
+// spelling of the same selector is its own entry with the same data.
+func TestThresholdOnExpectedResponseSubmetric(t *testing.T) {
+	r := newRun(t, map[string]any{
+		"http_req_duration{expected_response:true}":    []string{"max<100"},
+		"http_req_duration{ expected_response: true }": []string{"avg<100"},
+		"http_req_duration{expected_response:'false'}": []string{"max<100"},
+	}, nil)
+	r.add("http_req_duration", 20, map[string]string{"expected_response": "true"})
+	r.add("http_req_duration", 500, map[string]string{"expected_response": "false"})
+	got, failed := r.finish(time.Second, []string{"max", "avg"})
+	if !failed {
+		t.Error("EvaluateThresholds() = false, want the false sub-metric to fail")
+	}
+	expect(t, got, map[string]map[string]any{
+		"http_req_duration{expected_response:true}":    {"max": 20, "thresholds": map[string]bool{"max<100": true}},
+		"http_req_duration{ expected_response: true }": {"avg": 20, "thresholds": map[string]bool{"avg<100": true}},
+		"http_req_duration{expected_response:'false'}": {"max": 500, "thresholds": map[string]bool{"max<100": false}},
+		"http_req_duration":                            {"max": 500},
+	})
+	if n := len(r.eng.Describe(r.b.HTTPReqDuration).Submetrics); n != 3 {
+		t.Errorf("%d sub-metrics, want 3", n)
+	}
+}
