@@ -213,7 +213,14 @@ func (r *renderer) results(metrics map[string]*MetricData, root *GroupData, nest
 	}
 	var blocks []block
 	if c, ok := metrics["checks"]; ok && c.Type == "rate" {
-		blocks = append(blocks, r.checkRows(c))
+		b := r.checkRows(c)
+		// sub-metrics of checks (thresholds on checks{...}) follow the tallies
+		for _, rw := range r.metricRows(metrics, "checks", r.subsByParent(metrics)["checks"]) {
+			if rw.name != "checks" {
+				b.rows = append(b.rows, rw)
+			}
+		}
+		blocks = append(blocks, b)
 	}
 	custom := r.customRows(metrics)
 	http, exec := httpCompact, execCompact

@@ -58,6 +58,9 @@ func fixture() *Data {
 		"p(90)<2000": {OK: true, Aggregation: "p(90)", Value: 146.8812, Order: 1},
 	}
 	d.Metrics["http_req_failed"].Thresholds = map[string]ThresholdResult{"rate<0.01": {OK: true, Aggregation: "rate"}}
+	d.Metrics["checks{check:token present}"] = &MetricData{Type: "rate", Contains: "default",
+		Values:     map[string]float64{"rate": 40.0 / 45, "passes": 40, "fails": 5},
+		Thresholds: map[string]ThresholdResult{"rate>0.95": {OK: false, Aggregation: "rate", Value: 40.0 / 45}}}
 	d.Metrics["http_req_duration{scenario:race}"].Thresholds = map[string]ThresholdResult{"max<60000": {OK: false, Aggregation: "max", Value: 61234.5}}
 	d.Breakdown = &Breakdown{
 		Groups: map[string]map[string]*MetricData{
