@@ -77,7 +77,7 @@ func (e *constantVUs) run(ctx context.Context, start time.Time) {
 	for _, vu := range e.acquireAll(hardCtx, e.vus) {
 		wg.Go(func() {
 			defer e.release(vu)
-			for regCtx.Err() == nil {
+			for running(hardCtx, regCtx) {
 				e.runIteration(hardCtx, vu)
 			}
 		})

@@ -85,7 +85,7 @@ func (e *perVUIterations) run(ctx context.Context, start time.Time) {
 		wg.Go(func() {
 			defer e.release(vu)
 			for i := int64(0); i < e.cfg.Iterations; i++ {
-				if regCtx.Err() != nil {
+				if !running(hardCtx, regCtx) {
 					e.dropped(ctx, e.cfg.Iterations-i)
 					return
 				}

@@ -102,7 +102,7 @@ func (e *sharedIterations) run(ctx context.Context, start time.Time) {
 	for _, vu := range e.acquireAll(hardCtx, e.vus) {
 		wg.Go(func() {
 			defer e.release(vu)
-			for regCtx.Err() == nil && claimed.Add(1) <= e.total {
+			for running(hardCtx, regCtx) && claimed.Add(1) <= e.total {
 				started.Add(1)
 				e.runIteration(hardCtx, vu)
 				e.done.Add(1)

@@ -159,6 +159,14 @@ func (b *base) release(vu VU) {
 	b.env.pool.put(vu)
 }
 
+// running reports whether a looping executor may start another iteration:
+// neither its hard stop nor the end of its regular duration has come.
+// regular is a child of hard, and a parent is marked done a moment before
+// its children, so both are checked.
+func running(hard, regular context.Context) bool {
+	return hard.Err() == nil && regular.Err() == nil
+}
+
 // segIndex numbers a scenario's iterations: the n-th local iteration gets
 // the n-th global index the instance owns.
 type segIndex struct {
