@@ -245,15 +245,32 @@ func fieldByTag(v reflect.Value, key string) reflect.Value {
 
 func fieldError(err error, val []byte, t reflect.Type) error {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		want := map[reflect.Kind]string{reflect.Int64: "an integer", reflect.String: "a string",
-			reflect.Map: "an object of strings", reflect.Slice: "a list"}[t.Kind()]
-		if want == "" {
-			want = te.Type.String()
-		}
-		return fmt.Errorf("%s is not %s", abbreviate(val), want)
+	if !errors.As(err, &te) {
+		return err
 	}
-	return err
+	if te.Field != "" && te.Type != t {
+		return fmt.Errorf("%s must be %s, got a JSON %s", te.Field, kindName(te.Type), te.Value)
+	}
+	return fmt.Errorf("%s is not %s", abbreviate(val), kindName(t))
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int64, reflect.Int:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Map:
+		if t.Elem().Kind() == reflect.String {
+			return "an object of strings"
+		}
+		return "an object"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }
 
 func abbreviate(b []byte) string {
@@ -288,6 +305,23 @@ func (p *presence) setPresent(k string) {
 type Stage struct {
 	Duration options.Duration `json:"duration"`
 	Target   int64            `json:"target"`
+}
+
+// UnmarshalJSON decodes a stage, rejecting keys other than duration and
+// target.
+func (s *Stage) UnmarshalJSON(b []byte) error {
+	type plain Stage
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			return fmt.Errorf("a stage has only duration and target: %s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return err
+	}
+	*s = Stage(p)
+	return nil
 }
 
 func validateStages(errs *configErrors, stages []Stage) {
