@@ -133,7 +133,7 @@ func (e *Engine) add(s *shard, smp *metrics.Sample) {
 		return
 	}
 	for _, sub := range e.subsByMetric[m.Index] {
-		if !smp.Tags.Contains(sub.tags) {
+		if !sub.matches(smp.Tags) {
 			continue
 		}
 		ss := s.subs[sub.idx]
@@ -369,4 +369,16 @@ func (e *Engine) collect() *snapshot {
 		s.mu.Unlock()
 	}
 	return snap
+}
+
+// matches reports whether tags hold every tag of the sub-metric's selector.
+// Selectors have one or two tags, so a binary search per selector tag beats
+// TagSet.Contains's merge walk over all of the sample's tags.
+func (sub *submetric) matches(tags *metrics.TagSet) bool {
+	for _, t := range sub.tags.Tags() {
+		if v, ok := tags.Get(t.Key); !ok || v != t.Value {
+			return false
+		}
+	}
+	return true
 }
