@@ -85,11 +85,11 @@ type countingPusher struct{ n atomic.Int64 }
 
 func (c *countingPusher) Push(s metrics.Samples) { c.n.Add(int64(len(s))) }
 
-func benchVU(b *testing.B, url string, p metrics.Pusher) (*fakeVU, *sobek.Program) {
-	v := newVU(b)
+func benchVU(b *testing.B, url string, p metrics.Pusher, std bool) *fakeVU {
+	v := newVU(b, withStd(std))
 	v.st.Samples = p
 	_ = v.rt.Set("URL", url)
-	return v, nil
+	return v
 }
 
 func cpuTime() time.Duration {
@@ -99,7 +99,9 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkGet makes one GET per op through the module, as a script's
-// `http.get(url)` line does, against a server in another process.
+// `http.get(url)` line does, against a server in another process; h1 is
+// the synchronous HTTP/1.1 path plain-http requests take, nethttp the
+// net/http Transport path (https, proxies).
 func BenchmarkGet(b *testing.B) {
 	url := startBenchServer(b)
 	scripts := []struct{ name, src string }{
@@ -108,38 +110,44 @@ func BenchmarkGet(b *testing.B) {
 		{"get+json_selector", `http.get(URL).json("balance") === 500`},
 		{"get+params", `http.get(URL, {headers: {"X-Req": "1"}, tags: {name: "balance"}})`},
 	}
-	for _, s := range scripts {
-		b.Run(s.name, func(b *testing.B) {
-			p := &countingPusher{}
-			v, _ := benchVU(b, url, p)
-			prog := sobek.MustCompile("bench.js", s.src, false)
-			if _, err := v.rt.RunProgram(prog); err != nil { // warm the connection
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := v.rt.RunProgram(prog); err != nil {
+	for _, tr := range transports {
+		for _, s := range scripts {
+			b.Run(tr.name+"/"+s.name, func(b *testing.B) {
+				v := benchVU(b, url, &countingPusher{}, tr.std)
+				prog := sobek.MustCompile("bench.js", s.src, false)
+				if _, err := v.rt.RunProgram(prog); err != nil { // warm the connection
 					b.Fatal(err)
 				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
-		})
+				b.ReportAllocs()
+				cpu0 := cpuTime()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := v.rt.RunProgram(prog); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+			})
+		}
 	}
 }
 
 // BenchmarkGetVUs runs 50 goroutine VUs, each with its own runtime and
 // module instance, sharing b.N GETs; it reports requests per second and
-// generator CPU per request.
+// the generator's CPU per request (the server runs in another process).
 func BenchmarkGetVUs(b *testing.B) {
 	url := startBenchServer(b)
-	const vus = 50
+	for _, tr := range transports {
+		b.Run(tr.name, func(b *testing.B) { benchVUs(b, url, tr.std, 50) })
+	}
+}
+
+func benchVUs(b *testing.B, url string, std bool, vus int) {
 	p := &countingPusher{}
-	progs := make([]*fakeVU, vus)
-	for i := range progs {
-		progs[i], _ = benchVU(b, url, p)
+	list := make([]*fakeVU, vus)
+	for i := range list {
+		list[i] = benchVU(b, url, p, std)
 	}
 	prog := sobek.MustCompile("bench.js", `http.get(URL)`, false)
 	b.ReportAllocs()
@@ -149,7 +157,7 @@ func BenchmarkGetVUs(b *testing.B) {
 	start := time.Now()
 	b.ResetTimer()
 	var wg sync.WaitGroup
-	for _, v := range progs {
+	for _, v := range list {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

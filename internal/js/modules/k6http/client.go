@@ -146,6 +146,9 @@ type client struct {
 	limiter   *limiter // nil without the rps option
 	now       func() time.Time
 	debug     string // the httpDebug option: "" (off), "full" or anything else (headers)
+	// userAgent is the User-Agent header sent when the request sets none
+	// ([""]: send none).
+	userAgent []string
 	tracers   sync.Pool
 	tagCache  tagCache
 
@@ -204,7 +207,8 @@ func newClient(cfg clientConfig) *client {
 	if b := int(options.Int(o.Batch, options.DefaultBatch)); b > perHost {
 		perHost = b
 	}
-	c := &client{traffic: &traffic{}, limiter: cfg.limiter, now: cfg.now, debug: options.String(o.HTTPDebug, "")}
+	c := &client{traffic: &traffic{}, limiter: cfg.limiter, now: cfg.now, debug: options.String(o.HTTPDebug, ""),
+		userAgent: []string{options.String(o.UserAgent, defaultUserAgent())}}
 	dialer := cfg.dialer
 	if dialer == nil {
 		dialer = &net.Dialer{KeepAlive: 30 * time.Second}
@@ -230,7 +234,7 @@ func newClient(cfg clientConfig) *client {
 		DisableKeepAlives:   !keepAlive,
 	}
 	if !cfg.noH1 && os.Getenv("HTTP_PROXY") == "" && os.Getenv("http_proxy") == "" {
-		c.h1 = newH1(dialer, c.traffic, c.now, keepAlive, perHost)
+		c.h1 = newH1(dialer, c.traffic, c.now, keepAlive, perHost, c.userAgent[0])
 	}
 	c.tracers.New = func() any { return newTracer(c.now) }
 	return c
@@ -293,9 +297,18 @@ func (c *client) releaseStd(s *stdState) {
 }
 
 // stdRoundTrip runs one round trip through net/http's Transport.
-func (c *client) stdRoundTrip(s *stdState, hr *hopRequest, l *slog.Logger) (hop, error) {
+func (c *client) stdRoundTrip(s *stdState, hr *hopRequest) (hop, error) {
+	header := hr.header
+	if _, ok := header["User-Agent"]; !ok {
+		// net/http would send its own User-Agent otherwise ("" sends none).
+		header = header.Clone()
+		if header == nil {
+			header = make(http.Header, 1)
+		}
+		header["User-Agent"] = c.userAgent
+	}
 	hreq := &http.Request{
-		Method: hr.method, URL: hr.url, Header: hr.header, Host: hr.host,
+		Method: hr.method, URL: hr.url, Header: header, Host: hr.host,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 	}
 	if hr.hasBody {
@@ -345,11 +358,12 @@ func (c *client) do(rq *request) *result {
 				return res
 			}
 		}
-		cookies := rq.cookiesFor(u, header)
+		var cookies []paramCookie
+		cookies, header = rq.cookiesFor(u, header)
 		if basic && u.User != nil {
 			if _, ok := header["Authorization"]; !ok {
 				pw, _ := u.User.Password()
-				header.Set("Authorization", basicAuth(u.User.Username(), pw))
+				header = withHeader(header, "Authorization", basicAuth(u.User.Username(), pw))
 			}
 		}
 		res.sentMethod, res.sentURL, res.sentHeader, res.sentBody, res.sentCookies = method, hopURL, header, body, cookies
@@ -369,7 +383,7 @@ func (c *client) do(rq *request) *result {
 			if std == nil {
 				std = c.newStd(rq.ctx, deadline)
 			}
-			h, err = c.stdRoundTrip(std, &hr, rq.state.Logger)
+			h, err = c.stdRoundTrip(std, &hr)
 		}
 		now := c.now()
 		if err != nil {
@@ -410,8 +424,7 @@ func (c *client) do(rq *request) *result {
 				digestTried = true
 				auth, err := digestAuthorization(chal, method, u, body)
 				if err == nil {
-					header = header.Clone()
-					header.Set("Authorization", auth)
+					header = withHeader(header.Clone(), "Authorization", auth)
 					continue
 				}
 			}
@@ -487,14 +500,14 @@ func (r *result) setError(err, ctxErr error) {
 }
 
 // cookiesFor sets the Cookie header of a round trip to u from the jar and
-// params.cookies, and returns the cookies sent.
-func (rq *request) cookiesFor(u *url.URL, header http.Header) []paramCookie {
+// params.cookies, and returns the cookies sent and the header.
+func (rq *request) cookiesFor(u *url.URL, header http.Header) ([]paramCookie, http.Header) {
 	var jarCookies []*http.Cookie
 	if rq.jar != nil {
 		jarCookies = rq.jar.cookies(u)
 	}
 	if len(jarCookies) == 0 && len(rq.cookies) == 0 {
-		return nil
+		return nil, header
 	}
 	sent := make([]paramCookie, 0, len(jarCookies)+len(rq.cookies))
 	for _, jc := range jarCookies {
@@ -519,8 +532,16 @@ func (rq *request) cookiesFor(u *url.URL, header http.Header) []paramCookie {
 		b.WriteByte('=')
 		b.WriteString(c.value)
 	}
-	header.Set("Cookie", b.String())
-	return sent
+	return sent, withHeader(header, "Cookie", b.String())
+}
+
+// withHeader sets key (canonical) in h, creating h when nil, and returns h.
+func withHeader(h http.Header, key, value string) http.Header {
+	if h == nil {
+		h = make(http.Header, 2)
+	}
+	h[key] = []string{value}
+	return h
 }
 
 // readBody reads the whole response body (keep=false discards it after

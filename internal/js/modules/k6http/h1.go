@@ -30,6 +30,7 @@ type h1 struct {
 	keepAlive   bool
 	maxIdle     int           // idle connections kept per host
 	probeIdle   time.Duration // idle connections older than this are checked before reuse
+	userAgent   string        // sent when the request sets no User-Agent ("": none)
 	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
 
 	mu     sync.Mutex
@@ -45,8 +46,8 @@ type h1Conn struct {
 	idleSince time.Time
 }
 
-func newH1(dialer *net.Dialer, t *traffic, now func() time.Time, keepAlive bool, maxIdle int) *h1 {
-	return &h1{dialer: dialer, resolver: net.DefaultResolver, traffic: t, now: now, keepAlive: keepAlive,
+func newH1(dialer *net.Dialer, t *traffic, now func() time.Time, keepAlive bool, maxIdle int, userAgent string) *h1 {
+	return &h1{dialer: dialer, resolver: net.DefaultResolver, traffic: t, now: now, keepAlive: keepAlive, userAgent: userAgent,
 		maxIdle: maxIdle, probeIdle: 10 * time.Millisecond, headRequest: &http.Request{Method: http.MethodHead},
 		idle: map[string][]*h1Conn{}, active: map[*h1Conn]struct{}{}}
 }
@@ -73,13 +74,6 @@ type hopRequest struct {
 	hasBody bool
 	keep    bool // keep the body (false: read and discard)
 }
-
-// errReusedConn marks a failure on a reused connection before any byte of
-// the response arrived: the server may have closed it while it was idle.
-type errReusedConn struct{ err error }
-
-func (e *errReusedConn) Error() string { return e.err.Error() }
-func (e *errReusedConn) Unwrap() error { return e.err }
 
 // addrOf returns the host:port to dial for u.
 func addrOf(u *url.URL) string {
@@ -201,23 +195,19 @@ func idempotent(method string) bool {
 // roundTrip runs one request/response exchange. ctx interrupts it; deadline
 // bounds it.
 func (c *h1) roundTrip(ctx context.Context, deadline time.Time, hr *hopRequest) (hop, error) {
-	h, err := c.try(ctx, deadline, hr)
-	var reused *errReusedConn
-	if errors.As(err, &reused) {
-		if !idempotent(hr.method) {
-			return h, reused.err
-		}
-		h, err = c.try(ctx, deadline, hr)
-		if errors.As(err, &reused) {
-			err = reused.err
-		}
+	h, stale, err := c.try(ctx, deadline, hr)
+	if stale && idempotent(hr.method) {
+		h, _, err = c.try(ctx, deadline, hr)
 	}
 	return h, err
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop, err error) {
+// try makes one attempt; stale reports a failure on a reused connection
+// before any byte of the response arrived (the server may have closed it
+// while it was idle).
+func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop, stale bool, err error) {
 	key := addrOf(hr.url)
 	start := c.now()
 	hc := c.getIdle(key)
@@ -228,7 +218,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 		cancel()
 		if err != nil {
 			h.timings.blocked = c.now().Sub(start)
-			return h, err
+			return h, false, err
 		}
 	}
 	gotConn := c.now()
@@ -247,23 +237,17 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	}()
 
 	if err := ctx.Err(); err != nil {
-		return h, err
+		return h, false, err
 	}
 	gzipped := c.writeRequest(hc.bw, hr)
 	if err = hc.bw.Flush(); err != nil {
-		if reused {
-			return h, &errReusedConn{err}
-		}
-		return h, err
+		return h, reused, err
 	}
 	wrote := c.now()
 	h.timings.sending = wrote.Sub(gotConn)
 
 	if _, err = hc.br.Peek(1); err != nil {
-		if reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)) {
-			return h, &errReusedConn{err}
-		}
-		return h, err
+		return h, reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)), err
 	}
 	first := c.now()
 	h.timings.waiting = first.Sub(wrote)
@@ -276,7 +260,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	for {
 		resp, err = http.ReadResponse(hc.br, req)
 		if err != nil {
-			return h, err
+			return h, false, err
 		}
 		// Skip informational responses (100 Continue, 103 Early Hints).
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
@@ -285,7 +269,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	}
 	body, err := readBody(resp, hr.keep)
 	if err != nil {
-		return h, err
+		return h, false, err
 	}
 	end := c.now()
 	h.timings.receiving = end.Sub(first)
@@ -299,7 +283,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 		resp.Header.Del("Content-Length")
 	}
 	h.status, h.statusText, h.proto, h.header, h.body = resp.StatusCode, resp.Status, resp.Proto, resp.Header, body
-	return h, nil
+	return h, false, nil
 }
 
 func isReset(err error) bool {
@@ -330,6 +314,11 @@ func (c *h1) writeRequest(w *bufio.Writer, hr *hopRequest) bool {
 		w.WriteString(u.Host)
 	}
 	w.WriteString("\r\n")
+	if _, ok := hr.header["User-Agent"]; !ok && c.userAgent != "" {
+		w.WriteString("User-Agent: ")
+		w.WriteString(c.userAgent)
+		w.WriteString("\r\n")
+	}
 	for k, vs := range hr.header {
 		for _, v := range vs {
 			if k == "User-Agent" && v == "" {

@@ -95,7 +95,6 @@ type Instance struct {
 	callback *expectedStatuses
 
 	// Per-VU settings derived from the options at the first request.
-	userAgent    []string // nil: no User-Agent header
 	maxRedirects int
 	respType     responseType
 	throw        bool
@@ -184,12 +183,6 @@ func (mi *Instance) sync(st *vustate.State) {
 			o = &options.Options{}
 		}
 		mi.client = mi.root.newClient(o)
-		ua := options.String(o.UserAgent, defaultUserAgent())
-		if ua != "" {
-			mi.userAgent = []string{ua}
-		} else {
-			mi.userAgent = []string{""} // net/http then sends no User-Agent
-		}
 		mi.maxRedirects = int(options.Int(o.MaxRedirects, options.DefaultMaxRedirects))
 		if options.Bool(o.DiscardResponseBodies) {
 			mi.respType = respNone

@@ -92,14 +92,12 @@ func (mi *Instance) newRequest(st *vustate.State, method string, urlV, bodyV, pa
 		ctx: mi.client.context(mi.vu.Context()), state: st, method: method, url: u, name: name,
 		timeout: defaultTimeout, maxRedirects: mi.maxRedirects, respType: mi.respType,
 		callback: mi.callback, throw: mi.throw || st.Throw, jar: mi.jar,
-		header: make(http.Header, 4),
 	}
 	if err != nil {
 		rq.rawURL = raw
 		return rq, err
 	}
 	rq.rawURL = raw
-	rq.header["User-Agent"] = mi.userAgent
 
 	var userTags []metrics.Tag
 	var compression string
@@ -139,6 +137,15 @@ func (mi *Instance) newRequest(st *vustate.State, method string, urlV, bodyV, pa
 	return rq, nil
 }
 
+// setHeader sets a request header (key in canonical form), creating the
+// header map on first use: most requests need none.
+func (rq *request) setHeader(key, value string) {
+	if rq.header == nil {
+		rq.header = make(http.Header, 4)
+	}
+	rq.header[key] = []string{value}
+}
+
 // applyParams reads a params object into rq. It returns the request's own
 // tags, sorted, and the compression asked for.
 func (mi *Instance) applyParams(rq *request, p *sobek.Object) ([]metrics.Tag, string, error) {
@@ -157,7 +164,7 @@ func (mi *Instance) applyParams(rq *request, p *sobek.Object) ([]metrics.Tag, st
 				rq.host = val.String()
 				continue
 			}
-			rq.header[ck] = []string{val.String()}
+			rq.setHeader(ck, val.String())
 		}
 	}
 	var tags []metrics.Tag
@@ -377,7 +384,7 @@ func (mi *Instance) setBody(rq *request, v sobek.Value) error {
 	}
 	rq.body = form.Encode()
 	if _, ok := rq.header["Content-Type"]; !ok {
-		rq.header["Content-Type"] = []string{"application/x-www-form-urlencoded"}
+		rq.setHeader("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return nil
 }
@@ -422,7 +429,7 @@ func (mi *Instance) multipartBody(rq *request, o *sobek.Object, keys []string) e
 	}
 	rq.body = buf.String()
 	if _, ok := rq.header["Content-Type"]; !ok {
-		rq.header["Content-Type"] = []string{w.FormDataContentType()}
+		rq.setHeader("Content-Type", w.FormDataContentType())
 	}
 	return nil
 }
@@ -458,7 +465,7 @@ func compress(rq *request, algos string) error {
 	}
 	rq.body = string(body)
 	if len(applied) > 0 {
-		rq.header["Content-Encoding"] = []string{strings.Join(applied, ", ")}
+		rq.setHeader("Content-Encoding", strings.Join(applied, ", "))
 	}
 	return nil
 }

@@ -342,14 +342,22 @@ func (r *response) requestObject() sobek.Value {
 	_ = o.Set("method", res.sentMethod)
 	_ = o.Set("url", res.sentURL)
 	h := rt.NewObject()
-	keys := make([]string, 0, len(res.sentHeader))
-	for k := range res.sentHeader {
+	sent := res.sentHeader
+	if _, ok := sent["User-Agent"]; !ok && r.mi.client != nil && r.mi.client.userAgent[0] != "" {
+		sent = sent.Clone()
+		if sent == nil {
+			sent = http.Header{}
+		}
+		sent["User-Agent"] = r.mi.client.userAgent
+	}
+	keys := make([]string, 0, len(sent))
+	for k := range sent {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		vals := make([]any, 0, len(res.sentHeader[k]))
-		for _, v := range res.sentHeader[k] {
+		vals := make([]any, 0, len(sent[k]))
+		for _, v := range sent[k] {
 			vals = append(vals, v)
 		}
 		_ = h.Set(k, rt.NewArray(vals...))

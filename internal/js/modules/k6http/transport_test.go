@@ -177,3 +177,23 @@ func TestDiscardResponseBodies(t *testing.T) {
 		t.Fatalf("ip tag = %q", ip)
 	}
 }
+
+func TestUserAgentOption(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, tr := range transports {
+		for _, tc := range []struct {
+			name, ua, want string
+		}{
+			{"custom", "probe/1", `"probe/1"`},
+			{"empty sends none", "", "undefined"},
+		} {
+			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				v := newVU(t, withStd(tr.std), withOptions(options.Options{UserAgent: ptr(tc.ua)}))
+				_ = v.rt.Set("BASE", f.URL)
+				v.expect(`const r = http.get(BASE + "/get"); return r.json("headers.User-Agent") === ` + tc.want + ` || r.json("headers");`)
+			})
+		}
+	}
+}
