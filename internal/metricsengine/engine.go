@@ -98,7 +98,11 @@ type Engine struct {
 	breakWarned  atomic.Bool
 	subs         []*submetric
 	subsByMetric [][]*submetric // by Metric.Index
-	gaugeSeq     atomic.Uint64
+	// gaugeSeq orders gauge samples across shards; padded so that its
+	// writes do not invalidate the read-mostly fields around it.
+	_        [64]byte
+	gaugeSeq atomic.Uint64
+	_        [64]byte
 
 	sets   []*thresholds.Set
 	thMu   sync.Mutex
