@@ -25,6 +25,18 @@ func MustOpenDB(tb testing.TB, path string) *sqlite.DB {
 	return db
 }
 
+// MustOpenDBSync is MustOpenDB with a synchronous setting.
+func MustOpenDBSync(tb testing.TB, path, sync string) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(path)
+	db.Synchronous = sync
+	if err := db.Open(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 func TestStore(t *testing.T) {
 	t.Parallel()
 	t.Run("File", func(t *testing.T) {

@@ -1,0 +1,136 @@
+package main_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkDeduct measures POST /credits/deduct end to end over loopback HTTP: deductions per second
+// and p50/p99 latency, for SQLite and PostgreSQL (when TALLY_TEST_POSTGRES is set), at 1, 16 and 128
+// concurrent keep-alive clients. Each request carries a unique Idempotency-Key, as tally's scenarios
+// send. accounts=each: every client charges its own account; accounts=1: all clients charge one
+// account (the contended case). Client and server share the machine's cores.
+//
+//	make bench-creditd   (or: go test -run '^$' -bench Deduct -benchtime 5s ./cmd/creditd/)
+func BenchmarkDeduct(b *testing.B) {
+	stores := []struct {
+		name  string
+		store func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
+		{"sqlite-normal", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") + "?synchronous=normal" }},
+		{"postgres", func(b *testing.B) string { return PostgresSchema(b) }},
+		{"postgres-async", func(b *testing.B) string { return PostgresSchema(b) + "&synchronous_commit=off" }},
+	}
+	for _, st := range stores {
+		for _, clients := range []int{1, 16, 128} {
+			for _, shared := range []bool{false, true} {
+				if shared && clients == 1 {
+					continue
+				}
+				accounts := "each"
+				if shared {
+					accounts = "1"
+				}
+				b.Run(fmt.Sprintf("store=%s/clients=%d/accounts=%s", st.name, clients, accounts), func(b *testing.B) {
+					benchDeduct(b, st.store(b), clients, shared)
+				})
+			}
+		}
+	}
+}
+
+func benchDeduct(b *testing.B, store string, clients int, shared bool) {
+	m := MustRunMain(b, "--store", store)
+	base := m.URL()
+	tokens := make([]string, clients)
+	users := make([]string, clients)
+	for i := range clients {
+		users[i] = fmt.Sprintf("bench-%d", i)
+		if shared && i > 0 {
+			users[i], tokens[i] = users[0], tokens[0]
+			continue
+		}
+		tokens[i] = createUser(b, base, users[i], 1<<50)
+	}
+	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	run := time.Now().UnixNano()
+
+	var next atomic.Int64
+	lat := make([][]time.Duration, clients)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"user_id":%q,"feature":"ai_search","usage_amount":1}`, users[c])
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				req, _ := http.NewRequest("POST", base+"/api/v1/beta/credits/deduct", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tokens[c])
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("%d-%d", run, i))
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					if failed.Add(1) == 1 {
+						b.Error(err)
+					}
+					continue
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return
+	}
+	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) }
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "deductions/s")
+	b.ReportMetric(q(0.50), "p50-µs")
+	b.ReportMetric(q(0.99), "p99-µs")
+	// CPU of this process (clients, server and SQLite; not a PostgreSQL server) per deduction: unlike
+	// throughput, it hardly depends on what else the machine runs.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/op")
+	b.ReportMetric(0, "ns/op")
+
+}
+
+// cpuTime is the user+system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
