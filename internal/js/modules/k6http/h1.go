@@ -320,6 +320,9 @@ func (c *h1) writeRequest(w *bufio.Writer, hr *hopRequest) bool {
 		w.WriteString("\r\n")
 	}
 	for k, vs := range hr.header {
+		if k == "Content-Length" {
+			continue // framed from the body below, as net/http does
+		}
 		for _, v := range vs {
 			if k == "User-Agent" && v == "" {
 				continue

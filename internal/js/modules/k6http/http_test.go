@@ -115,6 +115,7 @@ func TestParams(t *testing.T) {
 	f := newFixture(t)
 	runCases(t, f, []jsCase{
 		{"headers", `return http.get(BASE + "/get", {headers: {"x-case": "14"}}).json("headers.X-Case") === "14";`},
+		{"own content-length ignored", `const r = http.post(BASE + "/post", "abc", {headers: {"Content-Length": "99"}}); return r.status === 200 && r.json("body") === "abc" || [r.status, r.error];`},
 		{"host header", `return http.get(BASE + "/get", {headers: {Host: "example.test"}}).json("host") === "example.test";`},
 		{"user agent default", `return http.get(BASE + "/get").json("headers.User-Agent").startsWith("tally/");`},
 		{"user agent override", `return http.get(BASE + "/get", {headers: {"User-Agent": "me"}}).json("headers.User-Agent") === "me";`},
