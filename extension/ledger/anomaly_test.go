@@ -150,7 +150,7 @@ func TestAnomalyClasses(t *testing.T) {
 			},
 		},
 		{
-			name: "notice that was never due", kind: KindNotificationUnexpect,
+			name: "notice that was never due", kind: KindNotificationUnexpected,
 			build: func(s *script) {
 				s.open("a", 100)
 				s.deduct(1, 3, "a", 5, okBal(95))

@@ -52,23 +52,33 @@ func BenchmarkBeginSettle(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			// each goroutine walks the accounts from its own starting point;
+			// balances after are distinct per account, as on a correct server
+			seq := make([]atomic.Int64, len(names))
 			var worker atomic.Int64
 			body := func(next func() bool) {
 				w := int(worker.Add(1))
-				name := names[w%len(names)]
-				var bal int64 = 1 << 50
-				for next() {
-					op, err := l.Begin(ctx, name, Deduction{Feature: "ai_search", Amount: 5})
+				for i := w; next(); i++ {
+					k := i % len(names)
+					op, err := l.Begin(ctx, names[k], Deduction{Feature: "ai_search", Amount: 5})
 					if err != nil {
 						b.Fatal(err)
 					}
-					bal -= 5
+					bal := int64(1<<60) - 5*seq[k].Add(1)
 					if err := l.Settle(ctx, op, Outcome{Kind: OK, Balance: bal, HasBalance: true}); err != nil {
 						b.Fatal(err)
 					}
 				}
 			}
 			b.ReportAllocs()
+			// CPU time per operation (all threads, GC included) is reported
+			// too: on a shared machine it moves much less than wall time.
+			cpu0 := cpuNs()
+			defer func() {
+				if cpu0 > 0 {
+					b.ReportMetric(float64(cpuNs()-cpu0)/float64(b.N), "cpu-ns/op")
+				}
+			}()
 			if bc.goroutines == 1 {
 				b.ResetTimer()
 				i := 0
@@ -82,11 +92,54 @@ func BenchmarkBeginSettle(b *testing.B) {
 	}
 }
 
-// benchHistories are the verification workloads, built once by the simulator.
-var benchHistories = struct {
-	once sync.Once
-	m    map[string]simConfig
-}{}
+// BenchmarkBeginSettleFloor is the floor BenchmarkBeginSettle is compared
+// with, side by side: per operation, twice, lock an account's mutex, read
+// the clock and store a record of the same size in a chunked list. It is
+// what any shared bookkeeping with per-account locks must pay.
+func BenchmarkBeginSettleFloor(b *testing.B) {
+	for _, bc := range []struct {
+		name                 string
+		goroutines, accounts int
+	}{{"goroutines=1/accounts=100", 1, 100}, {"goroutines=1000/accounts=100", 1000, 100}, {"goroutines=1000/accounts=1", 1000, 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			type acct struct {
+				mu   sync.Mutex
+				list chunked[opRec]
+			}
+			accts := make([]acct, bc.accounts)
+			start := time.Now()
+			var worker atomic.Int64
+			body := func(next func() bool) {
+				w := int(worker.Add(1))
+				for i := w; next(); i++ {
+					a := &accts[i%len(accts)]
+					a.mu.Lock()
+					idx := a.list.add(opRec{id: uint64(i), amount: 5, call: int64(time.Since(start))})
+					a.mu.Unlock()
+					a.mu.Lock()
+					a.list.at(idx).ret = int64(time.Since(start))
+					a.mu.Unlock()
+				}
+			}
+			b.ReportAllocs()
+			cpu0 := cpuNs()
+			defer func() {
+				if cpu0 > 0 {
+					b.ReportMetric(float64(cpuNs()-cpu0)/float64(b.N), "cpu-ns/op")
+				}
+			}()
+			if bc.goroutines == 1 {
+				b.ResetTimer()
+				i := 0
+				body(func() bool { i++; return i <= b.N })
+				return
+			}
+			b.SetParallelism((bc.goroutines + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) { body(pb.Next) })
+		})
+	}
+}
 
 func benchConfigs() []struct {
 	name string

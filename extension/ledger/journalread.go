@@ -22,6 +22,7 @@ type JournalError struct {
 	Err  error
 }
 
+// Error names the file and, when known, the line.
 func (e *JournalError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("journal %s line %d: %v", e.Path, e.Line, e.Err)

@@ -69,21 +69,21 @@ func (c *acctCheck) noticeCheck() {
 			}
 			switch {
 			case n.HasRemaining && (n.Remaining <= 0 || n.Remaining > c.low):
-				c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("a low_balance notice at a balance in (0, %d]", c.low), Seen: fmt.Sprintf("one at %d", n.Remaining)}, "low range")
+				c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("a low_balance notice at a balance in (0, %d]", c.low), Seen: fmt.Sprintf("one at %d", n.Remaining)}, "low range")
 			case n.HasRemaining && c.hasOpen && n.Remaining >= c.b0:
-				c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("a low_balance notice only after a deduction (opening balance %d)", c.b0), Seen: fmt.Sprintf("one at %d", n.Remaining)}, "low range")
+				c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("a low_balance notice only after a deduction (opening balance %d)", c.b0), Seen: fmt.Sprintf("one at %d", n.Remaining)}, "low range")
 			case n.HasRemaining && hasEnd && n.Remaining < end:
-				c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("a low_balance notice at a balance the account went through (it ended at %d)", end), Seen: fmt.Sprintf("one at %d", n.Remaining)}, "low range")
+				c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("a low_balance notice at a balance the account went through (it ended at %d)", end), Seen: fmt.Sprintf("one at %d", n.Remaining)}, "low range")
 			case hasEnd && end > c.low:
-				c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("no low_balance notice: the balance never fell to %d (it ended at %d)", c.low, end), Seen: "one"}, "low range")
+				c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("no low_balance notice: the balance never fell to %d (it ended at %d)", c.low, end), Seen: "one"}, "low range")
 			}
 		}
 		for _, n := range deps {
 			switch {
 			case n.HasRemaining && n.Remaining != 0:
-				c.add(Finding{Kind: KindNotificationUnexpect, Expected: "a depleted notice at balance 0", Seen: fmt.Sprintf("one at %d", n.Remaining)}, "depleted range")
+				c.add(Finding{Kind: KindNotificationUnexpected, Expected: "a depleted notice at balance 0", Seen: fmt.Sprintf("one at %d", n.Remaining)}, "depleted range")
 			case hasEnd && end > 0:
-				c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("no depleted notice: the balance ended at %d", end), Seen: "one"}, "depleted range")
+				c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("no depleted notice: the balance ended at %d", end), Seen: "one"}, "depleted range")
 			}
 		}
 	}
@@ -105,10 +105,10 @@ func (c *acctCheck) noticeCheck() {
 			}
 		}
 		if lowOn && f.LowNotified && end > c.low {
-			c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("low_balance_notified unset: the balance never fell to %d", c.low), Seen: "set"}, "low range")
+			c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("low_balance_notified unset: the balance never fell to %d", c.low), Seen: "set"}, "low range")
 		}
 		if f.DepletedNotified && end > 0 {
-			c.add(Finding{Kind: KindNotificationUnexpect, Expected: fmt.Sprintf("depleted_notified unset: the balance ended at %d", end), Seen: "set"}, "depleted range")
+			c.add(Finding{Kind: KindNotificationUnexpected, Expected: fmt.Sprintf("depleted_notified unset: the balance ended at %d", end), Seen: "set"}, "depleted range")
 		}
 	}
 	c.flagOrder()

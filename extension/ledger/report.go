@@ -4,28 +4,28 @@ import "time"
 
 // Anomaly kinds: the class of a finding.
 const (
-	KindOverdraft             = "overdraft"              // a balance below zero
-	KindLostUpdate            = "lost_update"            // confirmed credits that never left the balance
-	KindDoubleCharge          = "double_charge"          // one request debited more than once
-	KindOvercharge            = "overcharge"             // credits taken that no request explains (without a log to tell which)
-	KindServerOnlyDebit       = "server_only_debit"      // a logged debit no generator requested
-	KindMissingDebit          = "missing_debit"          // a confirmed deduction, or a balance drop, with no log record
-	KindChargeWithoutService  = "charge_without_service" // debited although the request was refused or failed explicitly
-	KindStaleRead             = "stale_read"             // a read missed a deduction that finished before it began
-	KindRealTime              = "real_time"              // an observation of a deduction that had not begun yet
-	KindPriceMismatch         = "price_mismatch"         // charged a different amount than the expected price
-	KindNotificationDuplicate = "notification_duplicate" // more than one notice of a kind
-	KindNotificationMissing   = "notification_missing"   // a notice that was due is absent
-	KindNotificationUnexpect  = "notification_unexpected"
-	KindConservation          = "conservation"     // totals that do not add up (used credits, per-feature log totals, unexplainable residue)
-	KindNotLinearizable       = "not_linearizable" // the deep check found no linearization
+	KindOverdraft              = "overdraft"               // a balance below zero
+	KindLostUpdate             = "lost_update"             // confirmed credits that never left the balance
+	KindDoubleCharge           = "double_charge"           // one request debited more than once
+	KindOvercharge             = "overcharge"              // credits taken that no request explains (without a log to tell which)
+	KindServerOnlyDebit        = "server_only_debit"       // a logged debit no generator requested
+	KindMissingDebit           = "missing_debit"           // a confirmed deduction, or a balance drop, with no log record
+	KindChargeWithoutService   = "charge_without_service"  // debited although the request was refused or failed explicitly
+	KindStaleRead              = "stale_read"              // a read missed a deduction that finished before it began
+	KindRealTime               = "real_time"               // an observation of a deduction that had not begun yet
+	KindPriceMismatch          = "price_mismatch"          // charged a different amount than the expected price
+	KindNotificationDuplicate  = "notification_duplicate"  // more than one notice of a kind
+	KindNotificationMissing    = "notification_missing"    // a notice that was due is absent
+	KindNotificationUnexpected = "notification_unexpected" // a notice or flag that was never due
+	KindConservation           = "conservation"            // totals that do not add up (used credits, per-feature log totals, an unexplainable residue)
+	KindNotLinearizable        = "not_linearizable"        // the deep check found no linearization
 )
 
 // Kinds lists every anomaly kind, in report order.
 var Kinds = []string{
 	KindOverdraft, KindLostUpdate, KindDoubleCharge, KindOvercharge, KindServerOnlyDebit,
 	KindMissingDebit, KindChargeWithoutService, KindStaleRead, KindRealTime, KindPriceMismatch,
-	KindNotificationDuplicate, KindNotificationMissing, KindNotificationUnexpect, KindConservation,
+	KindNotificationDuplicate, KindNotificationMissing, KindNotificationUnexpected, KindConservation,
 	KindNotLinearizable,
 }
 

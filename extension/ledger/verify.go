@@ -28,6 +28,7 @@ func ParseDeepMode(s string) (DeepMode, error) {
 	return 0, fmt.Errorf("deep check mode %q: want auto or off", s)
 }
 
+// String returns "auto" or "off".
 func (m DeepMode) String() string {
 	if m == DeepAuto {
 		return "auto"
