@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -103,9 +102,6 @@ func classify(err error, ctxErr error) (int, string) {
 			return codeHTTP2ConnError, msg
 		}
 		return codeHTTP2, msg
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return codeGeneric, msg
 	}
 	return codeGeneric, msg
 }
