@@ -76,9 +76,14 @@ func exportNames(e modules.Exports) []string {
 		for n := range e.Named {
 			names = append(names, n)
 		}
-	} else if m, ok := e.Default.(map[string]any); ok {
-		for n := range m {
-			names = append(names, n)
+	} else {
+		switch d := e.Default.(type) {
+		case map[string]any:
+			for n := range d {
+				names = append(names, n)
+			}
+		case *sobek.Object:
+			names = append(names, d.Keys()...)
 		}
 	}
 	sort.Strings(names[1:])
@@ -111,47 +116,74 @@ func (g *goModuleRecord) Instantiate(rt *sobek.Runtime) (sobek.CyclicModuleInsta
 	return newGoModuleInstance(rt, vu.moduleInstance(g).Exports()), nil
 }
 
+// goModuleInstance is one runtime's instance of a Go module. Exports are
+// converted to JS values only when the script uses them, which keeps VUs
+// small and quick to create.
 type goModuleInstance struct {
+	rt     *sobek.Runtime
+	e      modules.Exports
 	values map[string]sobek.Value
 }
 
 func newGoModuleInstance(rt *sobek.Runtime, e modules.Exports) *goModuleInstance {
-	values := map[string]sobek.Value{}
-	named := e.Named
-	if len(named) == 0 {
-		if m, ok := e.Default.(map[string]any); ok {
-			named = m
-		}
-	}
-	for k, v := range named {
-		values[k] = rt.ToValue(v)
-	}
-	switch d := e.Default.(type) {
-	case nil:
-		obj := rt.NewObject()
-		for k, v := range values {
-			_ = obj.Set(k, v)
-		}
-		values["default"] = obj
-	case map[string]any:
-		obj := rt.NewObject()
-		for k := range d {
-			_ = obj.Set(k, values[k])
-		}
-		values["default"] = obj
-	default:
-		values["default"] = rt.ToValue(d)
-	}
-	return &goModuleInstance{values: values}
+	return &goModuleInstance{rt: rt, e: e, values: map[string]sobek.Value{}}
 }
 
-// GetBindingValue returns an export.
-func (i *goModuleInstance) GetBindingValue(name string) sobek.Value { return i.values[name] }
+// GetBindingValue returns an export, converting it on first use.
+func (i *goModuleInstance) GetBindingValue(name string) sobek.Value {
+	if v, ok := i.values[name]; ok {
+		return v
+	}
+	var v sobek.Value
+	if name == "default" {
+		v = i.defaultValue()
+	} else {
+		v = i.named(name)
+	}
+	i.values[name] = v
+	return v
+}
+
+func (i *goModuleInstance) named(name string) sobek.Value {
+	if x, ok := i.e.Named[name]; ok {
+		return i.rt.ToValue(x)
+	}
+	if len(i.e.Named) == 0 {
+		switch d := i.e.Default.(type) {
+		case map[string]any:
+			if x, ok := d[name]; ok {
+				return i.rt.ToValue(x)
+			}
+		case *sobek.Object:
+			return d.Get(name)
+		}
+	}
+	return nil
+}
+
+func (i *goModuleInstance) defaultValue() sobek.Value {
+	switch d := i.e.Default.(type) {
+	case nil:
+		obj := i.rt.NewObject()
+		for k := range i.e.Named {
+			_ = obj.Set(k, i.GetBindingValue(k))
+		}
+		return obj
+	case map[string]any:
+		obj := i.rt.NewObject()
+		for k := range d {
+			_ = obj.Set(k, i.GetBindingValue(k))
+		}
+		return obj
+	default:
+		return i.rt.ToValue(d)
+	}
+}
 
 // HasTLA reports false: Go modules have no top-level await.
 func (i *goModuleInstance) HasTLA() bool { return false }
 
-// ExecuteModule does nothing: the instance was populated when created.
+// ExecuteModule does nothing: exports are converted on demand.
 func (i *goModuleInstance) ExecuteModule(*sobek.Runtime, func(any) error, func(any) error) (sobek.CyclicModuleInstance, error) {
 	return i, nil
 }

@@ -56,19 +56,18 @@ func (m *Module) NewModuleInstance(vu modules.VU) modules.Instance {
 }
 
 type instance struct {
-	vu  modules.VU
-	ctl Controller
-	obj *sobek.Object
+	vu         modules.VU
+	ctl        Controller
+	obj        *sobek.Object
+	tags       sobek.Value
+	metricsObj sobek.Value
 }
 
 func (i *instance) Exports() modules.Exports {
 	if i.obj == nil {
-		i.obj = i.build()
+		i.obj = i.vu.Runtime().NewDynamicObject(&lazyObject{keys: []string{"vu", "scenario", "instance", "test"}, get: i.section, fixed: true})
 	}
-	return modules.Exports{Default: i.obj, Named: map[string]any{
-		"vu": i.obj.Get("vu"), "scenario": i.obj.Get("scenario"),
-		"instance": i.obj.Get("instance"), "test": i.obj.Get("test"),
-	}}
+	return modules.Exports{Default: i.obj}
 }
 
 func (i *instance) throw(format string, args ...any) {
@@ -86,65 +85,151 @@ func (i *instance) state(what string) *vustate.State {
 	return st
 }
 
-func getters(rt *sobek.Runtime, obj *sobek.Object, props map[string]func() any) {
-	for name, get := range props {
-		get := get
-		_ = obj.DefineAccessorProperty(name, rt.ToValue(func() sobek.Value { return rt.ToValue(get()) }),
-			nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-	}
+// lazyObject is a read-only JS object whose properties are computed when
+// read: VUs pay only for what the script uses, and getters always see the
+// current state.
+type lazyObject struct {
+	keys  []string
+	get   func(key string) sobek.Value
+	cache map[string]sobek.Value
+	fixed bool // cache computed values (sections and functions never change)
 }
 
-func (i *instance) build() *sobek.Object {
-	rt := i.vu.Runtime()
-	root := rt.NewObject()
-
-	vu := rt.NewObject()
-	getters(rt, vu, map[string]func() any{
-		"idInInstance":        func() any { return i.state("VU").VUID },
-		"idInTest":            func() any { return i.state("VU").VUIDInTest },
-		"iterationInInstance": func() any { return i.state("VU").Iteration() },
-		"iterationInScenario": func() any { return i.scenarioState().IterationInScenario },
-	})
-	tags := rt.NewDynamicObject(&tagsObject{i: i})
-	_ = vu.DefineDataProperty("tags", tags, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-	vm := rt.NewObject()
-	_ = vm.DefineDataProperty("tags", tags, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-	_ = vm.DefineDataProperty("metadata", rt.NewDynamicObject(&metadataObject{i: i}), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-	_ = vu.DefineDataProperty("metrics", vm, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-	_ = root.Set("vu", vu)
-
-	sc := rt.NewObject()
-	getters(rt, sc, map[string]func() any{
-		"name":                func() any { return i.scenarioState().Scenario.Name },
-		"executor":            func() any { return i.scenarioState().Scenario.Executor },
-		"startTime":           func() any { return i.scenarioState().Scenario.StartTime().UnixMilli() },
-		"progress":            func() any { return i.scenarioState().Scenario.Progress() },
-		"iterationInInstance": func() any { return i.scenarioState().Iter.InInstance },
-		"iterationInTest":     func() any { return i.scenarioState().Iter.InTest },
-	})
-	_ = root.Set("scenario", sc)
-
-	inst := rt.NewObject()
-	info := func() InstanceInfo {
-		i.state("instance")
-		return i.ctl.Instance()
+func (o *lazyObject) Get(key string) sobek.Value {
+	if v, ok := o.cache[key]; ok {
+		return v
 	}
-	getters(rt, inst, map[string]func() any{
-		"iterationsCompleted":    func() any { return info().IterationsCompleted },
-		"iterationsInterrupted":  func() any { return info().IterationsInterrupted },
-		"vusActive":              func() any { return info().VUsActive },
-		"vusInitialized":         func() any { return info().VUsInitialized },
-		"currentTestRunDuration": func() any { return float64(info().CurrentTestRunDuration) / float64(time.Millisecond) },
-	})
-	_ = root.Set("instance", inst)
+	v := o.get(key)
+	if o.fixed && v != nil {
+		if o.cache == nil {
+			o.cache = map[string]sobek.Value{}
+		}
+		o.cache[key] = v
+	}
+	return v
+}
 
-	test := rt.NewObject()
-	_ = test.Set("abort", i.abort)
-	_ = test.Set("fail", i.fail)
-	_ = test.DefineAccessorProperty("options", rt.ToValue(func() sobek.Value { return i.options() }),
-		nil, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-	_ = root.Set("test", test)
-	return root
+func (o *lazyObject) Set(string, sobek.Value) bool { return false }
+
+func (o *lazyObject) Has(key string) bool {
+	for _, k := range o.keys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *lazyObject) Delete(string) bool { return false }
+func (o *lazyObject) Keys() []string     { return o.keys }
+
+func (i *instance) lazy(keys []string, fixed bool, get func(string) sobek.Value) sobek.Value {
+	return i.vu.Runtime().NewDynamicObject(&lazyObject{keys: keys, get: get, fixed: fixed})
+}
+
+// section returns one of exec.vu, exec.scenario, exec.instance, exec.test.
+func (i *instance) section(name string) sobek.Value {
+	rt := i.vu.Runtime()
+	switch name {
+	case "vu":
+		return i.lazy([]string{"idInInstance", "idInTest", "iterationInInstance", "iterationInScenario", "tags", "metrics"}, false,
+			func(k string) sobek.Value {
+				switch k {
+				case "idInInstance":
+					return rt.ToValue(i.state("VU").VUID)
+				case "idInTest":
+					return rt.ToValue(i.state("VU").VUIDInTest)
+				case "iterationInInstance":
+					return rt.ToValue(i.state("VU").Iteration())
+				case "iterationInScenario":
+					return rt.ToValue(i.scenarioState().IterationInScenario)
+				case "tags":
+					return i.tagsObject()
+				case "metrics":
+					if i.metricsObj == nil {
+						md := rt.NewDynamicObject(&metadataObject{i: i})
+						i.metricsObj = i.lazy([]string{"tags", "metadata"}, true, func(k string) sobek.Value {
+							switch k {
+							case "tags":
+								return i.tagsObject()
+							case "metadata":
+								return md
+							}
+							return nil
+						})
+					}
+					return i.metricsObj
+				}
+				return nil
+			})
+	case "scenario":
+		return i.lazy([]string{"name", "executor", "startTime", "progress", "iterationInInstance", "iterationInTest"}, false,
+			func(k string) sobek.Value {
+				switch k {
+				case "name":
+					return rt.ToValue(i.scenarioState().Scenario.Name)
+				case "executor":
+					return rt.ToValue(i.scenarioState().Scenario.Executor)
+				case "startTime":
+					return rt.ToValue(i.scenarioState().Scenario.StartTime().UnixMilli())
+				case "progress":
+					return rt.ToValue(i.scenarioState().Scenario.Progress())
+				case "iterationInInstance":
+					return rt.ToValue(i.scenarioState().Iter.InInstance)
+				case "iterationInTest":
+					return rt.ToValue(i.scenarioState().Iter.InTest)
+				}
+				return nil
+			})
+	case "instance":
+		info := func() InstanceInfo {
+			i.state("instance")
+			return i.ctl.Instance()
+		}
+		return i.lazy([]string{"iterationsCompleted", "iterationsInterrupted", "vusActive", "vusInitialized", "currentTestRunDuration"}, false,
+			func(k string) sobek.Value {
+				switch k {
+				case "iterationsCompleted":
+					return rt.ToValue(info().IterationsCompleted)
+				case "iterationsInterrupted":
+					return rt.ToValue(info().IterationsInterrupted)
+				case "vusActive":
+					return rt.ToValue(info().VUsActive)
+				case "vusInitialized":
+					return rt.ToValue(info().VUsInitialized)
+				case "currentTestRunDuration":
+					return rt.ToValue(float64(info().CurrentTestRunDuration) / float64(time.Millisecond))
+				}
+				return nil
+			})
+	case "test":
+		var abort, fail sobek.Value
+		return i.lazy([]string{"abort", "fail", "options"}, false, func(k string) sobek.Value {
+			switch k {
+			case "abort":
+				if abort == nil {
+					abort = rt.ToValue(i.abort)
+				}
+				return abort
+			case "fail":
+				if fail == nil {
+					fail = rt.ToValue(i.fail)
+				}
+				return fail
+			case "options":
+				return i.options()
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+func (i *instance) tagsObject() sobek.Value {
+	if i.tags == nil {
+		i.tags = i.vu.Runtime().NewDynamicObject(&tagsObject{i: i})
+	}
+	return i.tags
 }
 
 func (i *instance) scenarioState() *vustate.State {
