@@ -19,3 +19,10 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# creditd: deductions/s and p50/p99 over loopback HTTP, SQLite (and PostgreSQL when TALLY_TEST_POSTGRES
+# holds a DSN), at 1, 16 and 128 clients; plus the SQLite store alone. Figures: docs/benchmarks.md.
+CREDITD_BENCHTIME ?= 5s
+.PHONY: bench-creditd
+bench-creditd:
+	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./target/sqlite/
