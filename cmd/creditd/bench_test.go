@@ -1,9 +1,12 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,22 +15,30 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tallyhq/tally/target"
+	"github.com/tallyhq/tally/target/httpapi"
+	"github.com/tallyhq/tally/target/token"
 )
 
 // BenchmarkDeduct measures POST /credits/deduct end to end over loopback HTTP: deductions per second
 // and p50/p99 latency, for SQLite and PostgreSQL (when TALLY_TEST_POSTGRES is set), at 1, 16 and 128
 // concurrent keep-alive clients. Each request carries a unique Idempotency-Key, as tally's scenarios
 // send. accounts=each: every client charges its own account; accounts=1: all clients charge one
-// account (the contended case). Client and server share the machine's cores.
+// account (the contended case). Client and server share the machine's cores. store=none is the same
+// HTTP API over a map in memory: the ceiling that HTTP alone allows, measured side by side.
 //
 //	make bench-creditd   (or: go test -run '^$' -bench Deduct -benchtime 5s ./cmd/creditd/)
 func BenchmarkDeduct(b *testing.B) {
 	stores := []struct {
 		name  string
-		store func(b *testing.B) string
+		store func(b *testing.B) string // a --store value; "" for none
 	}{
+		{"none", func(*testing.B) string { return "" }},
 		{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
-		{"sqlite-normal", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") + "?synchronous=normal" }},
+		{"sqlite-normal", func(b *testing.B) string {
+			return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") + "?synchronous=normal"
+		}},
 		{"postgres", func(b *testing.B) string { return PostgresSchema(b) }},
 		{"postgres-async", func(b *testing.B) string { return PostgresSchema(b) + "&synchronous_commit=off" }},
 	}
@@ -50,8 +61,16 @@ func BenchmarkDeduct(b *testing.B) {
 }
 
 func benchDeduct(b *testing.B, store string, clients int, shared bool) {
-	m := MustRunMain(b, "--store", store)
-	base := m.URL()
+	var base string
+	if store == "" {
+		svc := &target.Service{Store: &memStore{accounts: map[string]*target.Account{}}, Rates: target.DefaultRates(), LowBalance: 50}
+		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Service: svc, Auth: token.NewHMAC([]byte(secret)),
+			TestEndpoints: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		defer srv.Close()
+		base = srv.URL
+	} else {
+		base = MustRunMain(b, "--store", store).URL()
+	}
 	tokens := make([]string, clients)
 	users := make([]string, clients)
 	for i := range clients {
@@ -133,4 +152,37 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// memStore is the least a Store can do (a map under a mutex, no records): the baseline of store=none.
+type memStore struct {
+	target.Store // unused methods
+	mu           sync.Mutex
+	accounts     map[string]*target.Account
+	id           int64
+}
+
+func (s *memStore) Name() string { return "memory" }
+
+func (s *memStore) CreateAccount(_ context.Context, user string, credits int64) (target.Account, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := &target.Account{UserID: user, Granted: credits, Remaining: credits}
+	s.accounts[user] = a
+	return *a, nil
+}
+
+func (s *memStore) Deduct(_ context.Context, d target.Deduction) (target.Receipt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[d.UserID]
+	if a.Remaining < d.Cost {
+		return target.Receipt{}, target.Insufficient(a.Remaining, d.Cost)
+	}
+	a.Remaining -= d.Cost
+	a.Used += d.Cost
+	a.Version++
+	s.id++
+	return target.Receipt{Transaction: target.Transaction{ID: s.id, UserID: d.UserID, Amount: d.Cost,
+		BalanceAfter: a.Remaining, Version: a.Version}}, nil
 }
