@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,7 +98,7 @@ func BenchmarkPush(b *testing.B) {
 			for i, t := range tags {
 				batches[i] = metrics.Samples{{Metric: bi.HTTPReqDuration, Value: float64(i%97) + 0.5, Tags: t}}
 			}
-			runPush(b, goroutines, func(i int) { eng.Push(batches[i%len(batches)]) })
+			runPush(b, goroutines, 1, func(i int) { eng.Push(batches[i%len(batches)]) })
 		})
 		b.Run(fmt.Sprintf("request/goroutines=%d", goroutines), func(b *testing.B) {
 			eng, bi, tags := benchEngine(b)
@@ -105,8 +106,7 @@ func BenchmarkPush(b *testing.B) {
 			for i, t := range tags {
 				batches[i] = request(bi, t, float64(i%97)+0.5)
 			}
-			runPush(b, goroutines, func(i int) { eng.Push(batches[i%len(batches)]) })
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*9), "ns/sample")
+			runPush(b, goroutines, 9, func(i int) { eng.Push(batches[i%len(batches)]) })
 		})
 	}
 	b.Run("request+breakdown/goroutines=1", func(b *testing.B) {
@@ -115,8 +115,7 @@ func BenchmarkPush(b *testing.B) {
 		for i, t := range tags {
 			batches[i] = request(bi, t, float64(i%97)+0.5)
 		}
-		runPush(b, 1, func(i int) { eng.Push(batches[i%len(batches)]) })
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*9), "ns/sample")
+		runPush(b, 1, 9, func(i int) { eng.Push(batches[i%len(batches)]) })
 	})
 	b.Run("request+json-output/goroutines=1000", func(b *testing.B) {
 		out, err := output.New("json", output.Params{Stdout: io.Discard})
@@ -124,17 +123,28 @@ func BenchmarkPush(b *testing.B) {
 			b.Fatal(err)
 		}
 		eng, bi, tags := benchEngine(b, out)
-		runPush(b, 1000, func(i int) {
+		runPush(b, 1000, 9, func(i int) {
 			// the engine keeps batches for the output: one per push
 			eng.Push(request(bi, tags[i%len(tags)], float64(i%97)+0.5))
 		})
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*9), "ns/sample")
 	})
 }
 
-// runPush runs b.N calls of push spread over goroutines.
-func runPush(b *testing.B, goroutines int, push func(i int)) {
+// runPush runs b.N calls of push spread over goroutines. Besides wall time
+// it reports cpu-ns/op, the process's CPU time (user+system, all threads)
+// per op: on a shared, loaded machine wall time inflates with other
+// processes' load, CPU time much less.
+func runPush(b *testing.B, goroutines, samplesPerOp int, push func(i int)) {
 	b.ReportAllocs()
+	start := cpuTime()
+	defer func() {
+		cpu := float64(cpuTime() - start)
+		b.ReportMetric(cpu/float64(b.N), "cpu-ns/op")
+		if samplesPerOp > 1 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samplesPerOp), "ns/sample")
+			b.ReportMetric(cpu/float64(b.N*samplesPerOp), "cpu-ns/sample")
+		}
+	}()
 	if goroutines == 1 {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -220,4 +230,13 @@ func rssMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime returns the process's CPU time so far (0 where unavailable).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
