@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -160,7 +161,9 @@ func (s *Service) think(ctx context.Context, c Charge, answer func() []Result) (
 	if !rc.Replayed && (s.AILatency.Base > 0 || s.AILatency.Jitter > 0) {
 		// The credits are spent; like a real model call, the answer takes time. A client that gives up
 		// now has been charged, which is what the idempotency key's replay is for.
-		if err := s.sleep(ctx, s.AILatency.Draw(s.rand())); err != nil {
+		// A model cut short by the request's deadline still answers: the credits are spent, and an
+		// error now would be a charge without service. A cancelled request has nobody to answer.
+		if err := s.sleep(ctx, s.AILatency.Draw(s.rand())); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return Receipt{}, nil, fmt.Errorf("simulated model time: %w", err)
 		}
 	}

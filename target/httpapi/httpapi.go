@@ -215,7 +215,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == target.EINSUFFICIENT && errors.As(err, &e) {
 		body.RemainingCredits, body.CreditsRequired = &e.Remaining, &e.Required
 	}
-	if status >= 500 {
+	switch {
+	case errors.Is(r.Context().Err(), context.Canceled): // the client went away; nobody reads this
+		s.Logger.Debug("request cancelled", "method", r.Method, "path", r.URL.Path)
+	case status >= 500:
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
 	}
 	if status == http.StatusUnauthorized {
