@@ -273,9 +273,19 @@ func TestNoFalseAlarm(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name  string
+		cfg   Config
 		build func(s *script)
 		want  Verdict
 	}{
+		{
+			name: "overdraft allowed", want: Pass, cfg: Config{Overdraft: true},
+			build: func(s *script) {
+				s.open("a", 10)
+				s.deduct(1, 3, "a", 15, okBal(-5))
+				s.deduct(4, 5, "a", 5, okBal(-10))
+				s.at(20).close("a", -10)
+			},
+		},
 		{
 			name: "unknown applied", want: Pass,
 			build: func(s *script) {
@@ -385,9 +395,9 @@ func TestNoFalseAlarm(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := newScript(t, Config{})
+			s := newScript(t, tc.cfg)
 			tc.build(s)
-			r := s.verify(VerifyOptions{})
+			r := s.verify(VerifyOptions{Deep: DeepAuto})
 			if r.Verdict != tc.want {
 				t.Fatalf("verdict %s, want %s:\n%s", r.Verdict, tc.want, text(r))
 			}

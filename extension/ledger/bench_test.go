@@ -54,7 +54,11 @@ func BenchmarkBeginSettle(b *testing.B) {
 			}
 			// each goroutine walks the accounts from its own starting point;
 			// balances after are distinct per account, as on a correct server
-			seq := make([]atomic.Int64, len(names))
+			type counter struct {
+				atomic.Int64
+				_ [56]byte // one cache line each
+			}
+			seq := make([]counter, len(names))
 			var worker atomic.Int64
 			body := func(next func() bool) {
 				w := int(worker.Add(1))
