@@ -422,7 +422,11 @@ func (mi *Instance) jsJSON(call sobek.FunctionCall) sobek.Value {
 	sel := call.Argument(0)
 	if !isSet(sel) {
 		if r.json == nil {
-			r.json = mi.parseJSON(unsafeString(b))
+			s := unsafeString(b)
+			if r.respT == respBinary {
+				s = string(b) // the script may change the ArrayBuffer's bytes
+			}
+			r.json = mi.parseJSON(s)
 		}
 		return r.json
 	}
