@@ -270,5 +270,3 @@ func sourceName(in instance) string {
 	}
 	return in.source
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -1,6 +1,9 @@
 package ledger
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // Anomaly kinds: the class of a finding.
 const (
@@ -173,7 +176,7 @@ func (r *Report) AccountIDs() []string {
 	for id := range r.Accounts {
 		ids = append(ids, id)
 	}
-	sortStrings(ids)
+	sort.Strings(ids)
 	return ids
 }
 
