@@ -132,39 +132,49 @@ type HTTPResult struct {
 // not whole numbers are left unset; a body that is not JSON leaves them all
 // unset (a 200 with a garbled body is still ok, just without a balance).
 func (r Rules) Outcome(res HTTPResult) Outcome {
-	var o Outcome
-	switch {
-	case r.Insufficient.Has(res.Status):
-		o.Kind = Insufficient
-	case r.Unknown.Has(res.Status):
-		o.Kind = Unknown
-	case r.Rejected.Has(res.Status):
-		o.Kind = Rejected
-	case r.OK.Has(res.Status):
-		o.Kind = OK
-	default:
-		o.Kind = Unknown
+	var body jsonObject
+	if k := r.kind(res.Status); k == OK || k == Insufficient {
+		body = parseBody(res.Body)
 	}
-	o.Status = res.Status
+	return r.OutcomeFields(res.Status, res.Timeout, body)
+}
+
+// OutcomeFields is Outcome for a body the caller already decoded (a JSON
+// object as map[string]any; numbers may be float64, int64, json.Number or
+// decimal strings). timeout says that no answer arrived in time.
+func (r Rules) OutcomeFields(status int, timeout bool, body map[string]any) Outcome {
+	o := Outcome{Kind: r.kind(status), Status: status}
+	j := jsonObject(body)
 	switch o.Kind {
 	case Unknown:
 		o.Cause = CauseError
-		if res.Status == 0 && res.Timeout {
+		if status == 0 && timeout {
 			o.Cause = CauseTimeout
 		}
-		return o
-	case Rejected:
-		return o
+	case Insufficient:
+		o.Balance, o.HasBalance = j.int(r.Fields.Balance)
+	case OK:
+		o.Balance, o.HasBalance = j.int(r.Fields.Balance)
+		o.Version, o.HasVersion = j.int(r.Fields.Version)
+		o.TxID, _ = j.str(r.Fields.TxID)
+		o.Charged, o.HasCharged = j.int(r.Fields.Charged)
 	}
-	body := parseBody(res.Body)
-	o.Balance, o.HasBalance = body.int(r.Fields.Balance)
-	if o.Kind == Insufficient {
-		return o
-	}
-	o.Version, o.HasVersion = body.int(r.Fields.Version)
-	o.TxID, _ = body.str(r.Fields.TxID)
-	o.Charged, o.HasCharged = body.int(r.Fields.Charged)
 	return o
+}
+
+// kind classifies a status by the rules' order.
+func (r Rules) kind(status int) OutcomeKind {
+	switch {
+	case r.Insufficient.Has(status):
+		return Insufficient
+	case r.Unknown.Has(status):
+		return Unknown
+	case r.Rejected.Has(status):
+		return Rejected
+	case r.OK.Has(status):
+		return OK
+	}
+	return Unknown
 }
 
 // jsonObject is a decoded JSON object with numbers kept exact.
@@ -211,6 +221,15 @@ func (j jsonObject) int(path string) (int64, bool) {
 
 func jsonInt(v any) (int64, bool) {
 	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		if n != math.Trunc(n) || math.Abs(n) > 1<<53 {
+			return 0, false
+		}
+		return int64(n), true
 	case json.Number:
 		if i, err := n.Int64(); err == nil {
 			return i, true
@@ -237,6 +256,12 @@ func (j jsonObject) str(path string) (string, bool) {
 		return s, true
 	case json.Number:
 		return s.String(), true
+	case int64:
+		return strconv.FormatInt(s, 10), true
+	case float64:
+		if s == math.Trunc(s) && math.Abs(s) <= 1<<53 {
+			return strconv.FormatInt(int64(s), 10), true
+		}
 	}
 	return "", false
 }

@@ -45,6 +45,16 @@ func TestRulesOutcome(t *testing.T) {
 	}
 }
 
+func TestOutcomeFields(t *testing.T) {
+	t.Parallel()
+	// what a binding gets from JSON.parse: float64 numbers
+	got := DefaultRules().OutcomeFields(200, false, map[string]any{"remaining_credits": 95.0, "transaction_id": 17.0, "version": int64(3)})
+	want := Outcome{Kind: OK, Status: 200, Balance: 95, HasBalance: true, TxID: "17", Version: 3, HasVersion: true}
+	if got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestParseStatusSet(t *testing.T) {
 	t.Parallel()
 	s, err := ParseStatusSet("402", "5xx", "420-422", " 0 ")
