@@ -1,8 +1,10 @@
 package output
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,6 +34,8 @@ type csvOutput struct {
 	cells []string
 	extra []byte
 	tags  map[*metrics.TagSet][]byte // encoded tag columns of recent tag sets
+	keys  []string
+	meta  []byte
 }
 
 var _ Output = (*csvOutput)(nil)
@@ -70,16 +74,22 @@ func (o *csvOutput) appendRow(b []byte, s *metrics.Sample) []byte {
 	b = o.appendTagColumns(b, s.Tags)
 	b = append(b, ',')
 	if len(s.Metadata) > 0 {
-		var meta []byte
-		for i, t := range sortedPairs(s.Metadata) {
+		keys := o.keys[:0]
+		for k := range s.Metadata {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		meta := o.meta[:0]
+		for i, k := range keys {
 			if i > 0 {
 				meta = append(meta, '&')
 			}
-			meta = append(meta, t.Key...)
+			meta = append(meta, k...)
 			meta = append(meta, '=')
-			meta = append(meta, t.Value...)
+			meta = append(meta, s.Metadata[k]...)
 		}
-		b = appendCSV(b, string(meta))
+		o.keys, o.meta = keys, meta
+		b = appendCSVBytes(b, meta)
 	}
 	return append(b, '\n')
 }
@@ -132,4 +142,12 @@ func appendCSV(b []byte, f string) []byte {
 		b = append(b, f[i])
 	}
 	return append(b, '"')
+}
+
+// appendCSVBytes is appendCSV for a byte slice.
+func appendCSVBytes(b, f []byte) []byte {
+	if !bytes.ContainsAny(f, ",\"\r\n") && !bytes.HasPrefix(f, []byte(" ")) {
+		return append(b, f...)
+	}
+	return appendCSV(b, string(f))
 }

@@ -184,10 +184,6 @@ func (c *encodeCache) appendPoint(b []byte, s *metrics.Sample) []byte {
 	return append(b, "}}\n"...)
 }
 
-func sortedPairs(m map[string]string) []metrics.Tag {
-	return metrics.NewTagSet(m).Tags()
-}
-
 func appendTags(b []byte, tags []metrics.Tag) []byte {
 	b = append(b, '{')
 	for i, t := range tags {
