@@ -178,3 +178,14 @@ func benchVUs(b *testing.B, url string, std bool, vus int) {
 		b.Fatalf("samples = %d, want %d", p.n.Load(), b.N*9)
 	}
 }
+
+// BenchmarkNewModuleInstance measures what k6/http adds to every VU before
+// its first request (the exports object and its functions).
+func BenchmarkNewModuleInstance(b *testing.B) {
+	root := New()
+	v := newVU(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = root.NewModuleInstance(v)
+	}
+}

@@ -775,3 +775,17 @@ func forTransports(t *testing.T, test func(*testing.T, bool)) {
 		t.Run(tr.name, func(t *testing.T) { test(t, tr.std) })
 	}
 }
+
+func TestExports(t *testing.T) {
+	t.Parallel()
+	v := newVU(t)
+	v.expect(`const keys = Object.keys(http);
+		for (const k of ["request", "get", "head", "post", "put", "patch", "del", "options", "batch", "asyncRequest",
+			"setResponseCallback", "expectedStatuses", "url", "file", "cookieJar", "CookieJar", "TLS_1_3", "OCSP_STATUS_GOOD"]) {
+			if (!keys.includes(k)) return "missing " + k;
+		}
+		if (typeof http.get !== "function" || http.get !== http.get) return "get not a stable function";
+		if (http.TLS_1_2 !== "tls1.2" || !("post" in http) || ("nope" in http)) return "constants or in";
+		http.extra = 1; delete http.head;
+		return http.extra === 1 && http.head === undefined && !Object.keys(http).includes("head") && Object.keys(http).includes("extra");`)
+}

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,9 +47,8 @@ func New() modules.Module { return &RootModule{now: time.Now} }
 
 // NewModuleInstance returns the module as one VU sees it.
 func (m *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
-	mi := &Instance{root: m, vu: vu, rt: vu.Runtime(), lastIter: math.MinInt64,
-		jar: newCookieJar(), callback: defaultExpected}
-	mi.exports = mi.buildExports()
+	mi := &Instance{root: m, vu: vu, rt: vu.Runtime(), lastIter: math.MinInt64, callback: defaultExpected}
+	mi.exports = mi.rt.NewDynamicObject(&exportsObject{mi: mi})
 	return mi
 }
 
@@ -125,30 +125,132 @@ var constants = map[string]string{
 	"OCSP_REASON_PRIVILEGE_WITHDRAWN": "privilege_withdrawn", "OCSP_REASON_AA_COMPROMISE": "aa_compromise",
 }
 
-func (mi *Instance) buildExports() *sobek.Object {
-	rt := mi.rt
-	o := rt.NewObject()
-	set := func(name string, f func(sobek.FunctionCall) sobek.Value) { _ = o.Set(name, f) }
-	set("request", mi.jsRequest)
-	set("get", mi.verb("GET", false))
-	set("head", mi.verb("HEAD", false))
-	set("post", mi.verb("POST", true))
-	set("put", mi.verb("PUT", true))
-	set("patch", mi.verb("PATCH", true))
-	set("del", mi.verb("DELETE", true))
-	set("options", mi.verb("OPTIONS", true))
-	set("batch", mi.jsBatch)
-	set("asyncRequest", mi.jsAsyncRequest)
-	set("setResponseCallback", mi.jsSetResponseCallback)
-	set("expectedStatuses", mi.jsExpectedStatuses)
-	set("url", mi.jsURL)
-	set("file", mi.jsFile)
-	set("cookieJar", mi.jsCookieJar)
-	_ = o.Set("CookieJar", mi.jsNewCookieJar)
-	for k, v := range constants {
-		_ = o.Set(k, v)
+// exportNames are the names k6/http exports, sorted.
+var exportNames = func() []string {
+	names := []string{"request", "get", "head", "post", "put", "patch", "del", "options", "batch",
+		"asyncRequest", "setResponseCallback", "expectedStatuses", "url", "file", "cookieJar", "CookieJar"}
+	for k := range constants {
+		names = append(names, k)
 	}
-	return o
+	slices.Sort(names)
+	return names
+}()
+
+// export returns the JS value of the export called name, or nil.
+func (mi *Instance) export(name string) sobek.Value {
+	var f any
+	switch name {
+	case "request":
+		f = mi.jsRequest
+	case "get":
+		f = mi.verb("GET", false)
+	case "head":
+		f = mi.verb("HEAD", false)
+	case "post":
+		f = mi.verb("POST", true)
+	case "put":
+		f = mi.verb("PUT", true)
+	case "patch":
+		f = mi.verb("PATCH", true)
+	case "del":
+		f = mi.verb("DELETE", true)
+	case "options":
+		f = mi.verb("OPTIONS", true)
+	case "batch":
+		f = mi.jsBatch
+	case "asyncRequest":
+		f = mi.jsAsyncRequest
+	case "setResponseCallback":
+		f = mi.jsSetResponseCallback
+	case "expectedStatuses":
+		f = mi.jsExpectedStatuses
+	case "url":
+		f = mi.jsURL
+	case "file":
+		f = mi.jsFile
+	case "cookieJar":
+		f = mi.jsCookieJar
+	case "CookieJar":
+		f = mi.jsNewCookieJar
+	default:
+		c, ok := constants[name]
+		if !ok {
+			return nil
+		}
+		f = c
+	}
+	return mi.rt.ToValue(f)
+}
+
+// exportsObject is the module's default export. Its functions are made on
+// first access, so a VU pays only for the ones its script uses.
+type exportsObject struct {
+	mi   *Instance
+	vals map[string]sobek.Value
+	gone map[string]bool // deleted exports
+}
+
+func (e *exportsObject) Get(key string) sobek.Value {
+	if v, ok := e.vals[key]; ok {
+		return v
+	}
+	if e.gone[key] {
+		return nil
+	}
+	v := e.mi.export(key)
+	if v != nil {
+		if e.vals == nil {
+			e.vals = make(map[string]sobek.Value, 4)
+		}
+		e.vals[key] = v
+	}
+	return v
+}
+
+func (e *exportsObject) Set(key string, val sobek.Value) bool {
+	if e.vals == nil {
+		e.vals = make(map[string]sobek.Value, 4)
+	}
+	e.vals[key] = val
+	delete(e.gone, key)
+	return true
+}
+
+func (e *exportsObject) Has(key string) bool {
+	if _, ok := e.vals[key]; ok {
+		return true
+	}
+	_, known := slices.BinarySearch(exportNames, key)
+	return known && !e.gone[key]
+}
+
+func (e *exportsObject) Delete(key string) bool {
+	delete(e.vals, key)
+	if _, known := slices.BinarySearch(exportNames, key); known {
+		if e.gone == nil {
+			e.gone = map[string]bool{}
+		}
+		e.gone[key] = true
+	}
+	return true
+}
+
+func (e *exportsObject) Keys() []string {
+	if len(e.vals) == 0 && len(e.gone) == 0 {
+		return exportNames
+	}
+	keys := make([]string, 0, len(exportNames)+len(e.vals))
+	for _, k := range exportNames {
+		if !e.gone[k] {
+			keys = append(keys, k)
+		}
+	}
+	for k := range e.vals {
+		if _, known := slices.BinarySearch(exportNames, k); !known {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // state returns the VU's full state, or nil in the init context.
@@ -195,8 +297,8 @@ func (mi *Instance) sync(st *vustate.State) {
 		first := mi.lastIter == math.MinInt64
 		mi.lastIter = it
 		if !first {
-			if !mi.noJarReset && mi.jar.used.Load() {
-				mi.jar = newCookieJar()
+			if !mi.noJarReset && mi.jar != nil && mi.jar.used.Load() {
+				mi.jar = nil // a new one is made when needed
 			}
 			if mi.noVUReuse {
 				mi.client.closeIdle()
@@ -209,6 +311,14 @@ func (mi *Instance) sync(st *vustate.State) {
 func (mi *Instance) currentJar() *cookieJar {
 	if st := mi.state(); st != nil {
 		mi.sync(st)
+	}
+	return mi.vuJar()
+}
+
+// vuJar returns the VU's jar, making it on first use.
+func (mi *Instance) vuJar() *cookieJar {
+	if mi.jar == nil {
+		mi.jar = newCookieJar()
 	}
 	return mi.jar
 }

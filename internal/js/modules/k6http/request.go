@@ -91,7 +91,7 @@ func (mi *Instance) newRequest(st *vustate.State, method string, urlV, bodyV, pa
 	rq := &request{
 		ctx: mi.client.context(mi.vu.Context()), state: st, method: method, url: u, name: name,
 		timeout: defaultTimeout, maxRedirects: mi.maxRedirects, respType: mi.respType,
-		callback: mi.callback, throw: mi.throw || st.Throw, jar: mi.jar,
+		callback: mi.callback, throw: mi.throw || st.Throw, jar: mi.vuJar(),
 	}
 	if err != nil {
 		rq.rawURL = raw
