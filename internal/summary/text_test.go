@@ -244,3 +244,24 @@ func TestValidation(t *testing.T) {
 		t.Error(`ValidateTimeUnit("m") = nil`)
 	}
 }
+
+func TestTextMinimalData(t *testing.T) {
+	for _, d := range []*Data{{}, {RootGroup: NewRootGroup().Data(), Metrics: map[string]*MetricData{
+		"iterations": {Type: "counter", Contains: "default", Values: map[string]float64{"count": 1, "rate": 1}},
+	}}} {
+		var buf bytes.Buffer
+		if err := Text(&buf, d, TextOptions{Mode: ModeFull, NoColor: true}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "TOTAL RESULTS") || strings.Contains(buf.String(), "THRESHOLDS") {
+			t.Errorf("unexpected summary:\n%s", buf.String())
+		}
+	}
+	var buf bytes.Buffer
+	if err := Text(&buf, nil, TextOptions{}); err != nil || buf.Len() != 0 {
+		t.Errorf("nil data: %v, %q", err, buf.String())
+	}
+	if _, err := Export(&Data{}); err != nil {
+		t.Errorf("Export of empty data: %v", err)
+	}
+}
