@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/output"
 	"github.com/tallyhq/tally/metrics"
 )
@@ -23,7 +24,7 @@ func (e *Engine) startOutputs() error {
 			for _, started := range e.outputs[:i] {
 				_ = started.Stop()
 			}
-			return fmt.Errorf("start output %s: %w", o.Description(), err)
+			return exitcode.With(exitcode.Other, fmt.Errorf("start output %s: %w", o.Description(), err))
 		}
 	}
 	e.flusherDone = make(chan struct{})

@@ -136,9 +136,9 @@ var _ metrics.Pusher = (*Engine)(nil)
 // the outputs. Threshold errors (malformed expression, unknown aggregation,
 // aggregation invalid for the metric type, unknown metric, malformed {}
 // selector) carry exitcode.InvalidConfig and name the metric and the
-// expression; they are reported before any output file is created. Output
-// errors carry no exit code (the CLI maps them to 255). When New succeeds
-// the caller must call Stop exactly once.
+// expression; they are reported before any output file is created. An
+// output that cannot start (a file that cannot be created) carries
+// exitcode.Other (255). When New succeeds the caller must call Stop.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("metrics engine: no registry")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/metricsengine"
+	"github.com/tallyhq/tally/internal/output"
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 )
@@ -386,5 +388,19 @@ func TestThresholdOnExpectedResponseSubmetric(t *testing.T) {
 	})
 	if n := len(r.eng.Describe(r.b.HTTPReqDuration).Submetrics); n != 3 {
 		t.Errorf("%d sub-metrics, want 3", n)
+	}
+}
+
+func TestNewOutputStartError(t *testing.T) {
+	reg := metrics.NewRegistry()
+	metrics.RegisterBuiltin(reg)
+	good := &countingOutput{}
+	bad, err := output.New("json="+filepath.Join(t.TempDir(), "no", "such", "dir", "x.json"), output.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []output.Output{good, bad}})
+	if err == nil || exitcode.Of(err) != exitcode.Other || !strings.Contains(err.Error(), "x.json") {
+		t.Fatalf("New() error = %v (code %d), want one naming the file with code 255", err, exitcode.Of(err))
 	}
 }
