@@ -267,6 +267,7 @@ type gaugeSink struct {
 	seq             uint64 // sequence number of value; 0 = empty
 }
 
+// Add records s as if it were the first gauge sample pushed (sequence 1).
 func (g *gaugeSink) Add(s metrics.Sample) { g.addSeq(s.Value, 1) }
 
 func (g *gaugeSink) addSeq(v float64, seq uint64) {
@@ -281,6 +282,7 @@ func (g *gaugeSink) addSeq(v float64, seq uint64) {
 	}
 }
 
+// IsEmpty reports whether no sample was added.
 func (g *gaugeSink) IsEmpty() bool { return g.seq == 0 }
 
 func (g *gaugeSink) merge(o *gaugeSink) {

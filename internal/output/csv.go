@@ -40,8 +40,10 @@ type csvOutput struct {
 
 var _ Output = (*csvOutput)(nil)
 
+// Description names the output and its file.
 func (o *csvOutput) Description() string { return "csv (" + o.dest.name() + ")" }
 
+// Start creates the file and writes the header.
 func (o *csvOutput) Start(context.Context, Run) error {
 	if err := o.dest.open(); err != nil {
 		return err
@@ -51,6 +53,7 @@ func (o *csvOutput) Start(context.Context, Run) error {
 	return err
 }
 
+// AddSamples writes one row per sample.
 func (o *csvOutput) AddSamples(batch metrics.Samples) error {
 	b := o.buf[:0]
 	for i := range batch {
@@ -63,6 +66,7 @@ func (o *csvOutput) AddSamples(batch metrics.Samples) error {
 	return nil
 }
 
+// Stop flushes and closes the file.
 func (o *csvOutput) Stop() error { return o.dest.close() }
 
 func (o *csvOutput) appendRow(b []byte, s *metrics.Sample) []byte {

@@ -99,14 +99,18 @@ func (c *encodeCache) appendMetadata(b []byte, m map[string]string) []byte {
 
 var _ Output = (*jsonOutput)(nil)
 
+// Description names the output and its destination.
 func (o *jsonOutput) Description() string { return "json (" + o.dest.name() + ")" }
 
+// Start opens the destination and remembers how to describe metrics.
 func (o *jsonOutput) Start(_ context.Context, run Run) error {
 	o.describe = run.Describe
 	o.seen = map[*metrics.Metric]bool{}
 	return o.dest.open()
 }
 
+// AddSamples writes a Metric line for each metric seen for the first time
+// and a Point line per sample.
 func (o *jsonOutput) AddSamples(batch metrics.Samples) error {
 	b := o.buf[:0]
 	for i := range batch {
@@ -124,6 +128,7 @@ func (o *jsonOutput) AddSamples(batch metrics.Samples) error {
 	return nil
 }
 
+// Stop flushes and closes the destination (standard output stays open).
 func (o *jsonOutput) Stop() error { return o.dest.close() }
 
 func (o *jsonOutput) appendMetric(b []byte, m *metrics.Metric) []byte {
