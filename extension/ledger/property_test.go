@@ -63,3 +63,24 @@ func TestCorrectHistoriesPass(t *testing.T) {
 		t.Fatal("the generator produced no unknown outcomes")
 	}
 }
+
+// The benchmark-sized histories (500 clients on one account, 1,000 clients
+// over 100 accounts) pass too, with and without resolution.
+func TestLargeCorrectHistories(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, cfg := range []simConfig{
+		{seed: 2, accounts: 1, clients: 500, ops: 20_000, readFrac: 0.1, unknownFrac: 0.02, startFactor: 0.9, notices: true, versions: true, flags: true},
+		{seed: 3, accounts: 1, clients: 500, ops: 20_000, readFrac: 0.1, unknownFrac: 0.02, startFactor: 0.9, notices: true, replay: true},
+		{seed: 4, accounts: 100, clients: 1000, ops: 30_000, readFrac: 0.1, unknownFrac: 0.02, startFactor: 0.9, notices: true, log: true, used: true},
+	} {
+		s := runSim(t, cfg)
+		r, err := s.l.Verify(ctx, VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Verdict != Pass {
+			t.Fatalf("%v: %s", cfg, text(r))
+		}
+	}
+}

@@ -122,7 +122,8 @@ type sim struct {
 	l     *Ledger
 	accts []*simAcct
 	txSeq int
-	fired int // how many times the bug actually fired
+	fired  int   // how many times the bug actually fired
+	leaked int64 // credits a lost update erased
 	ctx   context.Context
 }
 
@@ -301,6 +302,7 @@ func (s *sim) deductThen(a *simAcct, f simFeature, key string, d2 int64, reply f
 		s.at(s.now+s.between(2*ms, 10*ms), func() {
 			if a.bal != readBal {
 				s.fired++
+				s.leaked += readBal - a.bal
 			}
 			a.bal, a.ver = readBal-f.price, readVer+1
 			a.used += f.price
