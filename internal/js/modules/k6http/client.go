@@ -570,17 +570,38 @@ func readBody(resp *http.Response, keep bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !resp.Uncompressed && len(b) > 0 {
-		switch strings.ToLower(resp.Header.Get("Content-Encoding")) {
-		case "gzip":
-			zr, err := gzip.NewReader(bytes.NewReader(b))
-			if err != nil {
-				return nil, fmt.Errorf("decode gzip response body: %w", err)
-			}
-			return io.ReadAll(zr)
-		case "deflate":
-			return io.ReadAll(flate.NewReader(bytes.NewReader(b)))
+	if resp.Uncompressed {
+		return b, nil
+	}
+	return decodeBody(b, resp.Header)
+}
+
+// decodeBody decodes a gzip or deflate Content-Encoding, as k6 does.
+func decodeBody(b []byte, h http.Header) ([]byte, error) {
+	if len(b) == 0 {
+		return b, nil
+	}
+	ce := h["Content-Encoding"]
+	if len(ce) == 0 {
+		return b, nil
+	}
+	switch strings.ToLower(ce[0]) {
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("decode gzip response body: %w", err)
 		}
+		out, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, fmt.Errorf("decode gzip response body: %w", err)
+		}
+		return out, nil
+	case "deflate":
+		out, err := io.ReadAll(flate.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			return nil, fmt.Errorf("decode deflate response body: %w", err)
+		}
+		return out, nil
 	}
 	return b, nil
 }

@@ -252,17 +252,64 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	first := c.now()
 	h.timings.waiting = first.Sub(wrote)
 
+	var body []byte
+	var header http.Header
+	for {
+		r, err := readHead(hc.br, hr.method)
+		if errors.Is(err, errFallback) {
+			h, keepConn, err = c.readGeneral(hc.br, hr, h)
+			if err != nil {
+				return h, false, err
+			}
+			body, header = h.body, h.header
+			break
+		}
+		if err != nil {
+			return h, false, err
+		}
+		if r.status/100 == 1 && r.status != http.StatusSwitchingProtocols {
+			continue // informational: 100 Continue, 103 Early Hints
+		}
+		if body, err = readH1Body(hc.br, r, hr.keep); err != nil {
+			return h, false, err
+		}
+		if hr.keep {
+			if body, err = decodeBody(body, r.header); err != nil {
+				return h, false, err
+			}
+		}
+		keepConn = !r.close
+		h.status, h.statusText, h.proto, header = r.status, r.statusText, r.proto, r.header
+		break
+	}
+	end := c.now()
+	h.timings.receiving = end.Sub(first)
+	h.timings.duration = h.timings.sending + h.timings.waiting + h.timings.receiving
+	keepConn = keepConn && c.keepAlive
+	h.header, h.body = header, body
+
+	if gzipped && strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
+		// The body was decoded; hide the encoding the script did not ask
+		// for, as net/http does.
+		header.Del("Content-Encoding")
+		header.Del("Content-Length")
+	}
+	return h, false, nil
+}
+
+// readGeneral reads a response through net/http's parser, for heads
+// readHead leaves alone.
+func (c *h1) readGeneral(br *bufio.Reader, hr *hopRequest, h hop) (hop, bool, error) {
 	var req *http.Request // nil: parse as the answer to a GET
 	if hr.method == http.MethodHead {
 		req = c.headRequest
 	}
 	var resp *http.Response
+	var err error
 	for {
-		resp, err = http.ReadResponse(hc.br, req)
-		if err != nil {
+		if resp, err = http.ReadResponse(br, req); err != nil {
 			return h, false, err
 		}
-		// Skip informational responses (100 Continue, 103 Early Hints).
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
@@ -271,19 +318,8 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	if err != nil {
 		return h, false, err
 	}
-	end := c.now()
-	h.timings.receiving = end.Sub(first)
-	h.timings.duration = h.timings.sending + h.timings.waiting + h.timings.receiving
-	keepConn = c.keepAlive && !resp.Close
-
-	if gzipped && resp.Header.Get("Content-Encoding") != "" {
-		// readBody decoded it; hide the encoding the script did not ask for,
-		// as net/http does.
-		resp.Header.Del("Content-Encoding")
-		resp.Header.Del("Content-Length")
-	}
 	h.status, h.statusText, h.proto, h.header, h.body = resp.StatusCode, resp.Status, resp.Proto, resp.Header, body
-	return h, false, nil
+	return h, !resp.Close, nil
 }
 
 func isReset(err error) bool {
