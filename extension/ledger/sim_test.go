@@ -114,17 +114,17 @@ func (q *eventQ) Pop() any {
 }
 
 type sim struct {
-	cfg   simConfig
-	rng   *rand.Rand
-	now   int64
-	seq   int
-	q     eventQ
-	l     *Ledger
-	accts []*simAcct
-	txSeq int
+	cfg    simConfig
+	rng    *rand.Rand
+	now    int64
+	seq    int
+	q      eventQ
+	l      *Ledger
+	accts  []*simAcct
+	txSeq  int
 	fired  int   // how many times the bug actually fired
 	leaked int64 // credits a lost update erased
-	ctx   context.Context
+	ctx    context.Context
 }
 
 const ms = int64(1e6)
