@@ -35,7 +35,7 @@ type h1 struct {
 
 	mu     sync.Mutex
 	idle   map[string][]*h1Conn
-	active map[*h1Conn]struct{} // connections with a round trip in progress
+	open   map[*h1Conn]struct{} // every open connection, idle or in use
 }
 
 // h1Conn is a pooled connection with its buffers.
@@ -49,7 +49,7 @@ type h1Conn struct {
 func newH1(dialer *net.Dialer, t *traffic, now func() time.Time, keepAlive bool, maxIdle int, userAgent string) *h1 {
 	return &h1{dialer: dialer, resolver: net.DefaultResolver, traffic: t, now: now, keepAlive: keepAlive, userAgent: userAgent,
 		maxIdle: maxIdle, probeIdle: 10 * time.Millisecond, headRequest: &http.Request{Method: http.MethodHead},
-		idle: map[string][]*h1Conn{}, active: map[*h1Conn]struct{}{}}
+		idle: map[string][]*h1Conn{}, open: map[*h1Conn]struct{}{}}
 }
 
 // hop is the outcome of one round trip, its body already read.
@@ -93,6 +93,7 @@ func (c *h1) getIdle(key string) *h1Conn {
 		list = list[:len(list)-1]
 		c.idle[key] = list
 		if c.probeIdle > 0 && c.now().Sub(hc.idleSince) > c.probeIdle && !alive(hc.conn.Conn) {
+			delete(c.open, hc)
 			_ = hc.conn.Close()
 			continue
 		}
@@ -110,26 +111,25 @@ func (c *h1) putIdle(key string, hc *h1Conn) {
 		return
 	}
 	c.mu.Unlock()
+	c.closeConn(hc)
+}
+
+// closeConn closes a connection that is not idle.
+func (c *h1) closeConn(hc *h1Conn) {
+	c.mu.Lock()
+	delete(c.open, hc)
+	c.mu.Unlock()
 	_ = hc.conn.Close()
 }
 
-// setActive marks a connection as in use (or no longer), so that
-// interrupt can reach it.
-func (c *h1) setActive(hc *h1Conn, on bool) {
-	c.mu.Lock()
-	if on {
-		c.active[hc] = struct{}{}
-	} else {
-		delete(c.active, hc)
-	}
-	c.mu.Unlock()
-}
-
-// interrupt makes the I/O of every round trip in progress fail now.
+// interrupt makes the I/O of every round trip in progress fail now. Idle
+// connections get the same past deadline, which is harmless: every round
+// trip sets its own deadline first, and the request context, cancelled
+// before interrupt runs, is checked after that.
 func (c *h1) interrupt() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for hc := range c.active {
+	for hc := range c.open {
 		_ = hc.conn.SetDeadline(aLongTimeAgo)
 	}
 }
@@ -139,6 +139,11 @@ func (c *h1) closeIdle() {
 	c.mu.Lock()
 	idle := c.idle
 	c.idle = map[string][]*h1Conn{}
+	for _, list := range idle {
+		for _, hc := range list {
+			delete(c.open, hc)
+		}
+	}
 	c.mu.Unlock()
 	for _, list := range idle {
 		for _, hc := range list {
@@ -179,7 +184,11 @@ func (c *h1) dial(ctx context.Context, addr string, tm *timings) (*h1Conn, error
 		return nil, err
 	}
 	cc := &countingConn{Conn: conn, t: c.traffic}
-	return &h1Conn{conn: cc, br: bufio.NewReaderSize(cc, 4096), bw: bufio.NewWriterSize(cc, 4096)}, nil
+	hc := &h1Conn{conn: cc, br: bufio.NewReaderSize(cc, 4096), bw: bufio.NewWriterSize(cc, 4096)}
+	c.mu.Lock()
+	c.open[hc] = struct{}{}
+	c.mu.Unlock()
+	return hc, nil
 }
 
 // idempotent reports whether a request may be sent again after a stale
@@ -225,14 +234,12 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	h.timings.blocked = gotConn.Sub(start)
 	h.remote = hc.conn.RemoteAddr()
 	_ = hc.conn.SetDeadline(deadline)
-	c.setActive(hc, true)
 	keepConn := false
 	defer func() {
-		c.setActive(hc, false)
 		if keepConn {
 			c.putIdle(key, hc)
 		} else {
-			_ = hc.conn.Close()
+			c.closeConn(hc)
 		}
 	}()
 
