@@ -33,9 +33,9 @@ type h1 struct {
 	userAgent   string        // sent when the request sets no User-Agent ("": none)
 	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
 
-	mu     sync.Mutex
-	idle   map[string][]*h1Conn
-	open   map[*h1Conn]struct{} // every open connection, idle or in use
+	mu   sync.Mutex
+	idle map[string][]*h1Conn
+	open map[*h1Conn]struct{} // every open connection, idle or in use
 }
 
 // h1Conn is a pooled connection with its buffers.
