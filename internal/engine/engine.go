@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,10 +135,11 @@ func (r *run) execute(ctx context.Context) error {
 	if len(trendStats) == 0 {
 		trendStats = options.DefaultSummaryTrendStats
 	}
-	for _, s := range trendStats {
-		if _, err := metrics.ParseTrendStat(s); err != nil {
-			return exitcode.With(exitcode.Other, fmt.Errorf("summaryTrendStats: %w", err))
-		}
+	if err := summary.ValidateTrendStats(trendStats); err != nil {
+		return exitcode.With(exitcode.Other, fmt.Errorf("summaryTrendStats: %w", err))
+	}
+	if err := summary.ValidateTimeUnit(options.String(r.opts.SummaryTimeUnit, "")); err != nil {
+		return exitcode.With(exitcode.Other, fmt.Errorf("summaryTimeUnit: %w", err))
 	}
 	systemTags := metrics.DefaultSystemTags
 	if r.opts.SystemTags != nil {
@@ -153,7 +155,7 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	me, err := metricsengine.New(metricsengine.Config{
 		Registry: r.reg, Thresholds: r.opts.Thresholds, NoThresholds: r.cfg.NoThresholds,
-		Outputs: outs, Logger: r.log,
+		Outputs: outs, Logger: r.log, Breakdown: r.cfg.SummaryMode == summary.ModeFull,
 	})
 	if err != nil {
 		return exitcode.WithIfNone(exitcode.InvalidConfig, err)
@@ -188,7 +190,6 @@ func (r *run) execute(ctx context.Context) error {
 	r.sched = sched
 
 	// From here on the run has started: the summary is always written.
-	me.Start(runCtx, r.abortFromThresholds)
 	runErr := r.lifecycle(ctx, runCtx, vu0)
 	r.endTime = time.Now()
 
@@ -202,7 +203,7 @@ func (r *run) execute(ctx context.Context) error {
 		thresholdsFailed = me.EvaluateThresholds()
 	}
 	r.closeModules()
-	data, err := r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats)
+	_, err = r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats)
 	if err != nil {
 		r.log.Error(err.Error())
 		if runErr == nil {
@@ -217,7 +218,7 @@ func (r *run) execute(ctx context.Context) error {
 	case runErr != nil:
 		return runErr
 	case thresholdsFailed:
-		return exitcode.Errorf(exitcode.ThresholdsFailed, "thresholds on metrics %s have been crossed", failedThresholds(data))
+		return exitcode.Errorf(exitcode.ThresholdsFailed, "thresholds on metrics %s have been crossed", strings.Join(me.FailedThresholds(), ", "))
 	case r.failed != "":
 		return exitcode.Errorf(exitcode.MarkedAsFailed, "the test was marked as failed: %s", r.failed)
 	}
@@ -246,6 +247,7 @@ func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
 	}
 	r.startTime = time.Now()
 	r.sched.State().MarkStarted(r.startTime)
+	r.metrics.Start(runCtx, r.abortFromThresholds)
 
 	if !options.Bool(r.opts.NoSetup) && vu0.ExportedFunction("setup") {
 		if err := r.runSetup(runCtx); err != nil {

@@ -33,7 +33,7 @@ func (r *run) summaryData(trendStats []string) *summary.Data {
 	if !r.startTime.IsZero() {
 		elapsed = r.endTime.Sub(r.startTime)
 	}
-	return &summary.Data{
+	d := &summary.Data{
 		RootGroup: r.root.Data(),
 		Options: summary.Options{
 			SummaryTrendStats: trendStats,
@@ -48,6 +48,10 @@ func (r *run) summaryData(trendStats []string) *summary.Data {
 		Metrics:   r.metrics.SummaryMetrics(elapsed, trendStats),
 		SetupData: r.runner.SetupData(),
 	}
+	if r.cfg.SummaryMode == summary.ModeFull {
+		d.Breakdown = r.metrics.SummaryBreakdown(elapsed, trendStats)
+	}
+	return d
 }
 
 // writeSummary runs handleSummary (or prints the text summary) and writes
@@ -179,20 +183,3 @@ func WriteFileAtomic(path string, data []byte) error {
 	return err
 }
 
-// failedThresholds lists the metrics with a failed threshold.
-func failedThresholds(d *summary.Data) string {
-	if d == nil {
-		return "(unknown)"
-	}
-	var names []string
-	for name, m := range d.Metrics {
-		for _, t := range m.Thresholds {
-			if !t.OK {
-				names = append(names, fmt.Sprintf("%q", name))
-				break
-			}
-		}
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
