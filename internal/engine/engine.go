@@ -203,8 +203,7 @@ func (r *run) execute(ctx context.Context) error {
 		thresholdsFailed = me.EvaluateThresholds()
 	}
 	r.closeModules()
-	_, err = r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats)
-	if err != nil {
+	if err := r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats); err != nil {
 		r.log.Error(err.Error())
 		if runErr == nil {
 			runErr = exitcode.WithIfNone(exitcode.Other, err)

@@ -56,7 +56,7 @@ func (r *run) summaryData(trendStats []string) *summary.Data {
 
 // writeSummary runs handleSummary (or prints the text summary) and writes
 // --summary-export.
-func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, trendStats []string) (*summary.Data, error) {
+func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, trendStats []string) error {
 	data := r.summaryData(trendStats)
 	if r.cfg.SummaryExport != "" {
 		b, err := summary.Export(data)
@@ -64,20 +64,20 @@ func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, trendStats []string)
 			err = r.writeFile(r.cfg.SummaryExport, b)
 		}
 		if err != nil {
-			return data, fmt.Errorf("--summary-export %s: %w", r.cfg.SummaryExport, err)
+			return fmt.Errorf("--summary-export %s: %w", r.cfg.SummaryExport, err)
 		}
 	}
-	if r.cfg.SummaryMode == "disabled" {
-		return data, nil
+	if r.cfg.SummaryMode == summary.ModeDisabled {
+		return nil
 	}
 	if vu0.ExportedFunction("handleSummary") {
 		outs, err := r.handleSummary(ctx, data)
 		if err == nil {
-			return data, r.writeOutputs(outs)
+			return r.writeOutputs(outs)
 		}
 		r.log.Error(fmt.Sprintf("handleSummary() failed, printing the default summary instead: %v", err))
 	}
-	return data, r.printText(data)
+	return r.printText(data)
 }
 
 func (r *run) handleSummary(ctx context.Context, data *summary.Data) (map[string][]byte, error) {
