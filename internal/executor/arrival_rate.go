@@ -26,7 +26,8 @@ type arrivalRate struct {
 	owned     atomic.Int64 // VUs this executor holds
 	busy      atomic.Int64 // VUs running an iteration
 	drops     atomic.Int64
-	requested int64 // VUs acquired or asked for; only the slot loop touches it
+	requested int64     // VUs acquired or asked for; only the slot loop touches it
+	lastYield time.Time // see takeIdle; only the slot loop touches it
 	warnOnce  sync.Once
 }
 
@@ -93,7 +94,7 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 		if !wait.until(hardCtx, at) {
 			break
 		}
-		vu := takeIdle(idle)
+		vu := e.takeIdle(idle)
 		if vu != nil {
 			e.busy.Add(1)
 			wg.Add(1)
@@ -128,15 +129,22 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 	}
 }
 
-// takeIdle returns an idle VU, or nil. When none is idle it yields once
-// first: after a stall the slot loop catches up in a burst, and VUs whose
-// iterations already ended may not have had the CPU to say so yet.
-func takeIdle(idle chan VU) VU {
+// takeIdle returns an idle VU, or nil. When none is idle it first yields
+// the CPU, at most once per millisecond: after a stall the slot loop
+// catches up in a burst, and VUs whose iterations already ended may not have
+// had the CPU to say so yet. The limit keeps an overloaded loop from
+// queueing behind every other goroutine at each start.
+func (e *arrivalRate) takeIdle(idle chan VU) VU {
 	select {
 	case vu := <-idle:
 		return vu
 	default:
 	}
+	now := time.Now()
+	if now.Sub(e.lastYield) < time.Millisecond {
+		return nil
+	}
+	e.lastYield = now
 	runtime.Gosched()
 	select {
 	case vu := <-idle:

@@ -86,9 +86,11 @@ func BenchmarkConstantArrivalRate(b *testing.B) {
 }
 
 func benchArrival(b *testing.B, url string, rate int64) {
-	// VUs for a 10ms stall up front, 50ms on demand: a loopback GET takes
-	// well under 1ms, so more VUs only add connections under overload
-	pre, maxVUs := max(rate/100, 10), max(rate/20, 50)
+	// VUs for a 50ms stall, all initialized up front (as in the bare
+	// loop below): a loopback GET takes well under 1ms, and more VUs only
+	// add connections under overload
+	maxVUs := max(rate/20, 50)
+	pre := maxVUs
 	transport := &http.Transport{MaxIdleConnsPerHost: int(maxVUs), MaxIdleConns: int(maxVUs)}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
@@ -148,4 +150,54 @@ func BenchmarkLoopbackGET(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkBareOpenLoop is the control for the vu=http cases: the same
+// open-loop GETs at a fixed rate from a bare loop (sleep until each start,
+// one goroutine per request, at most maxVUs in flight, else dropped) with
+// no scheduler, pool or executor around it. Compare it side by side:
+//
+//	go test -run '^$' -bench 'BareOpenLoop|ConstantArrivalRate/vu=http' -benchtime 1x ./internal/executor/
+func BenchmarkBareOpenLoop(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	for _, rate := range []int64{100, 1000, 5000, 20000} {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
+			for range b.N {
+				maxVUs := max(rate/20, 50)
+				transport := &http.Transport{MaxIdleConnsPerHost: int(maxVUs), MaxIdleConns: int(maxVUs)}
+				client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+				slots := int64(benchDuration.Seconds()*float64(rate)) + 1
+				sem := make(chan struct{}, maxVUs)
+				lat := &latencies{}
+				var wg sync.WaitGroup
+				start := time.Now()
+				for i := range slots {
+					at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+					time.Sleep(time.Until(at))
+					select {
+					case sem <- struct{}{}:
+					default:
+						continue
+					}
+					wg.Go(func() {
+						defer func() { <-sem }()
+						lat.add(time.Since(at))
+						resp, err := client.Get(srv.URL)
+						if err != nil {
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					})
+				}
+				wg.Wait()
+				transport.CloseIdleConnections()
+				started := int64(len(lat.d))
+				b.ReportMetric(100*float64(started)/float64(slots), "%_of_rate")
+				b.ReportMetric(float64(lat.quantile(0.5).Microseconds()), "p50_jitter_µs")
+				b.ReportMetric(float64(lat.quantile(0.99).Microseconds()), "p99_jitter_µs")
+			}
+		})
+	}
 }
