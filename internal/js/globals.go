@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/grafana/sobek"
@@ -20,25 +21,135 @@ func (v *VU) setGlobals() error {
 	v.setEnv(nil)
 	_ = rt.Set("__ITER", sobek.Undefined())
 	_ = rt.Set("global", rt.GlobalObject())
-	_ = rt.Set("open", v.open)
-	_ = rt.Set("require", v.require)
-	return rt.Set("console", v.console())
+	_ = rt.Set("open", func(call sobek.FunctionCall) sobek.Value {
+		mode := ""
+		if len(call.Arguments) > 1 {
+			mode = call.Argument(1).String()
+		}
+		return v.open(call.Argument(0).String(), mode)
+	})
+	_ = rt.Set("require", func(call sobek.FunctionCall) sobek.Value { return v.require(call.Argument(0).String()) })
+	return rt.Set("console", rt.NewDynamicObject(&consoleObject{v: v}))
 }
 
-// setEnv defines __ENV as the base environment overridden by extra.
+// consoleObject creates the console methods when first used.
+type consoleObject struct {
+	v       *VU
+	methods map[string]sobek.Value
+}
+
+var consoleMethods = []string{"debug", "error", "info", "log", "trace", "warn"}
+
+func (c *consoleObject) Get(key string) sobek.Value {
+	if m, ok := c.methods[key]; ok {
+		return m
+	}
+	level := key
+	switch key {
+	case "log", "info", "warn", "error", "debug":
+	case "trace":
+		level = "debug"
+	default:
+		return nil
+	}
+	if c.methods == nil {
+		c.methods = map[string]sobek.Value{}
+	}
+	m := c.v.rt.ToValue(c.v.logAt(level))
+	c.methods[key] = m
+	return m
+}
+
+func (c *consoleObject) Set(key string, val sobek.Value) bool {
+	if c.methods == nil {
+		c.methods = map[string]sobek.Value{}
+	}
+	c.methods[key] = val
+	return true
+}
+
+func (c *consoleObject) Has(key string) bool { return c.Get(key) != nil }
+func (c *consoleObject) Delete(key string) bool {
+	delete(c.methods, key)
+	return true
+}
+func (c *consoleObject) Keys() []string { return consoleMethods }
+
+// setEnv defines __ENV as the base environment overridden by extra. The
+// object reads the run's shared maps instead of copying them into every VU;
+// what the script assigns stays in the VU.
 func (v *VU) setEnv(extra map[string]string) {
-	obj := v.rt.NewObject()
-	for k, val := range v.envBase {
-		_ = obj.Set(k, val)
+	_ = v.rt.Set("__ENV", v.rt.NewDynamicObject(&envObject{rt: v.rt, base: v.envBase, extra: extra}))
+}
+
+// envObject is __ENV: base (system environment and -e values) overridden by
+// the running scenario's env, overridden by the script's own assignments.
+type envObject struct {
+	rt          *sobek.Runtime
+	base, extra map[string]string
+	own         map[string]sobek.Value
+	deleted     map[string]bool
+}
+
+func (e *envObject) Get(key string) sobek.Value {
+	if v, ok := e.own[key]; ok {
+		return v
 	}
-	for k, val := range extra {
-		_ = obj.Set(k, val)
+	if e.deleted[key] {
+		return nil
 	}
-	_ = v.rt.Set("__ENV", obj)
+	if v, ok := e.extra[key]; ok {
+		return e.rt.ToValue(v)
+	}
+	if v, ok := e.base[key]; ok {
+		return e.rt.ToValue(v)
+	}
+	return nil
+}
+
+func (e *envObject) Set(key string, val sobek.Value) bool {
+	if e.own == nil {
+		e.own = map[string]sobek.Value{}
+	}
+	e.own[key] = val
+	delete(e.deleted, key)
+	return true
+}
+
+func (e *envObject) Has(key string) bool { return e.Get(key) != nil }
+
+func (e *envObject) Delete(key string) bool {
+	delete(e.own, key)
+	if e.deleted == nil {
+		e.deleted = map[string]bool{}
+	}
+	e.deleted[key] = true
+	return true
+}
+
+func (e *envObject) Keys() []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range []map[string]string{e.base, e.extra} {
+		for k := range m {
+			if !seen[k] && !e.deleted[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	for k := range e.own {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // open implements open(path[, "b"]).
-func (v *VU) open(path string, mode ...string) sobek.Value {
+func (v *VU) open(path string, mode string) sobek.Value {
 	if v.initEnv == nil {
 		panic(v.rt.NewGoError(errors.New("open() can only be called in the init context (the script's top level), not in setup, iterations or teardown")))
 	}
@@ -55,7 +166,7 @@ func (v *VU) open(path string, mode ...string) sobek.Value {
 	if err != nil {
 		panic(v.rt.NewGoError(fmt.Errorf("open: %w", err)))
 	}
-	if len(mode) > 0 && mode[0] == "b" {
+	if mode == "b" {
 		return v.rt.ToValue(v.rt.NewArrayBuffer(append([]byte(nil), data...)))
 	}
 	return v.rt.ToValue(string(data))
@@ -80,33 +191,25 @@ func (v *VU) require(name string) sobek.Value {
 	return newGoModuleInstance(v.rt, v.moduleInstance(g).Exports()).GetBindingValue("default")
 }
 
-// console returns the console object: lines go to the run's log.
-func (v *VU) console() *sobek.Object {
-	obj := v.rt.NewObject()
-	logAt := func(level string) func(sobek.FunctionCall) sobek.Value {
-		return func(call sobek.FunctionCall) sobek.Value {
-			msg := v.formatArgs(call.Arguments)
-			l := v.logger
-			switch level {
-			case "debug":
-				if v.r.cfg.Debug {
-					l.Debug(msg, "source", "console")
-				}
-			case "warn":
-				l.Warn(msg, "source", "console")
-			case "error":
-				l.Error(msg, "source", "console")
-			default:
-				l.Info(msg, "source", "console")
+// logAt returns a console method logging at level.
+func (v *VU) logAt(level string) func(sobek.FunctionCall) sobek.Value {
+	return func(call sobek.FunctionCall) sobek.Value {
+		msg := v.formatArgs(call.Arguments)
+		l := v.logger
+		switch level {
+		case "debug":
+			if v.r.cfg.Debug {
+				l.Debug(msg, "source", "console")
 			}
-			return sobek.Undefined()
+		case "warn":
+			l.Warn(msg, "source", "console")
+		case "error":
+			l.Error(msg, "source", "console")
+		default:
+			l.Info(msg, "source", "console")
 		}
+		return sobek.Undefined()
 	}
-	for _, name := range []string{"log", "info", "debug", "warn", "error"} {
-		_ = obj.Set(name, logAt(name))
-	}
-	_ = obj.Set("trace", logAt("debug"))
-	return obj
 }
 
 func (v *VU) formatArgs(args []sobek.Value) string {
