@@ -51,6 +51,11 @@ type Config struct {
 	TerminalWidth        int
 	Logger               *slog.Logger
 
+	// TuneGC lets the run adapt the garbage collector to its VU count (see
+	// gcPercentFor); Getenv tells whether the user set GOGC.
+	TuneGC bool
+	Getenv func(string) (string, bool)
+
 	// ReadFile reads scripts and data files; nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 	// WriteFile writes handleSummary and --summary-export files; nil means
@@ -244,6 +249,7 @@ func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
 		}
 		return initError(err)
 	}
+	r.tuneGC(r.sched.State().VUsInitialized.Load())
 	r.startTime = time.Now()
 	r.sched.State().MarkStarted(r.startTime)
 	r.metrics.Start(runCtx, r.abortFromThresholds)

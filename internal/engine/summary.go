@@ -182,4 +182,3 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	return err
 }
-
