@@ -1,10 +1,14 @@
 // Package postgres implements target.Store on PostgreSQL through a github.com/jackc/pgx/v5 pool.
 //
-// A deduction is one SQL statement, so one round trip and one implicit transaction: a data-modifying
-// WITH query that makes the conditional decrement, writes the debit record and any threshold notice.
-// The unique indexes on (user_id, idempotency_key) and (user_id, dedup_key) keep idempotency and
-// exactly-once notices under READ COMMITTED races: a racing repeat of a key fails on the index and its
-// whole statement rolls back.
+// A deduction is one SQL statement: a data-modifying WITH query that makes the conditional decrement,
+// writes the debit record and any threshold notice. The unique indexes on (user_id, idempotency_key)
+// and (user_id, dedup_key) keep idempotency and exactly-once notices under READ COMMITTED races: a
+// racing repeat of a key fails on the index and its whole statement rolls back.
+//
+// Deductions that arrive together are sent together: a few batcher goroutines each take what has
+// queued up and send it as one pipelined batch, which PostgreSQL runs as one implicit transaction (one
+// round trip, one commit for many deductions). A batch that fails on the server is rolled back whole
+// and its deductions run again one by one.
 package postgres
 
 import (
@@ -17,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,8 +33,12 @@ import (
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-// DefaultMaxConns is the pool size when the DSN does not set pool_max_conns.
-const DefaultMaxConns = 16
+// Defaults of the DB's tunables.
+const (
+	DefaultMaxConns = 16 // pool size when the DSN does not set pool_max_conns
+	DefaultBatchers = 4
+	DefaultMaxBatch = 64
+)
 
 // DB is a target.Store on one PostgreSQL database (schema). Set the exported fields, then call Open;
 // the DB is then safe for concurrent use until Close.
@@ -39,8 +48,15 @@ type DB struct {
 	// means the DSN's (by default "public").
 	Schema string
 	Now    func() time.Time // clock for created_at; nil means time.Now
+	// Batchers is how many batches may be in flight at once; MaxBatch bounds one batch. Zero means
+	// DefaultBatchers and DefaultMaxBatch.
+	Batchers, MaxBatch int
 
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	mu      sync.RWMutex // guards closed and sends on jobs
+	closed  bool
+	jobs    chan *deduction
+	stopped sync.WaitGroup
 }
 
 var _ target.Store = (*DB)(nil)
@@ -57,6 +73,12 @@ func (db *DB) Name() string { return "postgres" }
 func (db *DB) Open(ctx context.Context) error {
 	if db.Now == nil {
 		db.Now = time.Now
+	}
+	if db.Batchers <= 0 {
+		db.Batchers = DefaultBatchers
+	}
+	if db.MaxBatch <= 0 {
+		db.MaxBatch = DefaultMaxBatch
 	}
 	cfg, err := pgxpool.ParseConfig(db.DSN)
 	if err != nil {
@@ -82,6 +104,11 @@ func (db *DB) Open(ctx context.Context) error {
 		db.pool.Close()
 		return fmt.Errorf("migrate postgres: %w", err)
 	}
+	db.jobs = make(chan *deduction, db.Batchers*db.MaxBatch)
+	for range db.Batchers {
+		db.stopped.Add(1)
+		go db.batchLoop()
+	}
 	return nil
 }
 
@@ -97,8 +124,15 @@ func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error 
 	return nil
 }
 
-// Close closes the pool, waiting for connections in use to be released.
+// Close finishes the queued deductions, then closes the pool. It is safe to call twice.
 func (db *DB) Close() error {
+	db.mu.Lock()
+	if !db.closed && db.jobs != nil {
+		close(db.jobs)
+	}
+	db.closed = true
+	db.mu.Unlock()
+	db.stopped.Wait()
 	if db.pool != nil {
 		db.pool.Close()
 	}

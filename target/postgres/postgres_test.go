@@ -2,7 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,5 +104,52 @@ func TestUnreachable(t *testing.T) {
 	if err := db.Open(context.Background()); err == nil {
 		db.Close()
 		t.Fatal("Open on a closed port succeeded")
+	}
+}
+
+// TestBatch: deductions that run as one batch keep every rule, and one the server rejects costs the
+// others nothing (the batch rolls back and each runs alone).
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	db := MustOpenDB(t)
+	storetest.MustCreate(t, db, "b1", 20)
+	storetest.MustCreate(t, db, "b2", 100)
+	ded := func(user string, cost int64, key, fp string) target.Deduction {
+		return target.Deduction{UserID: user, Feature: "ai_search", Cost: cost, IdempotencyKey: key, Fingerprint: fp, LowBalance: 50}
+	}
+	rcs, errs := postgres.RunBatch(db, []target.Deduction{
+		ded("b2", 5, "x", "x"),
+		ded("b1", 15, "a", "a"),
+		ded("b1", 15, "b", "b"),  // insufficient after the first
+		ded("b1", 15, "a", "a"),  // a repeat inside the same batch: the original answer
+		ded("b1", 15, "a", "a2"), // the same key with another request
+		ded("nobody", 1, "", "n"),
+	})
+	codes := make([]string, len(errs))
+	for i, err := range errs {
+		codes[i] = target.ErrorCode(err)
+	}
+	want := []string{"", "", target.EINSUFFICIENT, "", target.EIDEMPOTENCY, target.ENOTFOUND}
+	if fmt.Sprint(codes) != fmt.Sprint(want) || rcs[1].Transaction.BalanceAfter != 5 || !rcs[3].Replayed ||
+		rcs[3].Transaction.ID != rcs[1].Transaction.ID || rcs[0].Transaction.BalanceAfter != 95 ||
+		!slices.Equal(rcs[1].Notices, []target.NoticeKind{target.LowBalance}) {
+		t.Fatalf("batch answers %v %+v", codes, rcs)
+	}
+	var e *target.Error
+	if !errors.As(errs[2], &e) || e.Remaining != 5 {
+		t.Fatalf("insufficient in a batch: %v", errs[2])
+	}
+
+	// A statement the server rejects (text that is not UTF-8) rolls the batch back; the others then
+	// run alone and succeed, the bad one fails alone.
+	bad := ded("b2", 1, "bad", "bad")
+	bad.Feature = "\xff\xfe"
+	rcs, errs = postgres.RunBatch(db, []target.Deduction{ded("b2", 1, "y", "y"), bad, ded("b2", 1, "z", "z")})
+	if errs[0] != nil || errs[2] != nil || errs[1] == nil || rcs[2].Transaction.BalanceAfter != 93 {
+		t.Fatalf("batch with a rejected statement: %v %+v", errs, rcs)
+	}
+	snap := storetest.Snapshot(t, db, "b2")
+	if snap.Account.Remaining != 93 || snap.Account.Version != 3 || len(snap.Transactions) != 3 {
+		t.Fatalf("b2 after the batches: %+v", snap)
 	}
 }

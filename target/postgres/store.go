@@ -98,31 +98,49 @@ func (db *DB) Account(ctx context.Context, userID string) (target.Account, error
 	return a, nil
 }
 
-// Deduct implements target.Store in one statement (deductSQL). A refusal, or a unique violation from a
-// racing repeat of the same key, is explained by refusalSQL: a replay, EIDEMPOTENCY, ENOTFOUND or
-// EINSUFFICIENT.
+// Deduct implements target.Store: the deduction joins the next batch (see batch.go).
 func (db *DB) Deduct(ctx context.Context, d target.Deduction) (target.Receipt, error) {
-	t := target.Transaction{UserID: d.UserID, Feature: d.Feature, Amount: d.Cost,
-		IdempotencyKey: d.IdempotencyKey, Fingerprint: d.Fingerprint, CreatedAt: db.now()}
-	var notices []string
-	err := db.pool.QueryRow(ctx, deductSQL, d.UserID, d.Cost, d.LowBalance, d.Overdraft, nullString(d.IdempotencyKey),
-		d.Feature, d.Fingerprint, t.CreatedAt).Scan(&t.ID, &t.BalanceAfter, &t.Version, &notices)
+	j := &deduction{ctx: ctx, d: d, at: db.now(), done: make(chan result, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return target.Receipt{}, &target.Error{Code: target.EUNAVAILABLE, Message: "the postgres store is closed"}
+	}
+	select {
+	case db.jobs <- j:
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return target.Receipt{}, ctx.Err()
+	}
+	db.mu.RUnlock()
+	r := <-j.done
+	if r.err != nil {
+		return target.Receipt{}, fmt.Errorf("deduct: %w", r.err)
+	}
+	return r.rc, nil
+}
+
+// deductOne runs one deduction on its own (deductSQL). A refusal, or a unique violation from a racing
+// repeat of the same key, is explained by refusalSQL: a replay, EIDEMPOTENCY, ENOTFOUND or
+// EINSUFFICIENT.
+func (db *DB) deductOne(ctx context.Context, j *deduction) (target.Receipt, error) {
+	t, notices, err := j.scan(db.pool.QueryRow(ctx, deductSQL, j.args()...))
 	switch {
 	case err == nil:
-		rc := target.Receipt{Transaction: t}
-		for _, k := range notices {
-			rc.Notices = append(rc.Notices, target.NoticeKind(k))
-		}
-		return rc, nil
+		return receipt(t, notices), nil
 	case errors.Is(err, pgx.ErrNoRows), uniqueViolation(err, "transactions_by_key"):
-		rc, err := db.refusal(ctx, d)
-		if err != nil {
-			return target.Receipt{}, fmt.Errorf("deduct: %w", err)
-		}
-		return rc, nil
+		return db.refusal(ctx, j.d)
 	default:
-		return target.Receipt{}, fmt.Errorf("deduct: %w", unavailable(err))
+		return target.Receipt{}, unavailable(err)
 	}
+}
+
+func receipt(t target.Transaction, notices []string) target.Receipt {
+	rc := target.Receipt{Transaction: t}
+	for _, k := range notices {
+		rc.Notices = append(rc.Notices, target.NoticeKind(k))
+	}
+	return rc
 }
 
 // refusal explains a deduction that charged nothing. Balances only fall, so the balance read here (no
