@@ -38,7 +38,42 @@ type h1 struct {
 	open map[*h1Conn]struct{} // every open connection, idle or in use
 }
 
-// h1Conn is a pooled connection with its buffers.
+// Buffers are attached to a connection only while a round trip uses it:
+// idle keep-alive connections (one or more per VU) hold none, so a run with
+// many VUs does not keep 8 KiB per idle connection.
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+// attach gives hc its buffers for a round trip.
+func (hc *h1Conn) attach() {
+	if hc.br == nil {
+		hc.br = readers.Get().(*bufio.Reader)
+		hc.br.Reset(hc.conn)
+	}
+	if hc.bw == nil {
+		hc.bw = writers.Get().(*bufio.Writer)
+		hc.bw.Reset(hc.conn)
+	}
+}
+
+// detach returns hc's buffers to the pools. A reader still holding bytes
+// the server sent early stays attached, so nothing is lost.
+func (hc *h1Conn) detach() {
+	if hc.br != nil && hc.br.Buffered() == 0 {
+		hc.br.Reset(nil)
+		readers.Put(hc.br)
+		hc.br = nil
+	}
+	if hc.bw != nil {
+		hc.bw.Reset(nil)
+		writers.Put(hc.bw)
+		hc.bw = nil
+	}
+}
+
+// h1Conn is a pooled connection; br and bw are set during round trips.
 type h1Conn struct {
 	conn      *countingConn
 	br        *bufio.Reader
@@ -103,6 +138,7 @@ func (c *h1) getIdle(key string) *h1Conn {
 }
 
 func (c *h1) putIdle(key string, hc *h1Conn) {
+	hc.detach()
 	hc.idleSince = c.now()
 	c.mu.Lock()
 	if list := c.idle[key]; len(list) < c.maxIdle {
@@ -120,6 +156,12 @@ func (c *h1) closeConn(hc *h1Conn) {
 	delete(c.open, hc)
 	c.mu.Unlock()
 	_ = hc.conn.Close()
+	if hc.br != nil {
+		hc.br.Reset(nil)
+		readers.Put(hc.br)
+		hc.br = nil
+	}
+	hc.detach()
 }
 
 // interrupt makes the I/O of every round trip in progress fail now. Idle
@@ -184,7 +226,7 @@ func (c *h1) dial(ctx context.Context, addr string, tm *timings) (*h1Conn, error
 		return nil, err
 	}
 	cc := &countingConn{Conn: conn, t: c.traffic}
-	hc := &h1Conn{conn: cc, br: bufio.NewReaderSize(cc, 4096), bw: bufio.NewWriterSize(cc, 4096)}
+	hc := &h1Conn{conn: cc}
 	c.mu.Lock()
 	c.open[hc] = struct{}{}
 	c.mu.Unlock()
@@ -230,6 +272,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 			return h, false, err
 		}
 	}
+	hc.attach()
 	gotConn := c.now()
 	h.timings.blocked = gotConn.Sub(start)
 	h.remote = hc.conn.RemoteAddr()
