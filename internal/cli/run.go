@@ -199,7 +199,7 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 		NoThresholds: f.noThresholds, Quiet: f.quiet, NoColor: noColor, Verbose: f.verbose,
 		Stdout: env.Stdout, Stderr: env.Stderr, StdoutTTY: isTTY(env.Stdout), StderrTTY: isTTY(env.Stderr),
 		TerminalWidth: width, Logger: logger,
-		TuneGC: true, Getenv: func(k string) (string, bool) { v, ok := environ[k]; return v, ok },
+		Version: version(), TuneGC: true, Getenv: func(k string) (string, bool) { v, ok := environ[k]; return v, ok },
 	})
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 	TerminalWidth        int
 	Logger               *slog.Logger
 
+	// Version is tally's version: requests identify as "tally/<Version>"
+	// unless the userAgent option says otherwise.
+	Version string
 	// TuneGC lets the run adapt the garbage collector to its VU count (see
 	// gcPercentFor); Getenv tells whether the user set GOGC.
 	TuneGC bool
@@ -438,6 +441,10 @@ func (r *run) consolidate(vu0 *js.VU) error {
 	if cli.VUs != nil && cli.Duration == nil && cli.Iterations == nil && cli.Stages == nil && o.Scenarios != nil {
 		r.log.Warn("--vus was given on the command line: the script's scenarios are replaced by one shared-iterations scenario")
 		o.Scenarios = nil
+	}
+	if o.UserAgent == nil && r.cfg.Version != "" {
+		ua := "tally/" + r.cfg.Version
+		o.UserAgent = &ua
 	}
 	r.opts = o
 	return nil
