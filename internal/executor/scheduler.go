@@ -266,6 +266,9 @@ func (s *Scheduler) bars() []progress.Bar {
 		}
 		b.Name = r.sc.Name
 		b.State = r.status.Load()
+		if b.State == "running" && !r.sc.StartTime().IsZero() && time.Since(r.sc.StartTime()) > r.cfg.RegularDuration() {
+			b.State = "stopping" // in its gracefulStop
+		}
 		out = append(out, b)
 	}
 	return out

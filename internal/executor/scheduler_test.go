@@ -327,3 +327,25 @@ func TestProgressMidRun(t *testing.T) {
 		}
 	})
 }
+
+func TestProgressShowsGracefulStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out strings.Builder
+		rec := newRecorder(func(uint64, *Iteration) time.Duration { return 1500 * time.Millisecond })
+		s, err := NewScheduler(SchedulerConfig{Scenarios: mustConfigs(t, `{"a":{"executor":"constant-vus","duration":"1s"}}`),
+			NewVU: rec.newVU, Progress: progress.Config{Out: &out, NoColor: true, LineInterval: 1200 * time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Init(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 2 || !strings.Contains(lines[0], "a stopping 100%") || !strings.Contains(lines[1], "a done 100%") {
+			t.Errorf("progress lines %q", lines)
+		}
+	})
+}
