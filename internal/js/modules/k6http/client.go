@@ -183,7 +183,13 @@ func (c *client) context(vuCtx context.Context) context.Context {
 	c.watched, c.base, c.cancelBase = vuCtx, base, cancel
 	c.stopWatch = context.AfterFunc(vuCtx, func() {
 		cancel()
-		if h != nil {
+		// The VU may already be in its next iteration (ramping-vus ends each
+		// iteration's context): interrupt only while vuCtx is still the one
+		// requests run under, or the next request's connection gets a past
+		// deadline (i/o timeout). context() switches under the same lock.
+		c.ctxMu.Lock()
+		defer c.ctxMu.Unlock()
+		if h != nil && c.watched == vuCtx {
 			h.interrupt()
 		}
 	})
