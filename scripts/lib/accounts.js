@@ -1,0 +1,89 @@
+// Setup and teardown of test accounts: the health check, creating accounts (or taking the pre-provisioned
+// ones of the configuration), their opening snapshots in the ledger, and deleting them at the end.
+
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { describe } from './credit.js';
+
+// checkHealth stops the run (test.abort, exit code 108) with a clear message when the service is down.
+export function checkHealth(api) {
+  const res = api.health();
+  if (res.status !== 200) {
+    exec.test.abort(
+      `the credit service is not healthy: GET ${api.url('health')} gave ${describe(res)}. ` +
+        'Start it (make run starts creditd), or point BASE_URL (or CONFIG) at a running service.',
+    );
+  }
+}
+
+// runTag returns the run's tag: RUN_ID / runId, or a random one. Account names carry it, so runs against
+// the same service never collide.
+export function runTag(cfg) {
+  if (cfg.runId) return cfg.runId;
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+function chunks(list, n) {
+  const out = [];
+  for (let i = 0; i < list.length; i += n) out.push(list.slice(i, i + n));
+  return out;
+}
+
+// forEachBatch sends requests built by make(item) in http.batch calls of cfg.teardownBatch and hands
+// each (item, response) to done.
+export function forEachBatch(api, items, make, done) {
+  for (const part of chunks(items, api.cfg.teardownBatch)) {
+    const res = http.batch(part.map(make));
+    for (let i = 0; i < part.length; i++) done(part[i], res[i]);
+  }
+}
+
+// provision returns n accounts [{id, token}] for the run: created with `credits` through the test
+// endpoint (names userPrefix + tag + label + index), or, without test endpoints, the configured
+// pre-provisioned accounts (all of them; scenarios map VUs onto them round-robin).
+export function provision(api, n, credits, tag, label) {
+  const cfg = api.cfg;
+  if (!cfg.testEndpoints) {
+    return cfg.accounts.map((a) => ({ id: a.id, token: a.token }));
+  }
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push(`${cfg.userPrefix}${tag}-${label}${i}`);
+  const accounts = [];
+  forEachBatch(api, ids, (id) => api.createUserReq(id, credits), (id, res) => {
+    const token = res.status === 200 ? api.token(res) : undefined;
+    if (typeof token !== 'string') {
+      let hint = '';
+      if (res.status === 404) hint = ' The test endpoints look disabled: start creditd with --test-endpoints, or list accounts in a CONFIG file.';
+      exec.test.abort(`cannot create test account ${id}: POST ${api.url('createUser')} gave ${describe(res)}.${hint}`);
+    }
+    accounts.push({ id, token });
+  });
+  return accounts;
+}
+
+// openAll takes each account's opening snapshot (a balance read of the idle account) into the ledger.
+export function openAll(api, ledger, accounts) {
+  forEachBatch(api, accounts, (a) => api.balanceReq(a), (a, res) => {
+    const snap = api.snapshot(res);
+    if (!snap) {
+      exec.test.abort(`cannot read the opening balance of ${a.id}: GET ${api.url('balance')} gave ${describe(res)}`);
+    }
+    ledger.open(a.id, snap);
+  });
+}
+
+// removeAll deletes the run's test accounts unless keepAccounts (KEEP_ACCOUNTS=1) is set or they were
+// pre-provisioned. Failures are logged, not fatal: the verdict is already in.
+export function removeAll(api, accounts) {
+  const cfg = api.cfg;
+  if (!cfg.testEndpoints) return;
+  if (cfg.keepAccounts) {
+    console.log(`kept ${accounts.length} test accounts (${accounts.length ? accounts[0].id : ''}...) for inspection`);
+    return;
+  }
+  let failed = 0;
+  forEachBatch(api, accounts, (a) => api.deleteUserReq(a), (a, res) => {
+    if (res.status !== 200) failed++;
+  });
+  if (failed > 0) console.warn(`${failed} of ${accounts.length} test accounts could not be deleted`);
+}

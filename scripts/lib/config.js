@@ -1,0 +1,200 @@
+// Configuration of the credit API client: one object built in the init context from, lowest to highest
+// precedence, the defaults below (the Beta 500 credit API as creditd serves it), an optional JSON file named
+// by -e CONFIG=path, and environment variables (-e NAME=value or the process environment).
+//
+// A team points tally at its own credit service by changing this configuration, never the scenarios:
+// BASE_URL for the address, and a CONFIG file for paths, field names, feature prices, auth and accounts.
+// Every key of the file is optional; objects merge key by key into the defaults. See docs/scenarios.md.
+
+import { resolvePath } from './paths.js';
+
+const API = '/api/v1/beta';
+
+const DEFAULTS = {
+  baseUrl: 'http://127.0.0.1:8000',
+  // Paths from the base URL. {user_id} is replaced by the account id (URL-escaped).
+  paths: {
+    health: '/health',
+    createUser: `${API}/test/create-user`,
+    deleteUser: `${API}/test/delete-user/{user_id}`,
+    balance: `${API}/credits/balance`,
+    aiSearch: `${API}/ai-search`,
+    aiRecommendations: `${API}/ai-recommendations`,
+    deduct: `${API}/credits/deduct`,
+    transactions: `${API}/credits/transactions`,
+    notifications: `${API}/credits/notifications`,
+  },
+  // Names of JSON fields in requests and responses.
+  fields: {
+    userId: 'user_id', // create-user and deduct request bodies
+    initialCredits: 'initial_credits', // create-user request body
+    token: 'token', // create-user response
+    feature: 'feature', // deduct request body, transaction records
+    usage: 'usage_amount', // deduct request body
+    metadata: 'metadata', // deduct request body
+    query: 'query', // ai-search request body
+    limit: 'limit', // ai-search body, ai-recommendations and transactions query parameter
+    after: 'after', // transactions query parameter (paging cursor)
+    balance: 'remaining_credits', // balance, charge and 402 responses, notices
+    used: 'used_credits', // balance response
+    version: 'version', // balance and charge responses
+    lowNotified: 'low_balance_notified', // balance response
+    depletedNotified: 'depleted_notified', // balance response
+    charged: 'credits_charged', // charge responses
+    transactionId: 'transaction_id', // charge responses
+    transactions: 'transactions', // transactions response: the list
+    transactionKey: 'id', // a transaction's id, the paging cursor
+    notifications: 'notifications', // notifications response: the list
+  },
+  // Features the scenarios charge, and their price in credits per unit (the service's rates).
+  features: {
+    aiSearch: 'ai_search', // charged by POST paths.aiSearch
+    aiRecommendations: 'ai_recommendations', // charged by GET paths.aiRecommendations
+    deduct: 'live_dubbing', // charged by POST paths.deduct with usage_amount units
+  },
+  rates: { ai_search: 5, ai_recommendations: 3, live_dubbing: 1 },
+  // Auth: header name and value template; {token} is the account's token.
+  auth: { header: 'Authorization', value: 'Bearer {token}' },
+  idempotencyHeader: 'Idempotency-Key',
+  // Status codes the client treats as "insufficient credits" and as a successful create/delete.
+  insufficientStatus: 402,
+  lowThreshold: 50, // the service's low-balance notice threshold
+  // Accounts. With testEndpoints the scenarios create fresh accounts in setup and delete them in teardown
+  // (unless keepAccounts). Without them, list pre-provisioned accounts as [{id, token}]: the scenarios
+  // share them among VUs and take their opening balance from a balance read.
+  testEndpoints: true,
+  accounts: [],
+  keepAccounts: false,
+  userPrefix: 'tally-',
+  initialCredits: 5000, // per VU account in normal.js and spike.js
+  timeout: '20s', // per request; a request that times out is an unknown outcome, replayed at the end
+  settleMs: 1000, // quiet time after the load before the closing snapshots (>= the service's deadline
+  // minus the client timeout, so nothing abandoned is still in flight)
+  healthTimeout: '5s',
+  teardownBatch: 20, // requests per http.batch call in setup and teardown
+  runId: '', // part of account names and idempotency keys; default: random per run
+  instance: '', // this load generator's name in a distributed run (ledger journals)
+  journal: '', // write the ledger's journal (NDJSON) to this file
+  deepCheck: 'auto', // ledger deep (linearizability) check: auto or off
+};
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function merge(base, over, where) {
+  const out = Object.assign({}, base);
+  for (const k of Object.keys(over)) {
+    if (!(k in base)) {
+      throw new Error(`${where}: unknown key "${k}"; known keys: ${Object.keys(base).join(', ')}`);
+    }
+    if (isObject(base[k])) {
+      if (!isObject(over[k])) {
+        throw new Error(`${where}: "${k}" must be an object`);
+      }
+      out[k] = k === 'rates' ? Object.assign({}, base[k], over[k]) : merge(base[k], over[k], `${where}.${k}`);
+    } else {
+      out[k] = over[k];
+    }
+  }
+  return out;
+}
+
+function flag(name, v) {
+  const s = String(v).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  throw new Error(`${name}=${v}: expected true or false`);
+}
+
+function positiveInt(name, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`${name}=${v}: expected a whole number >= 0`);
+  }
+  return n;
+}
+
+// parseRates reads "feature=N,feature=N" (the syntax of creditd's --rate and CREDITD_RATES).
+export function parseRates(s, where) {
+  const rates = {};
+  for (const part of s.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    const n = Number(item.slice(eq + 1));
+    if (eq <= 0 || !Number.isInteger(n) || n <= 0) {
+      throw new Error(`${where}: "${item}" is not FEATURE=PRICE with a whole price > 0`);
+    }
+    rates[item.slice(0, eq)] = n;
+  }
+  return rates;
+}
+
+// ENV lists the environment variables that override configuration keys.
+export const ENV = {
+  BASE_URL: (c, v) => { c.baseUrl = v; },
+  RATES: (c, v) => { c.rates = Object.assign({}, c.rates, parseRates(v, 'RATES')); },
+  AUTH_HEADER: (c, v) => { c.auth = Object.assign({}, c.auth, { header: v }); },
+  AUTH_VALUE: (c, v) => { c.auth = Object.assign({}, c.auth, { value: v }); },
+  KEEP_ACCOUNTS: (c, v) => { c.keepAccounts = flag('KEEP_ACCOUNTS', v); },
+  USER_PREFIX: (c, v) => { c.userPrefix = v; },
+  INITIAL_CREDITS: (c, v) => { c.initialCredits = positiveInt('INITIAL_CREDITS', v); },
+  LOW_THRESHOLD: (c, v) => { c.lowThreshold = positiveInt('LOW_THRESHOLD', v); },
+  TIMEOUT: (c, v) => { c.timeout = v; },
+  SETTLE_MS: (c, v) => { c.settleMs = positiveInt('SETTLE_MS', v); },
+  RUN_ID: (c, v) => { c.runId = v; },
+  INSTANCE: (c, v) => { c.instance = v; },
+  JOURNAL: (c, v) => { c.journal = v; },
+  DEEP_CHECK: (c, v) => { c.deepCheck = v; },
+};
+
+// load builds the configuration. It must run in the init context (it may call open()).
+export function load() {
+  let cfg = DEFAULTS;
+  const file = __ENV.CONFIG;
+  if (file) {
+    let text;
+    try {
+      text = open(resolvePath(file));
+    } catch (e) {
+      throw new Error(`CONFIG=${file}: cannot read the file (${e.message || e}); give a path to a JSON file`);
+    }
+    let parsed;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`CONFIG=${file}: not valid JSON (${e.message || e})`);
+    }
+    if (!isObject(parsed)) {
+      throw new Error(`CONFIG=${file}: the file must hold a JSON object`);
+    }
+    cfg = merge(DEFAULTS, parsed, `CONFIG=${file}`);
+  } else {
+    cfg = merge(DEFAULTS, {}, 'defaults');
+  }
+  for (const name of Object.keys(ENV)) {
+    const v = __ENV[name];
+    if (v !== undefined && v !== '') {
+      ENV[name](cfg, v);
+    }
+  }
+  cfg.baseUrl = String(cfg.baseUrl).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+$/.test(cfg.baseUrl)) {
+    throw new Error(`BASE_URL=${cfg.baseUrl}: expected http://host:port or https://host:port (no path)`);
+  }
+  for (const f of Object.values(cfg.features)) {
+    if (!Number.isInteger(cfg.rates[f]) || cfg.rates[f] <= 0) {
+      throw new Error(`feature "${f}" has no price: add it to rates (config file) or RATES=${f}=N`);
+    }
+  }
+  if (!cfg.testEndpoints && cfg.accounts.length === 0) {
+    throw new Error('testEndpoints is false but no accounts are listed: give accounts [{id, token}] in the CONFIG file');
+  }
+  for (const [i, a] of cfg.accounts.entries()) {
+    if (!a || typeof a.id !== 'string' || typeof a.token !== 'string') {
+      throw new Error(`accounts[${i}]: expected {"id": "...", "token": "..."}`);
+    }
+  }
+  return cfg;
+}

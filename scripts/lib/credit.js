@@ -1,0 +1,178 @@
+// A small client for the credit API (the Beta 500 contract, docs/api.md), driven entirely by the
+// configuration of config.js. Every request carries a `name` tag naming its endpoint (health, create_user,
+// delete_user, balance, ai_search, ai_recommendations, deduct, transactions, notifications), so thresholds
+// and the summary speak per endpoint: http_req_duration{name:deduct}.
+//
+// Methods ending in Req return a request for http.batch ({method, url, body, params}); the others send it.
+// An account is {id, token}.
+
+import http from 'k6/http';
+
+// NAMES are the endpoint tags, by configuration path key.
+export const NAMES = {
+  health: 'health',
+  createUser: 'create_user',
+  deleteUser: 'delete_user',
+  balance: 'balance',
+  aiSearch: 'ai_search',
+  aiRecommendations: 'ai_recommendations',
+  deduct: 'deduct',
+  transactions: 'transactions',
+  notifications: 'notifications',
+};
+
+// field reads a dotted path ("data.remaining_credits") from a decoded JSON object.
+export function field(obj, path) {
+  let v = obj;
+  for (const p of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = v[p];
+  }
+  return v;
+}
+
+// body decodes a response's JSON body, or returns undefined when there is none or it is not JSON.
+export function body(res) {
+  if (!res || typeof res.body !== 'string' || res.body === '') return undefined;
+  try {
+    return JSON.parse(res.body);
+  } catch (e) {
+    return undefined;
+  }
+}
+
+// describe gives a short human description of a failed response for messages.
+export function describe(res) {
+  if (!res) return 'no response';
+  if (res.status === 0) return `no answer (${res.error || 'network error'})`;
+  const b = typeof res.body === 'string' ? res.body.slice(0, 200) : '';
+  return `HTTP ${res.status}${b ? `: ${b}` : ''}`;
+}
+
+// Client speaks the credit API of one service.
+export class Client {
+  constructor(cfg) {
+    this.cfg = cfg;
+    this.f = cfg.fields;
+    this.endpointOf = {};
+    this.endpointOf[cfg.features.aiSearch] = 'aiSearch';
+    this.endpointOf[cfg.features.aiRecommendations] = 'aiRecommendations';
+  }
+
+  url(key, acct) {
+    let p = this.cfg.paths[key];
+    if (acct) p = p.replace('{user_id}', encodeURIComponent(acct.id));
+    return this.cfg.baseUrl + p;
+  }
+
+  params(key, acct, extra) {
+    const headers = { 'Content-Type': 'application/json' };
+    if (acct && acct.token) {
+      headers[this.cfg.auth.header] = this.cfg.auth.value.replace('{token}', acct.token);
+    }
+    if (extra && extra.idempotencyKey) {
+      headers[this.cfg.idempotencyHeader] = extra.idempotencyKey;
+    }
+    const p = { headers, tags: { name: NAMES[key] }, timeout: this.cfg.timeout };
+    if (extra && extra.timeout) p.timeout = extra.timeout;
+    return p;
+  }
+
+  // price is the credits a charge of `units` of `feature` costs.
+  price(feature, units) {
+    return (units || 1) * this.cfg.rates[feature];
+  }
+
+  // endpoint names the path key that charges a feature: the AI endpoints charge their own feature, any
+  // other feature goes through the generic deduct endpoint. One feature, one endpoint: a replay at the
+  // end of a run rebuilds the original request from the feature, the amount and the operation id alone.
+  endpoint(feature) {
+    return this.endpointOf[feature] || 'deduct';
+  }
+
+  health() {
+    return http.request('GET', this.url('health'), null, this.params('health', null, { timeout: this.cfg.healthTimeout }));
+  }
+
+  createUserReq(id, credits) {
+    const b = {};
+    b[this.f.userId] = id;
+    b[this.f.initialCredits] = credits;
+    return { method: 'POST', url: this.url('createUser'), body: JSON.stringify(b), params: this.params('createUser') };
+  }
+
+  deleteUserReq(acct) {
+    return { method: 'DELETE', url: this.url('deleteUser', acct), body: null, params: this.params('deleteUser') };
+  }
+
+  balanceReq(acct) {
+    return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct) };
+  }
+
+  notificationsReq(acct) {
+    return { method: 'GET', url: this.url('notifications'), body: null, params: this.params('notifications', acct) };
+  }
+
+  transactionsReq(acct, after, limit) {
+    const q = `?${this.f.after}=${encodeURIComponent(after)}&${this.f.limit}=${limit}`;
+    return { method: 'GET', url: this.url('transactions') + q, body: null, params: this.params('transactions', acct) };
+  }
+
+  // chargeReq builds the request that charges `amount` credits of `feature` to acct. The body is a pure
+  // function of (feature, amount, id), so the same operation can be sent again with its idempotency key.
+  chargeReq(acct, feature, amount, id, key) {
+    const ep = this.endpoint(feature);
+    const params = this.params(ep, acct, { idempotencyKey: key });
+    if (ep === 'aiSearch') {
+      const b = {};
+      b[this.f.query] = `tally query ${id % 100}`;
+      b[this.f.limit] = 1 + (id % 5);
+      return { method: 'POST', url: this.url(ep), body: JSON.stringify(b), params };
+    }
+    if (ep === 'aiRecommendations') {
+      return { method: 'GET', url: `${this.url(ep)}?${this.f.limit}=${1 + (id % 5)}`, body: null, params };
+    }
+    const rate = this.cfg.rates[feature];
+    const b = {};
+    b[this.f.userId] = acct.id;
+    b[this.f.feature] = feature;
+    b[this.f.usage] = amount / rate;
+    b[this.f.metadata] = { source: 'tally', op: id };
+    return { method: 'POST', url: this.url(ep), body: JSON.stringify(b), params };
+  }
+
+  // send performs one request built by a *Req method.
+  send(req) {
+    return http.request(req.method, req.url, req.body, req.params);
+  }
+
+  token(res) {
+    return field(body(res) || {}, this.f.token);
+  }
+
+  // snapshot reads a balance response into the ledger's snapshot shape; undefined when it has no balance.
+  snapshot(res) {
+    const b = body(res);
+    if (res.status !== 200 || !b) return undefined;
+    const s = { balance: field(b, this.f.balance) };
+    if (typeof s.balance !== 'number') return undefined;
+    const opt = { used: this.f.used, version: this.f.version, lowNotified: this.f.lowNotified, depletedNotified: this.f.depletedNotified };
+    for (const k of Object.keys(opt)) {
+      const v = field(b, opt[k]);
+      if (v !== undefined && v !== null) s[k] = v;
+    }
+    return s;
+  }
+
+  // remaining reads the balance a charge or refusal reports, or undefined.
+  remaining(res) {
+    const v = field(body(res) || {}, this.f.balance);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  // list reads the array under a configured field (transactions, notifications) of a response.
+  list(res, key) {
+    const v = field(body(res) || {}, this.f[key]);
+    return Array.isArray(v) ? v : undefined;
+  }
+}

@@ -1,0 +1,103 @@
+// The Beta 500 user: one weighted task per iteration, every charge and balance read recorded in the ledger.
+// Weights: balance 3, AI search 2, AI recommendations 1, three concurrent deductions 1, low-balance
+// threshold check 1. normal.js and spike.js share it.
+
+import http from 'k6/http';
+import { check } from 'k6';
+
+// charge sends one deduction through the ledger and returns its outcome ('ok', 'insufficient', ...).
+function charge(api, ledger, acct, feature, amount) {
+  const op = ledger.begin(acct.id, { feature, amount });
+  const res = api.send(api.chargeReq(acct, feature, amount, op.id, op.key));
+  const outcome = ledger.settleHttp(op, res);
+  return { res, outcome };
+}
+
+// read reads the balance through the ledger and returns the response and its snapshot.
+function read(api, ledger, acct) {
+  const rd = ledger.beginRead(acct.id);
+  const res = api.send(api.balanceReq(acct));
+  const snap = api.snapshot(res);
+  ledger.settleRead(rd, snap || res);
+  return { res, snap };
+}
+
+const TASKS = [
+  {
+    weight: 3,
+    name: 'balance',
+    run(api, ledger, acct) {
+      const { res, snap } = read(api, ledger, acct);
+      check(res, { 'balance read': () => snap !== undefined });
+    },
+  },
+  {
+    weight: 2,
+    name: 'ai_search',
+    run(api, ledger, acct) {
+      const f = api.cfg.features.aiSearch;
+      const { outcome } = charge(api, ledger, acct, f, api.price(f, 1));
+      check(outcome, { 'ai search charged': (o) => o === 'ok' });
+    },
+  },
+  {
+    weight: 1,
+    name: 'ai_recommendations',
+    run(api, ledger, acct) {
+      const f = api.cfg.features.aiRecommendations;
+      const { outcome } = charge(api, ledger, acct, f, api.price(f, 1));
+      check(outcome, { 'ai recommendations charged': (o) => o === 'ok' });
+    },
+  },
+  {
+    weight: 1,
+    name: 'concurrent_deductions',
+    run(api, ledger, acct) {
+      // Three deductions of 5 credits fired at once on the same account.
+      const f = api.cfg.features.deduct;
+      const amount = api.price(f, Math.max(1, Math.round(5 / api.cfg.rates[f])));
+      const ops = [0, 1, 2].map(() => ledger.begin(acct.id, { feature: f, amount }));
+      const res = http.batch(ops.map((op) => api.chargeReq(acct, f, amount, op.id, op.key)));
+      const outcomes = ops.map((op, i) => ledger.settleHttp(op, res[i]));
+      check(outcomes, { 'concurrent deductions charged': (o) => o.every((x) => x === 'ok') });
+    },
+  },
+  {
+    weight: 1,
+    name: 'threshold_check',
+    run(api, ledger, acct) {
+      // The low-balance flags must agree with the balance, and each notice kind appear at most once.
+      const { snap } = read(api, ledger, acct);
+      const notes = api.list(api.send(api.notificationsReq(acct)), 'notifications');
+      const low = api.cfg.lowThreshold;
+      check(snap, {
+        'threshold flags match balance': (s) =>
+          s !== undefined &&
+          (s.balance > low ? !s.lowNotified && !s.depletedNotified : s.balance > 0 ? s.lowNotified === true : s.depletedNotified === true),
+      });
+      check(notes, {
+        'notices at most once per kind': (n) => {
+          if (!n) return false;
+          const seen = {};
+          for (const x of n) {
+            if (seen[x.kind]) return false;
+            seen[x.kind] = true;
+          }
+          return true;
+        },
+      });
+    },
+  },
+];
+
+const TOTAL = TASKS.reduce((s, t) => s + t.weight, 0);
+
+// userIteration runs one task chosen by weight for the VU's account.
+export function userIteration(api, ledger, acct) {
+  let r = Math.random() * TOTAL;
+  for (const t of TASKS) {
+    r -= t.weight;
+    if (r < 0) return t.run(api, ledger, acct);
+  }
+  return TASKS[0].run(api, ledger, acct);
+}

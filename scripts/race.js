@@ -1,0 +1,144 @@
+// race.js: the race-condition stress. Many VUs hammer a small pool of shared accounts with bursts of five
+// concurrent deductions (100-300 ms of think time), so deductions truly race each other on the same
+// account, and drain each account down to the insufficient-funds boundary where overdraft and
+// notification races live: once an account runs low, every burst also tries to take exactly the balance
+// last seen (the deduct feature costs 1 credit per unit by default). A drained account is left behind for the next one of the same slot (the pool holds `pool`
+// accounts at a time, `generations` deep). Balance reads are interleaved. Every deduction goes through the
+// ledger with its own Idempotency-Key; at the end (teardown) unknown outcomes are replayed with the same
+// key, closing snapshots, notices and the complete transaction logs go to the ledger, and it verifies
+// every credit. Zero discrepancies is the bar; 402 is an expected answer here.
+//
+//   tally run scripts/race.js                            # full: 1,000 VUs at 50/s, 10 min
+//   tally run -e PROFILE=full-200 scripts/race.js        # the 200-VU variant, 10 min
+//   tally run -e PROFILE=quick scripts/race.js           # 200 VUs, 45 s (make run)
+//
+// Criteria: thresholds/race.json. Configuration: lib/config.js and docs/scenarios.md.
+
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { check, sleep } from 'k6';
+import ledger from 'k6/x/ledger';
+import { load } from './lib/config.js';
+import { Client } from './lib/credit.js';
+import { pick, rampingStages, thresholds } from './lib/profile.js';
+import { checkHealth, openAll, provision, removeAll, runTag } from './lib/accounts.js';
+import { audit } from './lib/audit.js';
+import { configureLedger } from './lib/ledgerconf.js';
+
+const cfg = load();
+const api = new Client(cfg);
+
+// vus: plateau; rate: VUs started per second; duration: seconds in all; pool: accounts raced on at a
+// time; generations: accounts per pool slot, used one after the other as they drain; credits: opening
+// balance of each account.
+const P = pick({
+  full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 60, credits: 20000 },
+  'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 60, credits: 20000 },
+  quick: { vus: 200, rate: 50, duration: 45, pool: 8, generations: 30, credits: 3000 },
+  smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 30, credits: 600 },
+});
+const BURST = 5;
+const READ_SHARE = 0.5; // iterations that read the balance after their burst
+
+configureLedger(ledger, cfg);
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, cfg.insufficientStatus));
+
+export const options = {
+  scenarios: {
+    race: {
+      executor: 'ramping-vus',
+      startVUs: 0,
+      stages: rampingStages(P.vus, P.rate, P.duration),
+      gracefulRampDown: '5s',
+      gracefulStop: '5s',
+    },
+  },
+  thresholds: thresholds('race'),
+  setupTimeout: '5m',
+  teardownTimeout: '10m',
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
+};
+
+export function setup() {
+  checkHealth(api);
+  const tag = runTag(cfg);
+  const accounts = provision(api, P.pool * P.generations, P.credits, tag, 'r');
+  const pool = Math.min(P.pool, accounts.length);
+  openAll(api, ledger, accounts);
+  console.log(
+    `race (${P.name}): ${P.vus} VUs on ${pool} shared accounts at a time (${accounts.length} in all, ` +
+      `${P.credits} credits each), bursts of ${BURST}, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`,
+  );
+  return { tag, accounts, pool };
+}
+
+// Per-VU state: which generation of its slot the VU is draining, and the balance a refusal reported
+// (the next burst tries to take exactly that).
+let gen = 0;
+let finish = 0;
+
+function randomCharge() {
+  const f = cfg.features;
+  const r = Math.random();
+  if (r < 0.6) return { feature: f.deduct, amount: api.price(f.deduct, 1 + Math.floor(Math.random() * 5)) };
+  if (r < 0.8) return { feature: f.aiSearch, amount: api.price(f.aiSearch, 1) };
+  return { feature: f.aiRecommendations, amount: api.price(f.aiRecommendations, 1) };
+}
+
+export default function (data) {
+  const slot = (exec.vu.idInInstance - 1) % data.pool;
+  const generations = Math.floor(data.accounts.length / data.pool);
+  const acct = data.accounts[Math.min(gen, generations - 1) * data.pool + slot];
+
+  const charges = [];
+  const unit = cfg.rates[cfg.features.deduct];
+  if (finish >= unit) {
+    charges.push({ feature: cfg.features.deduct, amount: finish - (finish % unit) });
+  }
+  while (charges.length < BURST) charges.push(randomCharge());
+
+  const ops = charges.map((c) => ledger.begin(acct.id, c));
+  const res = http.batch(ops.map((op, i) => api.chargeReq(acct, charges[i].feature, charges[i].amount, op.id, op.key)));
+  let low = Infinity;
+  let answered = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const outcome = ledger.settleHttp(ops[i], res[i]);
+    if (outcome === 'ok' || outcome === 'insufficient') {
+      answered++;
+      const r = api.remaining(res[i]);
+      if (r !== undefined && r < low) low = r;
+    }
+  }
+  check(answered, { 'burst answered (charged or refused)': (n) => n === ops.length });
+
+  if (Math.random() < READ_SHARE) {
+    const rd = ledger.beginRead(acct.id);
+    const r = api.send(api.balanceReq(acct));
+    const snap = api.snapshot(r);
+    ledger.settleRead(rd, snap || r);
+    if (snap && snap.balance < low) low = snap.balance;
+  }
+
+  // Balances only fall: the lowest one seen is the account's latest known state.
+  if (low < unit) {
+    finish = 0;
+    if (gen < generations - 1) {
+      gen++;
+      return; // drained: move on at once
+    }
+  } else if (low !== Infinity && low < 10 * unit * BURST) {
+    finish = low;
+  } else {
+    finish = 0;
+  }
+  sleep(0.1 + Math.random() * 0.2);
+}
+
+export function teardown(data) {
+  const { report, drained } = audit(api, ledger, data.accounts);
+  console.log(`ledger verdict: ${report.verdict}; ${drained} of ${data.accounts.length} accounts drained to 0`);
+  if (drained === data.accounts.length) {
+    console.warn('every account was drained before the end: raise credits or generations in the profile for more races per account');
+  }
+  removeAll(api, data.accounts);
+}
