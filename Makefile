@@ -2,13 +2,16 @@
 GO      ?= go
 BIN     ?= bin
 
-.PHONY: all build test lint bench
+.PHONY: all build test lint bench run bench-race
 all: build
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# test: gofmt and go vet, then every package's tests, including e2e/ (it builds tally and creditd and
+# runs the scenarios' smoke profile against creditd, correct and with each fault mode; go test -short
+# skips it).
 test: lint
 	$(GO) test -race -count=1 ./...
 
@@ -26,3 +29,20 @@ CREDITD_BENCHTIME ?= 5s
 .PHONY: bench-creditd
 bench-creditd:
 	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./target/sqlite/
+
+# run: build, start creditd on a fresh SQLite file with the test endpoints, run normal.js then race.js on
+# the quick profile, stop creditd (also on failure) and exit with the runs' status (scripts/run.sh).
+# Vary with SCENARIO="normal spike race", PROFILE=full|quick|smoke, TARGET=http://host:port (a running
+# service: no creditd is started), PORT (creditd's port; 0 picks a free one).
+SCENARIO ?= normal race
+PROFILE  ?= quick
+TARGET   ?=
+PORT     ?= 0
+run: build
+	@SCENARIO="$(SCENARIO)" PROFILE="$(PROFILE)" TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" scripts/run.sh
+
+# bench-race: one full race.js run (1,000 VUs at 50/s, 10 min) against creditd on SQLite; the summary is
+# also written to race-full.json. Figures: docs/benchmarks.md (## scenarios).
+bench-race: build
+	@SCENARIO=race PROFILE=full TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" \
+	  TALLY_FLAGS="--summary-export race-full.json" scripts/run.sh

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# scripts/run.sh: what `make run` does. Starts creditd on a fresh SQLite file with the test endpoints
+# (unless TARGET names a running service), waits until it is healthy, runs the scenarios one after the
+# other, stops creditd (also on failure or Ctrl-C) and exits with the first non-zero status of the runs.
+#
+# Environment (all optional):
+#   SCENARIO       scenarios to run, in order, space or comma separated (default: normal race)
+#   PROFILE        full, quick or smoke (default: quick)
+#   TARGET         base URL of a running credit service; no creditd is started
+#   PORT           creditd's port on 127.0.0.1 (default 0: a free port)
+#   CREDITD_FLAGS  extra creditd flags (default: --ai-latency 20ms+-10ms --request-timeout 10s)
+#   TALLY_FLAGS    extra `tally run` flags, e.g. --summary-export out.json
+#   BIN            where the tally and creditd binaries are (default: bin)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-bin}
+SCENARIO=${SCENARIO:-normal race}
+PROFILE=${PROFILE:-quick}
+TARGET=${TARGET:-}
+PORT=${PORT:-0}
+CREDITD_FLAGS=${CREDITD_FLAGS:---ai-latency 20ms+-10ms --request-timeout 10s}
+TALLY_FLAGS=${TALLY_FLAGS:-}
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+for s in ${SCENARIO//,/ }; do
+  if [ ! -f "scripts/$s.js" ]; then
+    echo "run: SCENARIO=$s: no scripts/$s.js (scenarios: normal, spike, race)" >&2
+    exit 2
+  fi
+done
+for b in tally creditd; do
+  if [ ! -x "$BIN/$b" ]; then
+    echo "run: $BIN/$b is missing: run make build first" >&2
+    exit 2
+  fi
+done
+
+dir=""
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 100); do # at most 10 s, then kill
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  [ -n "$dir" ] && rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+url="$TARGET"
+if [ -z "$url" ]; then
+  dir="$(mktemp -d -t tally-run.XXXXXX)"
+  # shellcheck disable=SC2086 # CREDITD_FLAGS is a list of flags
+  "$BIN/creditd" --test-endpoints --store "sqlite:$dir/creditd.db" --addr "127.0.0.1:$PORT" $CREDITD_FLAGS \
+    2>"$dir/creditd.log" &
+  pid=$!
+  for _ in $(seq 1 100); do # at most 10 s for the listening line
+    url="$(sed -n 's/.*creditd listening"\{0,1\} url=\([^ ]*\).*/\1/p' "$dir/creditd.log" | head -n 1)"
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$url" ]; then
+    echo "run: creditd did not start; its log:" >&2
+    cat "$dir/creditd.log" >&2
+    exit 1
+  fi
+  say "creditd on $url (SQLite in $dir, flags: $CREDITD_FLAGS)"
+fi
+
+healthy=""
+for _ in $(seq 1 50); do # at most 10 s
+  if command -v curl >/dev/null; then
+    curl -fsS -m 2 "$url/health" >/dev/null 2>&1 && healthy=1
+  else
+    healthy=1 # no curl: the scenarios check /health themselves
+  fi
+  [ -n "$healthy" ] && break
+  sleep 0.2
+done
+if [ -z "$healthy" ]; then
+  echo "run: $url/health did not answer 200 within 10 s" >&2
+  exit 1
+fi
+
+status=0
+results=""
+for s in ${SCENARIO//,/ }; do
+  say "tally run -e PROFILE=$PROFILE -e BASE_URL=$url $TALLY_FLAGS scripts/$s.js"
+  # shellcheck disable=SC2086 # TALLY_FLAGS is a list of flags
+  "$BIN/tally" run -e "PROFILE=$PROFILE" -e "BASE_URL=$url" $TALLY_FLAGS "scripts/$s.js"
+  rc=$?
+  results="$results $s=$rc"
+  if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then status=$rc; fi
+done
+if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+  echo "run: creditd exited during the run; the end of its log:" >&2
+  tail -n 20 "$dir/creditd.log" >&2
+  [ "$status" -eq 0 ] && status=1
+fi
+say "exit statuses:$results (0 passed, 99 thresholds failed, 108 aborted, 107 script error)"
+exit "$status"
