@@ -18,6 +18,7 @@ import (
 	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/logging"
 	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/progress"
 	"github.com/tallyhq/tally/internal/summary"
 )
 
@@ -125,7 +126,15 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 	if err := summary.ValidateMode(f.summaryMode); err != nil {
 		return exitcode.With(exitcode.Other, &usageError{err})
 	}
-	logger, closeLog, err := newLogger(env, f)
+	// On a terminal, log lines and the progress bars share stderr: lines
+	// erase the bars first so the next frame does not draw over them.
+	isTTY := func(w io.Writer) bool { return env.IsTerminal != nil && env.IsTerminal(w) }
+	stderr := env.Stderr
+	stderrTTY := isTTY(env.Stderr)
+	if stderrTTY && !f.quiet {
+		stderr = progress.NewTerminal(env.Stderr)
+	}
+	logger, closeLog, err := newLogger(env, stderr, f)
 	if err != nil {
 		return exitcode.With(exitcode.Other, &usageError{err})
 	}
@@ -184,7 +193,6 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 	}
 
 	noColor := f.noColor || environ["NO_COLOR"] != "" || envBool(environ, "K6_NO_COLOR")
-	isTTY := func(w io.Writer) bool { return env.IsTerminal != nil && env.IsTerminal(w) }
 	width := 0
 	if env.TerminalWidth != nil {
 		width = env.TerminalWidth()
@@ -197,7 +205,7 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 		ConfigFile: fileOpts, EnvOptions: envOpts, CLI: cli,
 		Outputs: f.outs, SummaryExport: f.summaryExport, SummaryMode: f.summaryMode,
 		NoThresholds: f.noThresholds, Quiet: f.quiet, NoColor: noColor, Verbose: f.verbose,
-		Stdout: env.Stdout, Stderr: env.Stderr, StdoutTTY: isTTY(env.Stdout), StderrTTY: isTTY(env.Stderr),
+		Stdout: env.Stdout, Stderr: stderr, StdoutTTY: isTTY(env.Stdout), StderrTTY: stderrTTY,
 		TerminalWidth: width, Logger: logger,
 		Version: version(), TuneGC: true, Getenv: func(k string) (string, bool) { v, ok := environ[k]; return v, ok },
 	})
@@ -328,7 +336,7 @@ func splitCSV(s string) []string {
 }
 
 // newLogger builds the run's logger from --log-output, --log-format and -v.
-func newLogger(env *Env, f *runFlags) (*slog.Logger, func(), error) {
+func newLogger(env *Env, stderr io.Writer, f *runFlags) (*slog.Logger, func(), error) {
 	format, err := logging.ParseFormat(f.logFormat)
 	if err != nil {
 		return nil, nil, err
@@ -341,7 +349,7 @@ func newLogger(env *Env, f *runFlags) (*slog.Logger, func(), error) {
 	closeFn := func() {}
 	switch out := f.logOutput; {
 	case out == "stderr" || out == "":
-		w = env.Stderr
+		w = stderr
 	case out == "stdout":
 		w = env.Stdout
 	case out == "none":

@@ -131,6 +131,9 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.consolidate(vu0); err != nil {
 		return err
 	}
+	for _, w := range executor.ShortcutWarnings(r.opts) {
+		r.log.Warn(w)
+	}
 	scenarios, err := executor.Derive(r.opts, vu0.ExportedFunction)
 	if err != nil {
 		return configError(err)

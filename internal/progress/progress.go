@@ -22,9 +22,11 @@ const (
 // Config says where and how progress is shown. The zero Config shows
 // nothing (no writer).
 type Config struct {
-	Out   io.Writer // usually stderr; nil disables progress
-	TTY   bool      // Out is a terminal: redraw bars in place
-	Quiet bool      // show nothing (--quiet)
+	// Out is usually stderr (a *Terminal when it is a terminal that log
+	// lines share); nil disables progress.
+	Out   io.Writer
+	TTY   bool // Out is a terminal: redraw bars in place
+	Quiet bool // show nothing (--quiet)
 	// NoColor disables ANSI colors; cursor movement is still used on a TTY.
 	NoColor      bool
 	Width        int           // terminal columns; 0 = DefaultWidth
@@ -95,6 +97,10 @@ func (r *Renderer) Run(ctx context.Context) {
 
 func (r *Renderer) frame() {
 	if r.cfg.TTY {
+		if t, ok := r.cfg.Out.(*Terminal); ok {
+			t.draw(r.Lines())
+			return
+		}
 		io.WriteString(r.cfg.Out, r.TTYFrame())
 		return
 	}
