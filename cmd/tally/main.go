@@ -9,6 +9,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"golang.org/x/term"
 
+	_ "github.com/tallyhq/tally/extension/ledger/ledgerjs"
 	"github.com/tallyhq/tally/internal/cli"
 )
 
