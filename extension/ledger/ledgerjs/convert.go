@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -250,20 +251,21 @@ func snapshotArg(v sobek.Value) (ledger.Snapshot, error) {
 	return s, nil
 }
 
-// Allowed keys of an outcome object, by kind.
-var outcomeKeys = map[ledger.OutcomeKind]string{
-	ledger.OK:           "outcome, balanceAfter, version, txId, charged",
-	ledger.Insufficient: "outcome, balanceSeen",
-	ledger.Rejected:     "outcome, status",
-	ledger.Unknown:      "outcome, cause, status",
+// Keys of an outcome object, by kind.
+var outcomeKeys = map[ledger.OutcomeKind][]string{
+	ledger.OK:           {"outcome", "balanceAfter", "version", "txId", "charged"},
+	ledger.Insufficient: {"outcome", "balanceSeen"},
+	ledger.Rejected:     {"outcome", "status"},
+	ledger.Unknown:      {"outcome", "cause", "status"},
 }
 
 // outcomeArg reads an outcome object: {outcome: 'ok', balanceAfter?,
 // version?, txId?, charged?} | {outcome: 'insufficient', balanceSeen?} |
 // {outcome: 'rejected', status?} | {outcome: 'unknown', cause?, status?}.
-// Keys that do not belong to the outcome are an error (a misspelt field
-// would silently weaken the checks).
-func outcomeArg(obj *sobek.Object) (ledger.Outcome, error) {
+// With strict, keys that do not belong to the outcome are an error (a
+// misspelt field would silently weaken the checks); listing an object's
+// keys is the costly part, so the hot path checks only some calls.
+func outcomeArg(obj *sobek.Object, strict bool) (ledger.Outcome, error) {
 	var o ledger.Outcome
 	kv := obj.Get("outcome")
 	if isNothing(kv) || kv.ExportType() != typeString {
@@ -274,46 +276,73 @@ func outcomeArg(obj *sobek.Object) (ledger.Outcome, error) {
 		return o, err
 	}
 	o.Kind = kind
-	if kind == ledger.Unknown {
-		o.Cause = ledger.CauseError
+	if strict {
+		for _, k := range obj.Keys() {
+			if !slices.Contains(outcomeKeys[kind], k) && !isNothing(obj.Get(k)) {
+				return o, fmt.Errorf("%q does not belong to a %q outcome (keys: %s)", k, kind, strings.Join(outcomeKeys[kind], ", "))
+			}
+		}
 	}
-	for _, k := range obj.Keys() {
-		if k == "outcome" {
-			continue
+	field := func(name string) sobek.Value {
+		if v := obj.Get(name); !isNothing(v) {
+			return v
 		}
-		v := obj.Get(k)
-		if isNothing(v) {
-			continue
-		}
-		switch {
-		case kind == ledger.OK && k == "balanceAfter", kind == ledger.Insufficient && k == "balanceSeen":
-			o.Balance, err = intValue(k, v)
+		return nil
+	}
+	switch kind {
+	case ledger.OK:
+		if v := field("balanceAfter"); v != nil {
+			if o.Balance, err = intValue("balanceAfter", v); err != nil {
+				return o, err
+			}
 			o.HasBalance = true
-		case kind == ledger.OK && k == "version":
-			o.Version, err = intValue(k, v)
-			o.HasVersion = true
-		case kind == ledger.OK && k == "charged":
-			o.Charged, err = intValue(k, v)
-			o.HasCharged = true
-			if err == nil && o.Charged < 0 {
-				err = fmt.Errorf("charged: want credits >= 0, got %d", o.Charged)
-			}
-		case kind == ledger.OK && k == "txId":
-			o.TxID, err = idValue(k, v)
-		case (kind == ledger.Rejected || kind == ledger.Unknown) && k == "status":
-			var st int64
-			st, err = intValue(k, v)
-			o.Status = int(st)
-		case kind == ledger.Unknown && k == "cause":
-			var c string
-			if c, err = stringValue(k, v); err == nil {
-				o.Cause, err = ledger.ParseCause(c)
-			}
-		default:
-			err = fmt.Errorf("%q does not belong to a %q outcome (keys: %s)", k, kind, outcomeKeys[kind])
 		}
-		if err != nil {
-			return o, err
+		if v := field("version"); v != nil {
+			if o.Version, err = intValue("version", v); err != nil {
+				return o, err
+			}
+			o.HasVersion = true
+		}
+		if v := field("charged"); v != nil {
+			if o.Charged, err = intValue("charged", v); err != nil {
+				return o, err
+			}
+			if o.Charged < 0 {
+				return o, fmt.Errorf("charged: want credits >= 0, got %d", o.Charged)
+			}
+			o.HasCharged = true
+		}
+		if v := field("txId"); v != nil {
+			if o.TxID, err = idValue("txId", v); err != nil {
+				return o, err
+			}
+		}
+	case ledger.Insufficient:
+		if v := field("balanceSeen"); v != nil {
+			if o.Balance, err = intValue("balanceSeen", v); err != nil {
+				return o, err
+			}
+			o.HasBalance = true
+		}
+	case ledger.Rejected, ledger.Unknown:
+		if v := field("status"); v != nil {
+			st, err := intValue("status", v)
+			if err != nil {
+				return o, err
+			}
+			o.Status = int(st)
+		}
+		if kind == ledger.Unknown {
+			o.Cause = ledger.CauseError
+			if v := field("cause"); v != nil {
+				c, err := stringValue("cause", v)
+				if err != nil {
+					return o, err
+				}
+				if o.Cause, err = ledger.ParseCause(c); err != nil {
+					return o, err
+				}
+			}
 		}
 	}
 	return o, nil

@@ -158,33 +158,34 @@ const res = (status, body, extra) => Object.assign({ status, body: body === unde
 		want             string // "Name: message substring"
 	}{
 		{"amount zero", "", `ledger.begin('a', { feature: 'f', amount: 0 })`, "TypeError: ledger.begin: amount must be a positive whole number of credits, got the number 0"},
-		{"amount fraction", "", `ledger.begin('a', { amount: 1.5 })`, "TypeError: ledger.begin: amount must be a positive whole number"},
-		{"amount string", "", `ledger.begin('a', { amount: '5' })`, `TypeError: ledger.begin: amount must be a positive whole number of credits, got "5"`},
-		{"amount negative", "", `ledger.begin('a', { amount: -3 })`, "TypeError: ledger.begin: amount must be"},
+		{"amount fraction", "", `ledger.begin('a', { feature: 'f', amount: 1.5 })`, "TypeError: ledger.begin: amount must be a positive whole number"},
+		{"amount string", "", `ledger.begin('a', { feature: 'f', amount: '5' })`, `TypeError: ledger.begin: amount must be a positive whole number of credits, got "5"`},
+		{"amount negative", "", `ledger.begin('a', { feature: 'f', amount: -3 })`, "TypeError: ledger.begin: amount must be"},
 		{"no amount", "", `ledger.begin('a', { feature: 'f' })`, "TypeError: ledger.begin: the deduction has no amount"},
-		{"misspelt field", "", `ledger.begin('a', { feature: 'f', amout: 5 })`, `TypeError: ledger.begin: "amout" is not a field of a deduction`},
+		{"misspelt field", "", `ledger.begin('a', { feature: 'f', amout: 5 })`, `TypeError: ledger.begin: the deduction has no amount`},
+		{"no feature", "", `ledger.begin('a', { amount: 5 })`, `TypeError: ledger.begin: feature: want the feature's name (e.g. 'ai_search'), got undefined`},
 		{"no deduction", "", `ledger.begin('a')`, "TypeError: ledger.begin: deduction {feature, amount, key?}: want an object, got undefined"},
-		{"unknown account", "", `ledger.begin('zed', { amount: 5 })`, `Error: ledger.begin: account "zed" was never opened`},
-		{"empty account", "", `ledger.begin('', { amount: 5 })`, "TypeError: ledger.begin: account: want a non-empty account id"},
-		{"account object", "", `ledger.begin({}, { amount: 5 })`, "TypeError: ledger.begin: account: want an account id (a string), got an object"},
-		{"duplicate key", "", `ledger.begin('a', { amount: 5, key: 'k' }); ledger.begin('a', { amount: 5, key: 'k' })`, "Error: ledger.begin: begin on \"a\": key \"k\": idempotency key already used"},
-		{"settle twice", "", `const op = ledger.begin('a', { amount: 5 }); ledger.settle(op, { outcome: 'rejected', status: 400 }); ledger.settle(op, { outcome: 'rejected' })`, "Error: ledger.settle: settle op 1: operation already settled"},
-		{"settleHttp twice", "", `const op = ledger.begin('a', { amount: 5 }); ledger.settleHttp(op, res(200)); ledger.settleHttp(op, res(200))`, "operation already settled"},
-		{"bad outcome name", "", `ledger.settle(ledger.begin('a', { amount: 5 }), { outcome: 'fine' })`, `TypeError: ledger.settle: outcome "fine": invalid outcome (want ok, insufficient, rejected or unknown)`},
-		{"no outcome", "", `ledger.settle(ledger.begin('a', { amount: 5 }), { balanceAfter: 5 })`, "TypeError: ledger.settle: outcome: want 'ok', 'insufficient', 'rejected' or 'unknown', got undefined"},
-		{"field of another outcome", "", `ledger.settle(ledger.begin('a', { amount: 5 }), { outcome: 'insufficient', balanceAfter: 5 })`, `TypeError: ledger.settle: "balanceAfter" does not belong to a "insufficient" outcome (keys: outcome, balanceSeen)`},
-		{"snake case outcome field", "", `ledger.settle(ledger.begin('a', { amount: 5 }), { outcome: 'ok', remaining_credits: 5 })`, `"remaining_credits" does not belong to a "ok" outcome`},
-		{"bad cause", "", `ledger.settle(ledger.begin('a', { amount: 5 }), { outcome: 'unknown', cause: 'gremlins' })`, `TypeError: ledger.settle: cause "gremlins"`},
-		{"balance not a number", "", `ledger.settle(ledger.begin('a', { amount: 5 }), { outcome: 'ok', balanceAfter: '95' })`, "TypeError: ledger.settle: balanceAfter: want a whole number, got \"95\""},
+		{"unknown account", "", `ledger.begin('zed', { feature: 'f', amount: 5 })`, `Error: ledger.begin: account "zed" was never opened`},
+		{"empty account", "", `ledger.begin('', { feature: 'f', amount: 5 })`, "TypeError: ledger.begin: account: want a non-empty account id"},
+		{"account object", "", `ledger.begin({}, { feature: 'f', amount: 5 })`, "TypeError: ledger.begin: account: want an account id (a string), got an object"},
+		{"duplicate key", "", `ledger.begin('a', { feature: 'f', amount: 5, key: 'k' }); ledger.begin('a', { feature: 'f', amount: 5, key: 'k' })`, "Error: ledger.begin: begin on \"a\": key \"k\": idempotency key already used"},
+		{"settle twice", "", `const op = ledger.begin('a', { feature: 'f', amount: 5 }); ledger.settle(op, { outcome: 'rejected', status: 400 }); ledger.settle(op, { outcome: 'rejected' })`, "Error: ledger.settle: settle op 1: operation already settled"},
+		{"settleHttp twice", "", `const op = ledger.begin('a', { feature: 'f', amount: 5 }); ledger.settleHttp(op, res(200)); ledger.settleHttp(op, res(200))`, "operation already settled"},
+		{"bad outcome name", "", `ledger.settle(ledger.begin('a', { feature: 'f', amount: 5 }), { outcome: 'fine' })`, `TypeError: ledger.settle: outcome "fine": invalid outcome (want ok, insufficient, rejected or unknown)`},
+		{"no outcome", "", `ledger.settle(ledger.begin('a', { feature: 'f', amount: 5 }), { balanceAfter: 5 })`, "TypeError: ledger.settle: outcome: want 'ok', 'insufficient', 'rejected' or 'unknown', got undefined"},
+		{"field of another outcome", "", `ledger.settle(ledger.begin('a', { feature: 'f', amount: 5 }), { outcome: 'insufficient', balanceAfter: 5 })`, `TypeError: ledger.settle: "balanceAfter" does not belong to a "insufficient" outcome (keys: outcome, balanceSeen)`},
+		{"snake case outcome field", "", `ledger.settle(ledger.begin('a', { feature: 'f', amount: 5 }), { outcome: 'ok', remaining_credits: 5 })`, `"remaining_credits" does not belong to a "ok" outcome`},
+		{"bad cause", "", `ledger.settle(ledger.begin('a', { feature: 'f', amount: 5 }), { outcome: 'unknown', cause: 'gremlins' })`, `TypeError: ledger.settle: cause "gremlins"`},
+		{"balance not a number", "", `ledger.settle(ledger.begin('a', { feature: 'f', amount: 5 }), { outcome: 'ok', balanceAfter: '95' })`, "TypeError: ledger.settle: balanceAfter: want a whole number, got \"95\""},
 		{"fake op", "", `ledger.settle({ id: 1, key: 'x' }, { outcome: 'ok' })`, "TypeError: ledger.settle: want an operation returned by ledger.begin() or ledger.unknowns(), got an object"},
-		{"settleHttp without response", "", `ledger.settleHttp(ledger.begin('a', { amount: 5 }), {})`, "TypeError: ledger.settleHttp: want a k6 http Response"},
+		{"settleHttp without response", "", `ledger.settleHttp(ledger.begin('a', { feature: 'f', amount: 5 }), {})`, "TypeError: ledger.settleHttp: want a k6 http Response"},
 		{"open twice", "", `ledger.open('a', { balance: 1 })`, `Error: ledger.open: open "a": account already opened`},
 		{"snapshot without balance", "", `ledger.open('b', { used: 1 })`, `TypeError: ledger.open: account "b": the snapshot has no balance`},
 		{"one flag", "", `ledger.open('b', { balance: 1, lowNotified: true })`, "give both lowNotified and depletedNotified, or neither"},
 		{"failed balance response", "", `ledger.open('b', res(401, { error: 'unauthorized' }))`, `TypeError: ledger.open: account "b": the balance response has status 401, not 2xx: {"error":"unauthorized"}`},
 		{"timed out balance response", "", `ledger.open('b', res(0, undefined, { error_code: 1050 }))`, "status 0, not 2xx (the request timed out)"},
 		{"close twice", "", `ledger.close('a', { balance: 100 }); ledger.close('a', { balance: 100 })`, `Error: ledger.close: close "a": account already closed`},
-		{"replay of a settled op", "", `const op = ledger.begin('a', { amount: 5 }); ledger.settle(op, { outcome: 'ok' }); ledger.settleReplay(op.id, { outcome: 'ok' })`, "operation is not unknown or pending"},
+		{"replay of a settled op", "", `const op = ledger.begin('a', { feature: 'f', amount: 5 }); ledger.settle(op, { outcome: 'ok' }); ledger.settleReplay(op.id, { outcome: 'ok' })`, "operation is not unknown or pending"},
 		{"replay of no op", "", `ledger.settleReplay(99, { outcome: 'ok' })`, "Error: ledger.settleReplay: settle replay of op 99: no such operation"},
 		{"settle a read twice", "", `const rd = ledger.beginRead('a'); ledger.settleRead(rd, { balance: 100 }); ledger.settleRead(rd, { balance: 100 })`, "Error: ledger.settleRead: read 1 of \"a\": operation already settled"},
 		{"notifications failed", "", `ledger.notifications('a', res(500))`, "TypeError: ledger.notifications: account \"a\": the notifications response has status 500"},
@@ -200,7 +201,7 @@ const res = (status, body, extra) => Object.assign({ status, body: body === unde
 		{"configure bad rules", "", `ledger.configure({ rules: { unknown: ['5xy'] } })`, `TypeError: ledger.configure: rules: unknown: status "5xy"`},
 		{"configure bad field", "", `ledger.configure({ rules: { fields: { balance: 'a', balanceAfter: 'b' } } })`, "must name the same field"},
 		{"configure run with spaces", "", `ledger.configure({ run: 'a b' })`, "want non-empty text without spaces"},
-		{"in the init context", `ledger.begin('a', { amount: 5 });`, ``, "not available in the init context"},
+		{"in the init context", `ledger.begin('a', { feature: 'f', amount: 5 });`, ``, "not available in the init context"},
 		{"conflicting configure in init", `ledger.configure({ run: 'r', lowThreshold: __VU === 0 ? 10 : 20 });`, ``, "settings (lowThreshold 10 vs 20): every configure() call must give the same settings"},
 	}
 	for _, tc := range tests {
@@ -283,7 +284,7 @@ func TestOutcomeMapping(t *testing.T) {
 ledger.configure({ run: 'r'`+rules+` });
 export default function () {
   ledger.open('a', { balance: 100 });
-  globalThis.got = ledger.settleHttp(ledger.begin('a', { amount: 5 }), `+tc.res+`);
+  globalThis.got = ledger.settleHttp(ledger.begin('a', { feature: 'f', amount: 5 }), `+tc.res+`);
 }`)
 			v := e.vu(1)
 			e.iterate(v, 1)
@@ -422,7 +423,7 @@ ledger.configure({ journal: `+jsString(filepath.Join(dir, "j-{instance}-{run}.nd
 export default function () {
   ledger.open('a', { balance: 10 });
   globalThis.info = ledger.info();
-  globalThis.key = ledger.begin('a', { amount: 1 }).key;
+  globalThis.key = ledger.begin('a', { feature: 'f', amount: 1 }).key;
 }`, options.Options{ExecutionSegment: &seg})
 	if err != nil {
 		t.Fatal(err)
@@ -544,5 +545,28 @@ func TestConfigureAgreement(t *testing.T) {
 	}
 	if err := fresh.configure(a); err == nil || !strings.Contains(err.Error(), "already in use with the default settings") {
 		t.Errorf("configure after use with defaults: %v", err)
+	}
+}
+
+// settle() checks an outcome's keys on a VU's first 16 calls and on every
+// 64th call afterwards.
+func TestStrictKeysSampled(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, `import ledger from 'k6/x/ledger';
+ledger.configure({ run: 'r' });
+export default function () {
+  ledger.open('a', { balance: 1000 });
+  const failed = [];
+  for (let k = 1; k <= 200; k++) {
+    const op = ledger.begin('a', { feature: 'f', amount: 1 });
+    try { ledger.settle(op, k === 3 || k > 16 ? { outcome: 'ok', balance_after: 1 } : { outcome: 'ok' }); }
+    catch (e) { failed.push(k); ledger.settleHttp(op, { status: 200, body: '' }); }
+  }
+  globalThis.failed = failed.join(',');
+}`)
+	v := e.vu(1)
+	e.iterate(v, 1)
+	if got := out(v, "failed"); got != "3,64,128,192" {
+		t.Errorf("calls that threw: %v\nlogs: %s", got, e.logs)
 	}
 }

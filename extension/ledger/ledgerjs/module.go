@@ -63,6 +63,7 @@ type runInfo struct {
 	run, instance, journal string
 	settle                 time.Duration
 	allowUnopened          bool
+	reader                 *outcomeReader // the Ledger's rules, for settleHttp
 }
 
 var (
@@ -197,6 +198,7 @@ func (m *RootModule) create(segment string) (*ledger.Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	info.reader = newOutcomeReader(l.Rules())
 	m.info = info
 	m.led.Store(l)
 	return l, nil
