@@ -42,6 +42,7 @@ export const options = {
     },
   },
   thresholds: thresholds('normal'),
+  batchPerHost: 20, // setup and teardown send their requests 20 at a time
   setupTimeout: '5m',
   teardownTimeout: '10m',
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
@@ -49,7 +50,7 @@ export const options = {
 
 export function setup() {
   checkHealth(api);
-  const tag = runTag(cfg);
+  const tag = runTag(ledger);
   const accounts = provision(api, P.vus, cfg.initialCredits, tag, 'n');
   openAll(api, ledger, accounts);
   console.log(`normal (${P.name}): ${P.vus} VUs for ${P.duration}s against ${cfg.baseUrl}, ${accounts.length} accounts of run ${tag}`);

@@ -34,8 +34,8 @@ const api = new Client(cfg);
 const P = pick({
   full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 60, credits: 20000 },
   'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 60, credits: 20000 },
-  quick: { vus: 200, rate: 50, duration: 45, pool: 8, generations: 30, credits: 3000 },
-  smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 30, credits: 600 },
+  quick: { vus: 200, rate: 50, duration: 45, pool: 8, generations: 20, credits: 3000 },
+  smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 20, credits: 600 },
 });
 const BURST = 5;
 const READ_SHARE = 0.5; // iterations that read the balance after their burst
@@ -54,6 +54,7 @@ export const options = {
     },
   },
   thresholds: thresholds('race'),
+  batchPerHost: 20, // setup and teardown send their requests 20 at a time
   setupTimeout: '5m',
   teardownTimeout: '10m',
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
@@ -61,7 +62,7 @@ export const options = {
 
 export function setup() {
   checkHealth(api);
-  const tag = runTag(cfg);
+  const tag = runTag(ledger);
   const accounts = provision(api, P.pool * P.generations, P.credits, tag, 'r');
   const pool = Math.min(P.pool, accounts.length);
   openAll(api, ledger, accounts);

@@ -42,6 +42,7 @@ export const options = {
     },
   },
   thresholds: thresholds('spike'),
+  batchPerHost: 20, // setup and teardown send their requests 20 at a time
   setupTimeout: '5m',
   teardownTimeout: '10m',
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
@@ -49,7 +50,7 @@ export const options = {
 
 export function setup() {
   checkHealth(api);
-  const tag = runTag(cfg);
+  const tag = runTag(ledger);
   const accounts = provision(api, P.vus, cfg.initialCredits, tag, 's');
   openAll(api, ledger, accounts);
   console.log(`spike (${P.name}): 0 -> ${P.vus} VUs at ${P.rate}/s, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`);

@@ -16,11 +16,10 @@ export function checkHealth(api) {
   }
 }
 
-// runTag returns the run's tag: RUN_ID / runId, or a random one. Account names carry it, so runs against
-// the same service never collide.
-export function runTag(cfg) {
-  if (cfg.runId) return cfg.runId;
-  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+// runTag returns the run's tag: the ledger's run id (RUN_ID / runId when set, else time-based and random).
+// Account names carry it, so runs against the same service never collide.
+export function runTag(ledger) {
+  return ledger.info().run;
 }
 
 function chunks(list, n) {

@@ -1,9 +1,14 @@
 // The end-of-run audit every scenario runs in teardown: wait for the service to settle, resolve unknown
-// outcomes by replaying them with their idempotency keys, take the closing snapshots, hand the ledger each
-// account's notices and complete transaction log, and verify. The verdict goes to the ledger_* metrics
-// (thresholds gate on them) and, in plain words, to the end-of-test summary.
+// outcomes, take the closing snapshots, hand the ledger each account's notices and complete transaction
+// log, and verify. The verdict goes to the ledger_* metrics (thresholds gate on them) and, in plain words,
+// to the end-of-test summary.
+//
+// Unknown outcomes (timeouts, connection errors, 5xx) are resolved two ways. One whose idempotency key is
+// in the server's log was applied: the log join resolves it, and if the service had answered it with an
+// explicit error, that is a charge without service. One whose key is not in the log (after the settle
+// delay) is replayed with the same key and body, which makes its outcome definite. Replaying a request the
+// log already shows applied would hide a charge made under an error answer, so those are not replayed.
 
-import { sleep } from 'k6';
 import { forEachBatch } from './accounts.js';
 import { describe } from './credit.js';
 
@@ -11,35 +16,22 @@ const MAX_REPLAY_ROUNDS = 3;
 const PAGE = 1000; // transactions per page (the API's maximum)
 const MAX_PAGES = 10000; // per account: 10 million records, a bound on the paging loop
 
-// replayUnknowns sends every unresolved deduction again with its idempotency key: the service answers the
-// original outcome if it applied the request, or applies it now; either way the outcome becomes definite.
-function replayUnknowns(api, ledger, byId) {
-  for (let round = 0; round < MAX_REPLAY_ROUNDS; round++) {
-    const open = ledger.unknowns().filter((u) => byId[u.account]);
-    if (open.length === 0) return 0;
-    forEachBatch(api, open, (u) => api.chargeReq(byId[u.account], u.feature, u.amount, u.id, u.key), (u, res) => {
-      ledger.settleReplay(u.id, res);
-    });
-  }
-  return ledger.unknowns().length;
-}
-
-// collectLogs hands the ledger every page of every account's transaction log, oldest first.
-function collectLogs(api, ledger, accounts) {
+// eachLogPage pages through the transaction logs of `accounts`, oldest first, handing every page
+// (the ledger's shape) to page(account, txs); failed(account, res) is called for a log that cannot be read.
+function eachLogPage(api, accounts, page, failed) {
   let pending = accounts.map((a) => ({ a, after: 0, pages: 0 }));
-  const idField = api.cfg.fields.transactionKey;
   while (pending.length > 0) {
     const next = [];
     forEachBatch(api, pending, (p) => api.transactionsReq(p.a, p.after, PAGE), (p, res) => {
-      const txs = api.list(res, 'transactions');
+      const txs = api.transactions(res);
       if (!txs) {
-        console.error(`transaction log of ${p.a.id}: GET ${api.url('transactions')} gave ${describe(res)}; reconciliation incomplete`);
+        failed(p.a, res);
         return;
       }
-      ledger.serverLog(p.a.id, res);
+      page(p.a, txs);
       p.pages++;
       if (txs.length === PAGE && p.pages < MAX_PAGES) {
-        p.after = txs[txs.length - 1][idField];
+        p.after = txs[txs.length - 1].id;
         next.push(p);
       }
     });
@@ -47,14 +39,45 @@ function collectLogs(api, ledger, accounts) {
   }
 }
 
-// audit runs the end-of-run checks on `accounts` and returns the ledger's report.
+// resolveUnknowns replays the unknown deductions whose key is not in their account's log (or all of an
+// account's, when its log cannot be read). It returns how many are still unknown.
+function resolveUnknowns(api, ledger, byId) {
+  const unknowns = ledger.unknowns().filter((u) => byId[u.account]);
+  if (unknowns.length === 0) return 0;
+  const keys = {}; // account -> {key: true} of its unknowns
+  for (const u of unknowns) {
+    keys[u.account] = keys[u.account] || {};
+    keys[u.account][u.key] = false;
+  }
+  const accounts = Object.keys(keys).map((id) => byId[id]);
+  eachLogPage(api, accounts, (a, txs) => {
+    for (const t of txs) {
+      if (t.idempotency_key !== undefined && t.idempotency_key in keys[a.id]) keys[a.id][t.idempotency_key] = true;
+    }
+  }, (a) => {
+    for (const k of Object.keys(keys[a.id])) keys[a.id][k] = false; // no log: replay them all
+  });
+  let replay = unknowns.filter((u) => !keys[u.account][u.key]);
+  for (let round = 0; round < MAX_REPLAY_ROUNDS && replay.length > 0; round++) {
+    const again = [];
+    forEachBatch(api, replay, (u) => api.chargeReq(byId[u.account], u.feature, u.amount, u.id, u.key), (u, res) => {
+      const o = ledger.settleReplay(u.id, res);
+      if (o !== 'ok' && o !== 'insufficient') again.push(u);
+    });
+    replay = again;
+  }
+  return replay.length;
+}
+
+// audit runs the end-of-run checks on `accounts` and returns {report, drained}: the ledger's report and
+// how many accounts ended at 0.
 export function audit(api, ledger, accounts) {
   const cfg = api.cfg;
-  if (cfg.settleMs > 0) sleep(cfg.settleMs / 1000);
+  ledger.waitSettled(); // settleMs: requests the client gave up on may still be applied until then
   const byId = {};
   for (const a of accounts) byId[a.id] = a;
 
-  const left = replayUnknowns(api, ledger, byId);
+  const left = resolveUnknowns(api, ledger, byId);
   if (left > 0) console.warn(`${left} deductions still have an unknown outcome after ${MAX_REPLAY_ROUNDS} replay rounds`);
 
   let drained = 0;
@@ -68,14 +91,17 @@ export function audit(api, ledger, accounts) {
     ledger.close(a.id, snap);
   });
   forEachBatch(api, accounts, (a) => api.notificationsReq(a), (a, res) => {
-    if (!api.list(res, 'notifications')) {
+    const notes = api.notices(res);
+    if (!notes) {
       console.error(`notices of ${a.id}: GET ${api.url('notifications')} gave ${describe(res)}; notices not checked`);
       return;
     }
-    ledger.notifications(a.id, res);
+    ledger.notifications(a.id, notes);
   });
-  collectLogs(api, ledger, accounts);
+  eachLogPage(api, accounts, (a, txs) => ledger.serverLog(a.id, txs), (a, res) => {
+    console.error(`transaction log of ${a.id}: GET ${api.url('transactions')} gave ${describe(res)}; not reconciled`);
+  });
 
-  const report = ledger.verify(cfg.deepCheck === 'off' ? { porcupine: 'off' } : {});
+  const report = ledger.verify({ porcupine: cfg.deepCheck, totalBudgetMs: cfg.deepBudgetMs });
   return { report, drained };
 }

@@ -45,7 +45,15 @@ const DEFAULTS = {
     transactions: 'transactions', // transactions response: the list
     transactionKey: 'id', // a transaction's id, the paging cursor
     notifications: 'notifications', // notifications response: the list
+    noticeKind: 'kind', // a notice's kind: noticeKinds.low or noticeKinds.depleted
+    noticeBalance: 'remaining_credits', // the balance a notice reports
+    noticeTime: 'created_at',
+    txAmount: 'amount', // a transaction's credits
+    txBalanceAfter: 'balance_after',
+    txKey: 'idempotency_key', // the Idempotency-Key the transaction was charged under
+    txTime: 'created_at',
   },
+  noticeKinds: { low: 'low_balance', depleted: 'depleted' },
   // Features the scenarios charge, and their price in credits per unit (the service's rates).
   features: {
     aiSearch: 'ai_search', // charged by POST paths.aiSearch
@@ -75,7 +83,8 @@ const DEFAULTS = {
   runId: '', // part of account names and idempotency keys; default: random per run
   instance: '', // this load generator's name in a distributed run (ledger journals)
   journal: '', // write the ledger's journal (NDJSON) to this file
-  deepCheck: 'auto', // ledger deep (linearizability) check: auto or off
+  deepCheck: 'auto', // the ledger's deep (linearizability, porcupine) check: auto or off
+  deepBudgetMs: 30000, // time the deep check may take in all; an account out of budget is "unknown", not failed
 };
 
 function isObject(v) {
@@ -147,6 +156,7 @@ export const ENV = {
   INSTANCE: (c, v) => { c.instance = v; },
   JOURNAL: (c, v) => { c.journal = v; },
   DEEP_CHECK: (c, v) => { c.deepCheck = v; },
+  DEEP_BUDGET_MS: (c, v) => { c.deepBudgetMs = positiveInt('DEEP_BUDGET_MS', v); },
 };
 
 // load builds the configuration. It must run in the init context (it may call open()).
@@ -187,6 +197,9 @@ export function load() {
     if (!Number.isInteger(cfg.rates[f]) || cfg.rates[f] <= 0) {
       throw new Error(`feature "${f}" has no price: add it to rates (config file) or RATES=${f}=N`);
     }
+  }
+  if (cfg.deepCheck !== 'auto' && cfg.deepCheck !== 'off') {
+    throw new Error(`DEEP_CHECK=${cfg.deepCheck}: expected auto or off`);
   }
   if (!cfg.testEndpoints && cfg.accounts.length === 0) {
     throw new Error('testEndpoints is false but no accounts are listed: give accounts [{id, token}] in the CONFIG file');

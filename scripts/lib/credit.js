@@ -172,7 +172,44 @@ export class Client {
 
   // list reads the array under a configured field (transactions, notifications) of a response.
   list(res, key) {
+    if (res.status !== 200) return undefined;
     const v = field(body(res) || {}, this.f[key]);
     return Array.isArray(v) ? v : undefined;
+  }
+
+  // notices reads a notifications response into the ledger's shape [{kind, remaining_credits, created_at}]
+  // (kind 'low_balance' or 'depleted'); undefined when it has no list.
+  notices(res) {
+    const list = this.list(res, 'notifications');
+    if (!list) return undefined;
+    const kinds = {};
+    kinds[this.cfg.noticeKinds.low] = 'low_balance';
+    kinds[this.cfg.noticeKinds.depleted] = 'depleted';
+    return list.map((n) => {
+      const kind = field(n, this.f.noticeKind);
+      const out = { kind: kinds[kind] || String(kind) };
+      const r = field(n, this.f.noticeBalance);
+      if (typeof r === 'number') out.remaining_credits = r;
+      const t = field(n, this.f.noticeTime);
+      if (t !== undefined && t !== null) out.created_at = String(t);
+      return out;
+    });
+  }
+
+  // transactions reads a transactions page into the ledger's shape [{id, feature, amount, balance_after,
+  // idempotency_key, created_at}]; undefined when it has no list.
+  transactions(res) {
+    const list = this.list(res, 'transactions');
+    if (!list) return undefined;
+    const f = this.f;
+    return list.map((x) => {
+      const out = { id: field(x, f.transactionKey), feature: field(x, f.feature), amount: field(x, f.txAmount) };
+      const opt = { balance_after: f.txBalanceAfter, idempotency_key: f.txKey, created_at: f.txTime };
+      for (const k of Object.keys(opt)) {
+        const v = field(x, opt[k]);
+        if (v !== undefined && v !== null) out[k] = v;
+      }
+      return out;
+    });
   }
 }

@@ -68,7 +68,7 @@ const TASKS = [
     run(api, ledger, acct) {
       // The low-balance flags must agree with the balance, and each notice kind appear at most once.
       const { snap } = read(api, ledger, acct);
-      const notes = api.list(api.send(api.notificationsReq(acct)), 'notifications');
+      const notes = api.notices(api.send(api.notificationsReq(acct)));
       const low = api.cfg.lowThreshold;
       check(snap, {
         'threshold flags match balance': (s) =>
