@@ -190,7 +190,7 @@ func TestSignal(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "credit.db")
 	cmd := exec.Command(os.Args[0], "--addr", "127.0.0.1:0", "--store", "sqlite:"+path, "--test-endpoints",
-		"--ai-latency", "300ms", "--secret", secret)
+		"--ai-latency", "500ms", "--secret", secret)
 	cmd.Env = append(os.Environ(), "CREDITD_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -217,7 +217,12 @@ func TestSignal(t *testing.T) {
 		status, _ := call(t, "POST", url+"/api/v1/beta/ai-search", tok, `{"query":"q"}`)
 		done <- status
 	}()
-	time.Sleep(100 * time.Millisecond) // charged, now in its simulated model time
+	// The charge lands before the simulated model time: once the balance shows it, the request is in
+	// flight.
+	waitFor(t, func() bool {
+		_, b := call(t, "GET", url+"/api/v1/beta/credits/balance", tok, "")
+		return b["version"] == 1.0
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
