@@ -10,15 +10,14 @@ import (
 
 // Limits of the API's inputs.
 const (
-	MaxUserIDLength    = 128  // user ids are 1..128 characters of A-Z a-z 0-9 . _ - @ : +
-	MaxKeyLength       = 255  // idempotency keys are 1..255 visible ASCII characters
-	MaxQueryLength     = 2000 // an ai-search query is 1..2000 bytes
-	MaxResults         = 50   // limit of ai-search and ai-recommendations is 1..50 (default 10)
-	DefaultResults     = 10
-	MaxPage            = 1000 // limit of the transactions list is 1..1000 (default 100)
-	DefaultPage        = 100
-	DefaultLowBalance  = 50
-	DefaultRequestWait = 30 * time.Second
+	MaxUserIDLength   = 128  // user ids are 1..128 characters of A-Z a-z 0-9 . _ - @ : +
+	MaxKeyLength      = 255  // idempotency keys are 1..255 visible ASCII characters
+	MaxQueryLength    = 2000 // an ai-search query is 1..2000 bytes
+	MaxResults        = 50   // limit of ai-search and ai-recommendations is 1..50 (default 10)
+	DefaultResults    = 10
+	MaxPage           = 1000 // limit of the transactions list is 1..1000 (default 100)
+	DefaultPage       = 100
+	DefaultLowBalance = 50
 )
 
 // Service applies the credit rules on top of a Store: validation, prices, thresholds, idempotency
