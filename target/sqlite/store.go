@@ -16,7 +16,7 @@ const transactionColumns = `id, user_id, feature, amount, balance_after, version
 // statements are the writer's prepared statements (the writer has one connection, so they are prepared
 // once and reused by every transaction).
 type statements struct {
-	byKey, debit, balance  *sql.Stmt
+	debit, refusal         *sql.Stmt
 	insertTx, insertNotice *sql.Stmt
 }
 
@@ -25,7 +25,6 @@ func (s *statements) prepare(ctx context.Context, db *sql.DB) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&s.byKey, `SELECT ` + transactionColumns + ` FROM transactions WHERE user_id = ? AND idempotency_key = ?`},
 		// The deduction: idempotency check, sufficiency check and decrement in one conditional update.
 		// Every expression on the right reads the row as it was before this update. A NULL key (?5)
 		// never matches, so requests without a key skip the check.
@@ -36,7 +35,12 @@ func (s *statements) prepare(ctx context.Context, db *sql.DB) error {
 			WHERE user_id = ?2 AND remaining - ?1 >= -?4
 			AND NOT EXISTS (SELECT 1 FROM transactions WHERE user_id = ?2 AND idempotency_key = ?5)
 			RETURNING remaining, version`},
-		{&s.balance, `SELECT remaining FROM accounts WHERE user_id = ?`},
+		// What explains a refusal: the balance, and the record of the key if there is one.
+		{&s.refusal, `SELECT a.remaining, t.id, coalesce(t.user_id, ''), coalesce(t.feature, ''), coalesce(t.amount, 0),
+			coalesce(t.balance_after, 0), coalesce(t.version, 0), t.idempotency_key, coalesce(t.fingerprint, ''),
+			coalesce(t.created_at, 0)
+			FROM accounts a LEFT JOIN transactions t ON t.user_id = a.user_id AND t.idempotency_key = ?2
+			WHERE a.user_id = ?1`},
 		{&s.insertTx, `INSERT INTO transactions (user_id, feature, amount, balance_after, version, idempotency_key, fingerprint, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.insertNotice, `INSERT INTO notices (user_id, kind, dedup_key, remaining, transaction_id, created_at)
@@ -52,7 +56,7 @@ func (s *statements) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (s *statements) close() {
-	for _, st := range []*sql.Stmt{s.byKey, s.debit, s.balance, s.insertTx, s.insertNotice} {
+	for _, st := range []*sql.Stmt{s.debit, s.refusal, s.insertTx, s.insertNotice} {
 		if st != nil {
 			st.Close()
 		}
@@ -162,22 +166,23 @@ func (db *DB) Deduct(ctx context.Context, d target.Deduction) (target.Receipt, e
 }
 
 // refusal explains why the conditional update matched no row: the key was used before (a replay, or
-// EIDEMPOTENCY), the account does not exist, or its balance is too low.
+// EIDEMPOTENCY), the account does not exist, or its balance is too low. One query reads both.
 func (db *DB) refusal(ctx context.Context, tx *sql.Tx, d target.Deduction) (target.Receipt, error) {
-	if d.IdempotencyKey != "" {
-		prev, err := scanTransaction(tx.StmtContext(ctx, db.stmts.byKey).QueryRowContext(ctx, d.UserID, d.IdempotencyKey))
-		if err == nil {
-			return target.Replay(prev, d)
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return target.Receipt{}, fmt.Errorf("find idempotency key: %w", err)
-		}
-	}
 	var remaining int64
-	switch err := tx.StmtContext(ctx, db.stmts.balance).QueryRowContext(ctx, d.UserID).Scan(&remaining); {
+	var id sql.NullInt64
+	var prev target.Transaction
+	var key sql.NullString
+	var created int64
+	err := tx.StmtContext(ctx, db.stmts.refusal).QueryRowContext(ctx, d.UserID, nullString(d.IdempotencyKey)).Scan(&remaining,
+		&id, &prev.UserID, &prev.Feature, &prev.Amount, &prev.BalanceAfter, &prev.Version, &key, &prev.Fingerprint, &created)
+	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return target.Receipt{}, notFound(d.UserID)
 	case err != nil:
-		return target.Receipt{}, fmt.Errorf("read balance: %w", err)
+		return target.Receipt{}, fmt.Errorf("explain refusal: %w", err)
+	case id.Valid:
+		prev.ID, prev.IdempotencyKey, prev.CreatedAt = id.Int64, key.String, time.UnixMicro(created).UTC()
+		return target.Replay(prev, d)
 	}
 	return target.Receipt{}, target.Insufficient(remaining, d.Cost)
 }
