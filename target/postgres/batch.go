@@ -135,8 +135,10 @@ func (db *DB) runBatch(batch []*deduction) {
 	default:
 		// The connection failed: the batch may or may not have committed. Say so; a repeat with the
 		// same idempotency key learns the outcome.
+		unknown := &target.Error{Code: target.EUNAVAILABLE, Message: "the postgres connection failed during the deduction, " +
+			"so its outcome is unknown; repeat the request with the same Idempotency-Key to learn it (" + err.Error() + ")"}
 		for _, j := range live {
-			j.done <- result{err: unavailable(err)}
+			j.done <- result{err: unknown}
 		}
 	}
 }
