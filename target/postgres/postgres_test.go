@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -152,4 +155,109 @@ func TestBatch(t *testing.T) {
 	if snap.Account.Remaining != 93 || snap.Account.Version != 3 || len(snap.Transactions) != 3 {
 		t.Fatalf("b2 after the batches: %+v", snap)
 	}
+}
+
+// TestServerGone: when the server goes away under a running store, Ping fails and new requests are
+// reported as store_unavailable (503), not as internal errors.
+func TestServerGone(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv(EnvDSN)
+	if dsn == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s", EnvDSN)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	_, port, _ := net.SplitHostPort(proxy.Addr())
+	through := strings.Replace(dsn, fmt.Sprintf(":%d/", cfg.Port), ":"+port+"/", 1)
+	if through == dsn {
+		t.Skipf("cannot route %s through a proxy", EnvDSN)
+	}
+	db := postgres.NewDB(through)
+	db.Schema = "creditd_test_" + storetest.RunID()
+	ctx := context.Background()
+	if err := db.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer dropSchema(t, dsn, db.Schema)
+	svc := &target.Service{Store: db}
+	if err := svc.Health(ctx); err != nil {
+		t.Fatalf("health with the server up: %v", err)
+	}
+	proxy.Stop()
+	if err := svc.Health(ctx); target.ErrorCode(err) != target.EUNAVAILABLE {
+		t.Fatalf("health with the server gone: %v, want %s", err, target.EUNAVAILABLE)
+	}
+	var code string
+	for range 3 { // the pool's idle connections fail first, then new ones cannot connect
+		_, err := db.Account(ctx, "anyone")
+		code = target.ErrorCode(err)
+	}
+	if code != target.EUNAVAILABLE {
+		t.Fatalf("Account with the server gone: %s, want %s", code, target.EUNAVAILABLE)
+	}
+}
+
+func dropSchema(tb testing.TB, dsn, schema string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Logf("drop schema %s: %v", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+		tb.Logf("drop schema %s: %v", schema, err)
+	}
+}
+
+// proxy forwards TCP connections to a server until Stop, which closes the listener and every
+// connection: to its clients the server is gone.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(tb testing.TB, upstream string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	tb.Cleanup(p.Stop)
+	return p
+}
+
+func (p *proxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) Stop() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
