@@ -264,6 +264,16 @@ func (c *acctCheck) counterRule() {
 	}
 }
 
+// balanceRange renders the closing balance's allowed range; a range that
+// is empty because more credits were confirmed than the account held is
+// given by its upper end.
+func balanceRange(lo, hi int64) string {
+	if lo > hi {
+		return fmt.Sprintf("at most %d (more credits confirmed than the account held)", hi)
+	}
+	return fmt.Sprintf("in [%d, %d]", lo, hi)
+}
+
 // intervalCheck checks the closing balance: it must lie in
 // [B0 − charged − maybe, B0 − charged], counting the deductions relative to
 // the closing snapshot like the counter rule does.
@@ -282,7 +292,7 @@ func (c *acctCheck) intervalCheck() {
 		c.leak.interval = end - hi
 		c.add(Finding{
 			Kind: KindLostUpdate, Credits: end - hi,
-			Expected: fmt.Sprintf("final balance in [%d, %d]", iv.Lo, hi),
+			Expected: "final balance " + balanceRange(iv.Lo, hi),
 			Seen:     fmt.Sprintf("%d: %d credits confirmed but never taken", end, end-hi),
 			Detail:   "lost updates, or confirmations without a debit",
 		}, "interval")
@@ -295,7 +305,7 @@ func (c *acctCheck) intervalCheck() {
 		}
 		c.add(Finding{
 			Kind: KindOvercharge, Credits: lo - end,
-			Expected: fmt.Sprintf("final balance in [%d, %d]", iv.Lo, hi),
+			Expected: "final balance " + balanceRange(iv.Lo, hi),
 			Seen:     fmt.Sprintf("%d: %d credits taken beyond every request", end, lo-end),
 			Detail:   detail,
 		}, "interval")
