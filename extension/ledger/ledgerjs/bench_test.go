@@ -80,7 +80,8 @@ func BenchmarkBeginSettle(b *testing.B) {
 		vus int
 	}{
 		{"baseline", 1}, {"settle", 1}, {"baselineHttp", 1}, {"settleHttp", 1},
-		{"baseline", 1000}, {"settle", 1000}, {"settleHttp", 1000},
+		{"baseline", 2}, {"settle", 2},
+		{"baseline", 1000}, {"settle", 1000}, {"baselineHttp", 1000}, {"settleHttp", 1000},
 	} {
 		b.Run(bc.fn+"/vus="+strconv.Itoa(bc.vus), func(b *testing.B) {
 			e, err := newEnv(b, b.TempDir(), benchScript, options.Options{})
