@@ -246,6 +246,7 @@ func anyFunction(vu *js.VU, names []string) bool {
 
 // lifecycle initializes the VUs, runs setup, the scenarios and teardown.
 func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
+	initStart := time.Now()
 	if err := r.sched.Init(runCtx); err != nil {
 		if stop := r.stopReason(); stop != nil {
 			return stop
@@ -255,7 +256,9 @@ func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
 		}
 		return initError(err)
 	}
-	r.tuneGC(r.sched.State().VUsInitialized.Load())
+	vus := r.sched.State().VUsInitialized.Load()
+	r.log.Debug(fmt.Sprintf("initialized %d VUs in %s", vus, time.Since(initStart).Round(time.Millisecond)))
+	r.tuneGC(vus)
 	r.startTime = time.Now()
 	r.sched.State().MarkStarted(r.startTime)
 	r.metrics.Start(runCtx, r.abortFromThresholds)
