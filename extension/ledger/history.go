@@ -114,6 +114,7 @@ type hacct struct {
 	log        []LogTx
 	logSet     bool
 	insts      []int32 // instances with deductions or reads on it
+	exact      bool    // every snapshot, deduction and read came from one instance: times not widened
 }
 
 // history is the merged bookkeeping of one or more instances.
@@ -125,9 +126,10 @@ type history struct {
 
 func (h *history) multi() bool { return len(h.insts) > 1 }
 
-// eps is the clock bound by which times of instance inst were widened.
-func (h *history) eps(inst int32) int64 {
-	if !h.multi() {
+// eps is the clock bound by which times of instance inst on account a
+// were widened.
+func (h *history) eps(a *hacct, inst int32) int64 {
+	if !h.multi() || a.exact {
 		return 0
 	}
 	return h.insts[inst].eps
@@ -152,8 +154,11 @@ func (h *history) ref(inst int32, id uint64) string {
 
 // mergeHistory puts the instances' bookkeeping on one timeline. With one
 // instance the timeline is its own clock; with several, each time becomes
-// wall0 + m relative to the earliest wall0, and every interval is widened
-// by its instance's clock bound on both sides.
+// wall0 + m relative to the earliest wall0, and the intervals of accounts
+// whose snapshots, deductions and reads come from several instances are
+// widened by each instance's clock bound on both sides. An account seen by
+// one instance only keeps that instance's exact times (shifted by a
+// constant), so its checks stay exact.
 func mergeHistory(parts []*journalData) (*history, error) {
 	h := &history{accounts: make(map[string]*hacct)}
 	if len(parts) == 0 {
@@ -185,18 +190,26 @@ func mergeHistory(parts []*journalData) (*history, error) {
 			nreads[n] += len(a.reads)
 		}
 	}
+	// the instances whose timed events (snapshots, deductions, reads) touch
+	// each account: -1 for several
+	timedBy := make(map[string]int32)
+	for ii, p := range parts {
+		for n, a := range p.accounts {
+			if a.open == nil && a.close == nil && len(a.ops) == 0 && len(a.reads) == 0 {
+				continue
+			}
+			if prev, ok := timedBy[n]; !ok {
+				timedBy[n] = int32(ii)
+			} else if prev != int32(ii) {
+				timedBy[n] = -1
+			}
+		}
+	}
 	for ii, p := range parts {
 		inst := int32(ii)
-		off, eps := int64(0), int64(0)
+		off, instEps := int64(0), int64(0)
 		if multi {
-			off, eps = p.inst.wall0-base, p.inst.eps
-		}
-		lo := func(m int64) int64 { return off + m - eps }
-		hi := func(m int64) int64 {
-			if m == noReturn {
-				return m
-			}
-			return off + m + eps
+			off, instEps = p.inst.wall0-base, p.inst.eps
 		}
 		names := make([]string, 0, len(p.accounts))
 		for n := range p.accounts {
@@ -205,9 +218,21 @@ func mergeHistory(parts []*journalData) (*history, error) {
 		sort.Strings(names)
 		for _, name := range names {
 			a := p.accounts[name]
+			eps := instEps
+			if timedBy[name] >= 0 {
+				eps = 0 // one instance's clock: exact
+			}
+			lo := func(m int64) int64 { return off + m - eps }
+			hi := func(m int64) int64 {
+				if m == noReturn {
+					return m
+				}
+				return off + m + eps
+			}
 			ha := h.accounts[name]
 			if ha == nil {
-				ha = &hacct{name: name, ops: make([]hop, 0, nops[name]), reads: make([]hread, 0, nreads[name])}
+				ha = &hacct{name: name, ops: make([]hop, 0, nops[name]), reads: make([]hread, 0, nreads[name]),
+					exact: timedBy[name] >= 0}
 				h.accounts[name] = ha
 			}
 			if len(a.ops) > 0 || len(a.reads) > 0 {

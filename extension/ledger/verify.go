@@ -357,12 +357,12 @@ func (c *acctCheck) pickSnapshots() {
 		// with several instances, times are widened by each clock bound.
 		early := 0
 		for i := range a.ops {
-			if a.ops[i].call+2*c.h.eps(a.ops[i].inst) < c.open.call {
+			if a.ops[i].call+2*c.h.eps(a, a.ops[i].inst) < c.open.call {
 				early++
 			}
 		}
 		for i := range a.reads {
-			if a.reads[i].call+2*c.h.eps(a.reads[i].inst) < c.open.call {
+			if a.reads[i].call+2*c.h.eps(a, a.reads[i].inst) < c.open.call {
 				early++
 			}
 		}
