@@ -188,6 +188,10 @@ func TestSegmentedRunsMerge(t *testing.T) {
 				whole.Totals.Counts.Deductions != 80 || split.Totals.Counts.Deductions != 80 {
 				t.Errorf("whole %s %+v\nsplit %s %+v", whole.Verdict, whole.Totals, split.Verdict, split.Totals)
 			}
+			if fault == "" && (whole.Totals.UnknownTaken != 0 || split.Totals.UnknownTaken != 0) {
+				// every account is seen by one instance: exact times, nothing left to unknowns
+				t.Errorf("credits taken by unknown requests: whole %d, split %d", whole.Totals.UnknownTaken, split.Totals.UnknownTaken)
+			}
 			if len(split.Instances) != 2 {
 				t.Errorf("instances %v", split.Instances)
 			}

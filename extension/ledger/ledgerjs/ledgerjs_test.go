@@ -570,3 +570,39 @@ export default function () {
 		t.Errorf("calls that threw: %v\nlogs: %s", got, e.logs)
 	}
 }
+
+// merge() brings another instance's journal into verify(): the report
+// covers both instances' accounts.
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.ndjson")
+	script := func(inst, acct, teardown string) string {
+		return `import ledger from 'k6/x/ledger';
+ledger.configure({ run: 'm', instance: '` + inst + `' });
+export function setup() { ledger.open('` + acct + `', { balance: 50 }); }
+export default function () {
+  ledger.settle(ledger.begin('` + acct + `', { feature: 'f', amount: 5 }), { outcome: 'ok', balanceAfter: 45 });
+}
+export function teardown() { ledger.close('` + acct + `', { balance: 45 }); ` + teardown + ` }`
+	}
+	a := mustEnv(t, script("i1", "x", "ledger.exportJournal("+jsString(other)+");"))
+	a.setup()
+	a.iterate(a.vu(1), 1)
+	a.teardown()
+	b := mustEnv(t, script("i2", "y", "ledger.merge(["+jsString(other)+"]); globalThis.report = ledger.verify();"))
+	b.setup()
+	b.iterate(b.vu(1), 1)
+	r := out(b.teardown(), "report").(map[string]any)
+	totals := r["totals"].(map[string]any)
+	if r["verdict"] != "pass" || totals["accounts"] != int64(2) || len(r["instances"].([]any)) != 2 {
+		t.Errorf("report: verdict %v, totals %v, instances %v", r["verdict"], totals, r["instances"])
+	}
+	// each account was seen by one instance: its times stay exact
+	for _, id := range []string{"x", "y"} {
+		a := r["accounts"].(map[string]any)[id].(map[string]any)
+		if !equalJSON(a["interval"], map[string]int{"lo": 45, "hi": 45, "end": 45}) || a["unknownTaken"] != int64(0) {
+			t.Errorf("account %s: %v", id, a)
+		}
+	}
+}
