@@ -33,16 +33,20 @@ bench-creditd:
 # run: build, start creditd on a fresh SQLite file with the test endpoints, run normal.js then race.js on
 # the quick profile, stop creditd (also on failure) and exit with the runs' status (scripts/run.sh).
 # Vary with SCENARIO="normal spike race", PROFILE=full|quick|smoke, TARGET=http://host:port (a running
-# service: no creditd is started), PORT (creditd's port; 0 picks a free one).
+# service: no creditd is started), PORT (creditd's port; 0 picks a free one), CREDITD_FLAGS (e.g.
+# '--fault lost-update'; default '--ai-latency 20ms+-10ms --request-timeout 10s'), TALLY_FLAGS.
 SCENARIO ?= normal race
 PROFILE  ?= quick
 TARGET   ?=
 PORT     ?= 0
+CREDITD_FLAGS ?=
+TALLY_FLAGS   ?=
 run: build
-	@SCENARIO="$(SCENARIO)" PROFILE="$(PROFILE)" TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" scripts/run.sh
+	@SCENARIO="$(SCENARIO)" PROFILE="$(PROFILE)" TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" \
+	  CREDITD_FLAGS="$(CREDITD_FLAGS)" TALLY_FLAGS="$(TALLY_FLAGS)" scripts/run.sh
 
 # bench-race: one full race.js run (1,000 VUs at 50/s, 10 min) against creditd on SQLite; the summary is
 # also written to race-full.json. Figures: docs/benchmarks.md (## scenarios).
 bench-race: build
-	@SCENARIO=race PROFILE=full TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" \
-	  TALLY_FLAGS="--summary-export race-full.json" scripts/run.sh
+	@SCENARIO=race PROFILE=full TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" CREDITD_FLAGS="$(CREDITD_FLAGS)" \
+	  TALLY_FLAGS="--summary-export race-full.json $(TALLY_FLAGS)" scripts/run.sh

@@ -14,7 +14,7 @@ import ledger from 'k6/x/ledger';
 import { load } from './lib/config.js';
 import { Client } from './lib/credit.js';
 import { pick, rampingStages, thresholds } from './lib/profile.js';
-import { checkHealth, openAll, provision, removeAll, runTag } from './lib/accounts.js';
+import { checkHealth, localVUs, openAll, provision, removeAll, runTag } from './lib/accounts.js';
 import { audit } from './lib/audit.js';
 import { configureLedger } from './lib/ledgerconf.js';
 import { userIteration } from './lib/mix.js';
@@ -51,7 +51,7 @@ export const options = {
 export function setup() {
   checkHealth(api);
   const tag = runTag(ledger);
-  const accounts = provision(api, P.vus, cfg.initialCredits, tag, 'n');
+  const accounts = provision(api, localVUs(P.vus), cfg.initialCredits, tag, 'n');
   openAll(api, ledger, accounts);
   console.log(`normal (${P.name}): ${P.vus} VUs for ${P.duration}s against ${cfg.baseUrl}, ${accounts.length} accounts of run ${tag}`);
   return { tag, accounts };

@@ -52,7 +52,9 @@ cleanup() {
   [ -n "$dir" ] && rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 url="$TARGET"

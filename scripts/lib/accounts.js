@@ -16,10 +16,19 @@ export function checkHealth(api) {
   }
 }
 
-// runTag returns the run's tag: the ledger's run id (RUN_ID / runId when set, else time-based and random).
-// Account names carry it, so runs against the same service never collide.
+// runTag returns the run's tag: the ledger's run id (RUN_ID / runId when set, else time-based and random),
+// plus the instance name in a distributed run. Account names carry it, so runs, and the instances of one
+// run, never collide on the same service.
 export function runTag(ledger) {
-  return ledger.info().run;
+  const info = ledger.info();
+  const inst = info.instance && info.instance !== '0' ? `-i${info.instance.replace(/[^A-Za-z0-9._-]/g, '_')}` : '';
+  return `${info.run}${inst}`;
+}
+
+// localVUs is the number of VUs this instance runs at its peak (its share in a distributed run).
+export function localVUs(fallback) {
+  const n = exec.instance.vusInitialized;
+  return n > 0 ? n : fallback;
 }
 
 function chunks(list, n) {
@@ -62,7 +71,7 @@ export function provision(api, n, credits, tag, label) {
 
 // openAll takes each account's opening snapshot (a balance read of the idle account) into the ledger.
 export function openAll(api, ledger, accounts) {
-  forEachBatch(api, accounts, (a) => api.balanceReq(a), (a, res) => {
+  forEachBatch(api, accounts, (a) => api.balanceReq(a, true), (a, res) => {
     const snap = api.snapshot(res);
     if (!snap) {
       exec.test.abort(`cannot read the opening balance of ${a.id}: GET ${api.url('balance')} gave ${describe(res)}`);

@@ -16,22 +16,23 @@ const MAX_REPLAY_ROUNDS = 3;
 const PAGE = 1000; // transactions per page (the API's maximum)
 const MAX_PAGES = 10000; // per account: 10 million records, a bound on the paging loop
 
-// eachLogPage pages through the transaction logs of `accounts`, oldest first, handing every page
-// (the ledger's shape) to page(account, txs); failed(account, res) is called for a log that cannot be read.
+// eachLogPage pages through the transaction logs of `accounts`, oldest first, handing every page to
+// page(account, res, info) (info: {count, lastId, keys()}); failed(account, res) is called for a log that
+// cannot be read.
 function eachLogPage(api, accounts, page, failed) {
   let pending = accounts.map((a) => ({ a, after: 0, pages: 0 }));
   while (pending.length > 0) {
     const next = [];
     forEachBatch(api, pending, (p) => api.transactionsReq(p.a, p.after, PAGE), (p, res) => {
-      const txs = api.transactions(res);
-      if (!txs) {
+      const info = api.page(res);
+      if (!info) {
         failed(p.a, res);
         return;
       }
-      page(p.a, txs);
+      page(p.a, res, info);
       p.pages++;
-      if (txs.length === PAGE && p.pages < MAX_PAGES) {
-        p.after = txs[txs.length - 1].id;
+      if (info.count === PAGE && p.pages < MAX_PAGES) {
+        p.after = info.lastId;
         next.push(p);
       }
     });
@@ -44,23 +45,24 @@ function eachLogPage(api, accounts, page, failed) {
 function resolveUnknowns(api, ledger, byId) {
   const unknowns = ledger.unknowns().filter((u) => byId[u.account]);
   if (unknowns.length === 0) return 0;
-  const keys = {}; // account -> {key: true} of its unknowns
+  const keys = {}; // account -> {key: seen in the log}
   for (const u of unknowns) {
     keys[u.account] = keys[u.account] || {};
     keys[u.account][u.key] = false;
   }
   const accounts = Object.keys(keys).map((id) => byId[id]);
-  eachLogPage(api, accounts, (a, txs) => {
-    for (const t of txs) {
-      if (t.idempotency_key !== undefined && t.idempotency_key in keys[a.id]) keys[a.id][t.idempotency_key] = true;
+  eachLogPage(api, accounts, (a, res, info) => {
+    for (const k of info.keys()) {
+      if (typeof k === 'string' && k in keys[a.id]) keys[a.id][k] = true;
     }
   }, (a) => {
     for (const k of Object.keys(keys[a.id])) keys[a.id][k] = false; // no log: replay them all
   });
   let replay = unknowns.filter((u) => !keys[u.account][u.key]);
+  console.log(`${unknowns.length} unknown outcomes: ${unknowns.length - replay.length} applied (their key is in the server log), ${replay.length} replayed with their idempotency key`);
   for (let round = 0; round < MAX_REPLAY_ROUNDS && replay.length > 0; round++) {
     const again = [];
-    forEachBatch(api, replay, (u) => api.chargeReq(byId[u.account], u.feature, u.amount, u.id, u.key), (u, res) => {
+    forEachBatch(api, replay, (u) => api.chargeReq(byId[u.account], u.feature, u.amount, u.id, u.key, true), (u, res) => {
       const o = ledger.settleReplay(u.id, res);
       if (o !== 'ok' && o !== 'insufficient') again.push(u);
     });
@@ -81,7 +83,7 @@ export function audit(api, ledger, accounts) {
   if (left > 0) console.warn(`${left} deductions still have an unknown outcome after ${MAX_REPLAY_ROUNDS} replay rounds`);
 
   let drained = 0;
-  forEachBatch(api, accounts, (a) => api.balanceReq(a), (a, res) => {
+  forEachBatch(api, accounts, (a) => api.balanceReq(a, true), (a, res) => {
     const snap = api.snapshot(res);
     if (!snap) {
       console.error(`closing balance of ${a.id}: GET ${api.url('balance')} gave ${describe(res)}; its verdict stays unknown`);
@@ -90,7 +92,7 @@ export function audit(api, ledger, accounts) {
     if (snap.balance === 0) drained++;
     ledger.close(a.id, snap);
   });
-  forEachBatch(api, accounts, (a) => api.notificationsReq(a), (a, res) => {
+  forEachBatch(api, accounts, (a) => api.notificationsReq(a, true), (a, res) => {
     const notes = api.notices(res);
     if (!notes) {
       console.error(`notices of ${a.id}: GET ${api.url('notifications')} gave ${describe(res)}; notices not checked`);
@@ -98,7 +100,8 @@ export function audit(api, ledger, accounts) {
     }
     ledger.notifications(a.id, notes);
   });
-  eachLogPage(api, accounts, (a, txs) => ledger.serverLog(a.id, txs), (a, res) => {
+  const standard = api.standardLog(); // the ledger decodes the pages itself, in Go
+  eachLogPage(api, accounts, (a, res) => ledger.serverLog(a.id, standard ? res : api.transactions(res)), (a, res) => {
     console.error(`transaction log of ${a.id}: GET ${api.url('transactions')} gave ${describe(res)}; not reconciled`);
   });
 

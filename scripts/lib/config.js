@@ -75,7 +75,8 @@ const DEFAULTS = {
   keepAccounts: false,
   userPrefix: 'tally-',
   initialCredits: 5000, // per VU account in normal.js and spike.js
-  timeout: '20s', // per request; a request that times out is an unknown outcome, replayed at the end
+  timeout: '20s', // per request of the load; one that times out is an unknown outcome, resolved at the end
+  adminTimeout: '60s', // per request of setup and teardown (accounts, snapshots, logs, replays)
   settleMs: 1000, // quiet time after the load before the closing snapshots (>= the service's deadline
   // minus the client timeout, so nothing abandoned is still in flight)
   healthTimeout: '5s',
@@ -151,6 +152,7 @@ export const ENV = {
   INITIAL_CREDITS: (c, v) => { c.initialCredits = positiveInt('INITIAL_CREDITS', v); },
   LOW_THRESHOLD: (c, v) => { c.lowThreshold = positiveInt('LOW_THRESHOLD', v); },
   TIMEOUT: (c, v) => { c.timeout = v; },
+  ADMIN_TIMEOUT: (c, v) => { c.adminTimeout = v; },
   SETTLE_MS: (c, v) => { c.settleMs = positiveInt('SETTLE_MS', v); },
   RUN_ID: (c, v) => { c.runId = v; },
   INSTANCE: (c, v) => { c.instance = v; },

@@ -31,11 +31,13 @@ export function field(obj, path) {
   return v;
 }
 
-// body decodes a response's JSON body, or returns undefined when there is none or it is not JSON.
-export function body(res) {
-  if (!res || typeof res.body !== 'string' || res.body === '') return undefined;
+// get reads a dotted path ("data.remaining_credits") from a response's JSON body without decoding the
+// whole body into JS objects (Response.json(path) evaluates it in Go); undefined when the response has no
+// body, is not JSON or lacks the field.
+export function get(res, path) {
+  if (!res || res.status === 0) return undefined;
   try {
-    return JSON.parse(res.body);
+    return res.json(path);
   } catch (e) {
     return undefined;
   }
@@ -94,35 +96,43 @@ export class Client {
     return http.request('GET', this.url('health'), null, this.params('health', null, { timeout: this.cfg.healthTimeout }));
   }
 
+  // The requests of setup and teardown (accounts, snapshots, notices, logs, replays) wait up to
+  // adminTimeout: they are not load, and giving up on them would leave the verdict incomplete.
+  admin() {
+    return { timeout: this.cfg.adminTimeout };
+  }
+
   createUserReq(id, credits) {
     const b = {};
     b[this.f.userId] = id;
     b[this.f.initialCredits] = credits;
-    return { method: 'POST', url: this.url('createUser'), body: JSON.stringify(b), params: this.params('createUser') };
+    return { method: 'POST', url: this.url('createUser'), body: JSON.stringify(b), params: this.params('createUser', null, this.admin()) };
   }
 
   deleteUserReq(acct) {
-    return { method: 'DELETE', url: this.url('deleteUser', acct), body: null, params: this.params('deleteUser') };
+    return { method: 'DELETE', url: this.url('deleteUser', acct), body: null, params: this.params('deleteUser', null, this.admin()) };
   }
 
-  balanceReq(acct) {
-    return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct) };
+  // balanceReq reads acct's balance; admin: with the setup/teardown timeout.
+  balanceReq(acct, admin) {
+    return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct, admin ? this.admin() : null) };
   }
 
-  notificationsReq(acct) {
-    return { method: 'GET', url: this.url('notifications'), body: null, params: this.params('notifications', acct) };
+  notificationsReq(acct, admin) {
+    return { method: 'GET', url: this.url('notifications'), body: null, params: this.params('notifications', acct, admin ? this.admin() : null) };
   }
 
   transactionsReq(acct, after, limit) {
     const q = `?${this.f.after}=${encodeURIComponent(after)}&${this.f.limit}=${limit}`;
-    return { method: 'GET', url: this.url('transactions') + q, body: null, params: this.params('transactions', acct) };
+    return { method: 'GET', url: this.url('transactions') + q, body: null, params: this.params('transactions', acct, this.admin()) };
   }
 
   // chargeReq builds the request that charges `amount` credits of `feature` to acct. The body is a pure
   // function of (feature, amount, id), so the same operation can be sent again with its idempotency key.
-  chargeReq(acct, feature, amount, id, key) {
+  // admin: a replay, sent with the setup/teardown timeout.
+  chargeReq(acct, feature, amount, id, key, admin) {
     const ep = this.endpoint(feature);
-    const params = this.params(ep, acct, { idempotencyKey: key });
+    const params = this.params(ep, acct, { idempotencyKey: key, timeout: admin ? this.cfg.adminTimeout : undefined });
     if (ep === 'aiSearch') {
       const b = {};
       b[this.f.query] = `tally query ${id % 100}`;
@@ -147,18 +157,17 @@ export class Client {
   }
 
   token(res) {
-    return field(body(res) || {}, this.f.token);
+    return get(res, this.f.token);
   }
 
   // snapshot reads a balance response into the ledger's snapshot shape; undefined when it has no balance.
   snapshot(res) {
-    const b = body(res);
-    if (res.status !== 200 || !b) return undefined;
-    const s = { balance: field(b, this.f.balance) };
+    if (res.status !== 200) return undefined;
+    const s = { balance: get(res, this.f.balance) };
     if (typeof s.balance !== 'number') return undefined;
     const opt = { used: this.f.used, version: this.f.version, lowNotified: this.f.lowNotified, depletedNotified: this.f.depletedNotified };
     for (const k of Object.keys(opt)) {
-      const v = field(b, opt[k]);
+      const v = get(res, opt[k]);
       if (v !== undefined && v !== null) s[k] = v;
     }
     return s;
@@ -166,15 +175,37 @@ export class Client {
 
   // remaining reads the balance a charge or refusal reports, or undefined.
   remaining(res) {
-    const v = field(body(res) || {}, this.f.balance);
+    const v = get(res, this.f.balance);
     return typeof v === 'number' ? v : undefined;
   }
 
   // list reads the array under a configured field (transactions, notifications) of a response.
   list(res, key) {
     if (res.status !== 200) return undefined;
-    const v = field(body(res) || {}, this.f[key]);
+    const v = get(res, this.f[key]);
     return Array.isArray(v) ? v : undefined;
+  }
+
+  // standardLog reports whether transaction records have the field names the ledger reads itself, so a
+  // page can go to it as the Response, decoded in Go.
+  standardLog() {
+    const f = this.f;
+    return f.transactions === 'transactions' && f.transactionKey === 'id' && f.feature === 'feature' &&
+      f.txAmount === 'amount' && f.txBalanceAfter === 'balance_after' && f.txKey === 'idempotency_key';
+  }
+
+  // page reads what paging and the unknown-outcome lookup need from a transactions page without decoding
+  // the records: {count, lastId, keys()}; undefined when the response is not a page.
+  page(res) {
+    const f = this.f;
+    if (res.status !== 200) return undefined;
+    const count = get(res, `${f.transactions}.#`);
+    if (typeof count !== 'number') return undefined;
+    return {
+      count,
+      lastId: count > 0 ? get(res, `${f.transactions}.${count - 1}.${f.transactionKey}`) : undefined,
+      keys: () => get(res, `${f.transactions}.#.${f.txKey}`) || [],
+    };
   }
 
   // notices reads a notifications response into the ledger's shape [{kind, remaining_credits, created_at}]
