@@ -53,7 +53,7 @@ export function setup() {
   const tag = runTag(ledger);
   const accounts = provision(api, localVUs(P.vus), cfg.initialCredits, tag, 'n');
   openAll(api, ledger, accounts);
-  console.log(`normal (${P.name}): ${P.vus} VUs for ${P.duration}s against ${cfg.baseUrl}, ${accounts.length} accounts of run ${tag}`);
+  console.log(`normal (${P.name}): ${localVUs(P.vus)} VUs for ${P.duration}s against ${cfg.baseUrl}, ${accounts.length} accounts of run ${tag}`);
   return { tag, accounts };
 }
 

@@ -21,7 +21,7 @@ import ledger from 'k6/x/ledger';
 import { load } from './lib/config.js';
 import { Client } from './lib/credit.js';
 import { pick, rampingStages, thresholds } from './lib/profile.js';
-import { checkHealth, openAll, provision, removeAll, runTag } from './lib/accounts.js';
+import { checkHealth, localVUs, openAll, provision, removeAll, runTag } from './lib/accounts.js';
 import { audit } from './lib/audit.js';
 import { configureLedger } from './lib/ledgerconf.js';
 
@@ -32,9 +32,9 @@ const api = new Client(cfg);
 // time; generations: accounts per pool slot, used one after the other as they drain; credits: opening
 // balance of each account.
 const P = pick({
-  full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 60, credits: 20000 },
-  'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 60, credits: 20000 },
-  quick: { vus: 200, rate: 50, duration: 45, pool: 8, generations: 20, credits: 3000 },
+  full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
+  'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
+  quick: { vus: 200, rate: 50, duration: 45, pool: 8, generations: 30, credits: 5000 },
   smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 20, credits: 600 },
 });
 const BURST = 5;
@@ -67,7 +67,7 @@ export function setup() {
   const pool = Math.min(P.pool, accounts.length);
   openAll(api, ledger, accounts);
   console.log(
-    `race (${P.name}): ${P.vus} VUs on ${pool} shared accounts at a time (${accounts.length} in all, ` +
+    `race (${P.name}): ${localVUs(P.vus)} VUs on ${pool} shared accounts at a time (${accounts.length} in all, ` +
       `${P.credits} credits each), bursts of ${BURST}, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`,
   );
   return { tag, accounts, pool };

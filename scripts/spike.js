@@ -53,7 +53,7 @@ export function setup() {
   const tag = runTag(ledger);
   const accounts = provision(api, localVUs(P.vus), cfg.initialCredits, tag, 's');
   openAll(api, ledger, accounts);
-  console.log(`spike (${P.name}): 0 -> ${P.vus} VUs at ${P.rate}/s, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`);
+  console.log(`spike (${P.name}): 0 -> ${localVUs(P.vus)} VUs at ${P.rate}/s, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`);
   return { tag, accounts };
 }
 
