@@ -25,7 +25,7 @@ const api = new Client(cfg);
 // vus: plateau; rate: VUs started per second; duration: seconds in all (ramp included).
 const P = pick({
   full: { vus: 500, rate: 10, duration: 900 },
-  quick: { vus: 150, rate: 10, duration: 45 },
+  quick: { vus: 150, rate: 10, duration: 40 },
   smoke: { vus: 30, rate: 10, duration: 12 },
 });
 

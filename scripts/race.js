@@ -10,7 +10,7 @@
 //
 //   tally run scripts/race.js                            # full: 1,000 VUs at 50/s, 10 min
 //   tally run -e PROFILE=full-200 scripts/race.js        # the 200-VU variant, 10 min
-//   tally run -e PROFILE=quick scripts/race.js           # 200 VUs, 45 s (make run)
+//   tally run -e PROFILE=quick scripts/race.js           # 200 VUs, 40 s (make run)
 //
 // Criteria: thresholds/race.json. Configuration: lib/config.js and docs/scenarios.md.
 
@@ -34,7 +34,7 @@ const api = new Client(cfg);
 const P = pick({
   full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
-  quick: { vus: 200, rate: 50, duration: 45, pool: 8, generations: 30, credits: 5000 },
+  quick: { vus: 200, rate: 50, duration: 40, pool: 8, generations: 30, credits: 5000 },
   smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 20, credits: 600 },
 });
 const BURST = 5;
