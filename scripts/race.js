@@ -73,8 +73,8 @@ export function setup() {
   return { tag, accounts, pool };
 }
 
-// Per-VU state: which generation of its slot the VU is draining, and the balance a refusal reported
-// (the next burst tries to take exactly that).
+// Per-VU state: which generation of its slot the VU is draining, and, once the account runs low, the
+// lowest balance seen (the next burst tries to take exactly that).
 let gen = 0;
 let finish = 0;
 
