@@ -31,7 +31,8 @@ bench-creditd:
 	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./target/sqlite/
 
 # run: build, start creditd on a fresh SQLite file with the test endpoints, run normal.js then race.js on
-# the quick profile, stop creditd (also on failure) and exit with the runs' status (scripts/run.sh).
+# the quick profile, stop creditd (also on failure); fails when a run fails (scripts/run.sh exits with the
+# runs' first non-zero status, e.g. 99; make reports any failure as 2).
 # Vary with SCENARIO="normal spike race", PROFILE=full|quick|smoke, TARGET=http://host:port (a running
 # service: no creditd is started), PORT (creditd's port; 0 picks a free one), CREDITD_FLAGS (e.g.
 # '--fault lost-update'; default '--ai-latency 20ms+-10ms --request-timeout 10s'), TALLY_FLAGS.
