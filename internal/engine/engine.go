@@ -385,9 +385,8 @@ func (r *run) stop(err error) {
 
 // Abort implements k6execution.Controller (test.abort()).
 func (r *run) Abort(reason string) {
-	err := exitcode.With(exitcode.ScriptAborted, &k6execution.AbortError{Reason: reason})
-	r.log.Error(err.Error())
-	r.stop(err)
+	// Not logged here: the run ends with this error, and main prints it once.
+	r.stop(exitcode.With(exitcode.ScriptAborted, &k6execution.AbortError{Reason: reason}))
 }
 
 // Fail implements k6execution.Controller (test.fail()).
