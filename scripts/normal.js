@@ -57,8 +57,15 @@ export function setup() {
   return { tag, accounts };
 }
 
+// Every VU gets its own copy of the setup data; it keeps only its own account, so 500 VUs do not each
+// hold every account and token of the run.
+let acct = null;
+
 export default function (data) {
-  const acct = data.accounts[(exec.vu.idInInstance - 1) % data.accounts.length];
+  if (acct === null) {
+    acct = data.accounts[(exec.vu.idInInstance - 1) % data.accounts.length];
+    data.accounts = null;
+  }
   userIteration(api, ledger, acct);
   sleep(1 + Math.random() * 2);
 }

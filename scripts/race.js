@@ -78,6 +78,20 @@ export function setup() {
 let gen = 0;
 let finish = 0;
 
+// Every VU gets its own copy of the setup data; it keeps only the accounts of its slot, so 1,000 VUs do
+// not each hold every account and token of the run.
+let mine = null;
+function slotAccounts(data) {
+  if (mine === null) {
+    const slot = (exec.vu.idInInstance - 1) % data.pool;
+    const generations = Math.floor(data.accounts.length / data.pool);
+    mine = [];
+    for (let g = 0; g < generations; g++) mine.push(data.accounts[g * data.pool + slot]);
+    data.accounts = null;
+  }
+  return mine;
+}
+
 function randomCharge() {
   const f = cfg.features;
   const r = Math.random();
@@ -87,9 +101,9 @@ function randomCharge() {
 }
 
 export default function (data) {
-  const slot = (exec.vu.idInInstance - 1) % data.pool;
-  const generations = Math.floor(data.accounts.length / data.pool);
-  const acct = data.accounts[Math.min(gen, generations - 1) * data.pool + slot];
+  const accounts = slotAccounts(data);
+  const generations = accounts.length;
+  const acct = accounts[Math.min(gen, generations - 1)];
 
   const charges = [];
   const unit = cfg.rates[cfg.features.deduct];

@@ -57,8 +57,14 @@ export function setup() {
   return { tag, accounts };
 }
 
+// Every VU gets its own copy of the setup data; it keeps only its own account (see normal.js).
+let acct = null;
+
 export default function (data) {
-  const acct = data.accounts[(exec.vu.idInInstance - 1) % data.accounts.length];
+  if (acct === null) {
+    acct = data.accounts[(exec.vu.idInInstance - 1) % data.accounts.length];
+    data.accounts = null;
+  }
   userIteration(api, ledger, acct);
   sleep(1 + Math.random() * 2);
 }
