@@ -58,7 +58,23 @@ func newRunCmd(env *Env) *cobra.Command {
 		Long: `Run a k6-dialect test script (use - to read it from standard input).
 
 Options come, from lowest to highest precedence, from defaults, --config,
-the script's exported options, K6_* environment variables, and these flags.`,
+the script's exported options, K6_* environment variables, and these flags.
+When a higher layer sets any of duration, iterations, stages or scenarios,
+the lower layers' values of all four are dropped.
+
+Environment variables read (k6's names): K6_VUS, K6_DURATION, K6_ITERATIONS,
+K6_STAGES (e.g. "30s:10,1m:0"), K6_EXECUTION_SEGMENT, K6_EXECUTION_SEGMENT_SEQUENCE,
+K6_SETUP_TIMEOUT, K6_TEARDOWN_TIMEOUT, K6_HANDLE_SUMMARY_TIMEOUT, K6_NO_SETUP,
+K6_NO_TEARDOWN, K6_MIN_ITERATION_DURATION, K6_THROW, K6_MAX_REDIRECTS, K6_BATCH,
+K6_BATCH_PER_HOST, K6_RPS, K6_USER_AGENT, K6_DISCARD_RESPONSE_BODIES,
+K6_NO_COOKIES_RESET, K6_NO_CONNECTION_REUSE, K6_NO_VU_CONNECTION_REUSE,
+K6_INSECURE_SKIP_TLS_VERIFY, K6_HTTP_DEBUG, K6_SYSTEM_TAGS, K6_SUMMARY_TREND_STATS,
+K6_SUMMARY_TIME_UNIT, K6_NO_COLOR (also NO_COLOR). GOGC, when set, disables
+tally's own tuning of the garbage collector for runs with many VUs.
+
+Plain http:// requests use tally's own HTTP/1.1 client; setting HTTP_PROXY
+sends them through Go's net/http instead. Hosts under .invalid fail at once
+(error code 1101).`,
 		Example: `  tally run script.js
   tally run --vus 10 --duration 30s script.js
   tally run -e BASE_URL=http://127.0.0.1:8000 --out json=results.json scripts/race.js`,
