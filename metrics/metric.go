@@ -36,16 +36,6 @@ func (t MetricType) String() string {
 // MarshalJSON encodes the type as its name.
 func (t MetricType) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
 
-// ParseMetricType returns the type with the given name.
-func ParseMetricType(s string) (MetricType, error) {
-	for i, n := range metricTypeNames {
-		if n == s {
-			return MetricType(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown metric type %q", s)
-}
-
 // ValueType says what a metric's values measure.
 type ValueType uint8
 

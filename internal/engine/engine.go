@@ -58,12 +58,6 @@ type Config struct {
 	// gcPercentFor); Getenv tells whether the user set GOGC.
 	TuneGC bool
 	Getenv func(string) (string, bool)
-
-	// ReadFile reads scripts and data files; nil means os.ReadFile.
-	ReadFile func(string) ([]byte, error)
-	// WriteFile writes handleSummary and --summary-export files; nil means
-	// an atomic write to the local file system.
-	WriteFile func(path string, data []byte) error
 }
 
 // Defaults of the lifecycle timeouts.
@@ -113,7 +107,7 @@ func (r *run) execute(ctx context.Context) error {
 	runner, err := js.New(js.Config{
 		Path: r.cfg.ScriptPath, Source: r.cfg.Source, Env: r.cfg.Env,
 		Registry: r.reg, Builtin: r.builtin, Root: r.root, Logger: r.log,
-		Debug: r.cfg.Verbose, ReadFile: r.cfg.ReadFile,
+		Debug: r.cfg.Verbose,
 	})
 	if err != nil {
 		return exitcode.With(exitcode.ScriptException, fmt.Errorf("could not load %s: %w", r.cfg.ScriptPath, err))

@@ -61,7 +61,7 @@ func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, trendStats []string)
 	if r.cfg.SummaryExport != "" {
 		b, err := summary.Export(data)
 		if err == nil {
-			err = r.writeFile(r.cfg.SummaryExport, b)
+			err = WriteFileAtomic(r.cfg.SummaryExport, b)
 		}
 		if err != nil {
 			return fmt.Errorf("--summary-export %s: %w", r.cfg.SummaryExport, err)
@@ -116,7 +116,7 @@ func (r *run) writeOutputs(outs map[string][]byte) error {
 		case "stderr":
 			_, err = r.cfg.Stderr.Write(outs[k])
 		default:
-			err = r.writeFile(k, outs[k])
+			err = WriteFileAtomic(k, outs[k])
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", k, err))
@@ -148,14 +148,6 @@ func (r *run) printText(data *summary.Data) error {
 		TimeUnit: options.String(r.opts.SummaryTimeUnit, ""),
 		Extra:    extra,
 	})
-}
-
-// writeFile writes data to path atomically: readers never see a partial file.
-func (r *run) writeFile(path string, data []byte) error {
-	if r.cfg.WriteFile != nil {
-		return r.cfg.WriteFile(path, data)
-	}
-	return WriteFileAtomic(path, data)
 }
 
 // WriteFileAtomic writes data to a temporary file beside path and renames it

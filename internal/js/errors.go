@@ -60,14 +60,3 @@ func Aborted(err error) (*k6execution.AbortError, bool) {
 	}
 	return nil, false
 }
-
-// Interrupted reports whether err means the runtime was interrupted because
-// its context was cancelled (not by test.abort()).
-func Interrupted(err error) bool {
-	var ie *sobek.InterruptedError
-	if !errors.As(err, &ie) {
-		return false
-	}
-	_, aborted := Aborted(err)
-	return !aborted
-}

@@ -1,7 +1,6 @@
 package js
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -161,5 +160,3 @@ func (r *Runner) link() error {
 	})
 	return r.linkErr
 }
-
-var errNotLinked = errors.New("script is not linked")

@@ -132,26 +132,9 @@ func New(cfg Config) (*Runner, error) {
 	return r, nil
 }
 
-// ScriptURL returns the entry script's file:// URL.
-func (r *Runner) ScriptURL() string { return r.url }
-
-// Dir returns the directory relative paths in the script resolve against.
-func (r *Runner) Dir() string { return r.dir }
-
 // Exports returns the names the entry script exports (after the first VU
 // was initialized).
 func (r *Runner) Exports() []string { return r.exportNames }
-
-// Exported reports whether the script exports name as a function; valid
-// after the first VU was initialized.
-func (r *Runner) Exported(name string) bool {
-	for _, n := range r.exportNames {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
 
 // Configure hands the run-phase configuration to the runner. It must be
 // called before VUs run code outside the init context.
@@ -242,7 +225,7 @@ func (r *Runner) openFile(path string, first bool) ([]byte, error) {
 func (r *Runner) NewVU(ctx context.Context, idInInstance, idInTest uint64) (*VU, error) {
 	v := newVU(r, idInInstance, idInTest)
 	if err := v.init(ctx); err != nil {
-		v.release()
+		v.Release()
 		return nil, err
 	}
 	return v, nil

@@ -64,12 +64,9 @@ func newVU(r *Runner, id, idInTest uint64) *VU {
 	return v
 }
 
-// release forgets the VU's runtime.
-func (v *VU) release() { v.r.vus.Delete(v.rt) }
-
 // Release frees what the runner keeps for this VU; call it when a VU that
 // ran setup, teardown or handleSummary is no longer needed.
-func (v *VU) Release() { v.release() }
+func (v *VU) Release() { v.r.vus.Delete(v.rt) }
 
 // ID returns the VU's id in this instance.
 func (v *VU) ID() uint64 { return v.id }
@@ -165,9 +162,6 @@ func (v *VU) init(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Export returns an exported value of the script, or nil.
-func (v *VU) Export(name string) sobek.Value { return v.exports[name] }
 
 // ExportedFunction reports whether the script exports name as a function.
 func (v *VU) ExportedFunction(name string) bool {

@@ -39,15 +39,6 @@ var envVars = map[string]string{
 	"K6_HANDLE_SUMMARY_TIMEOUT":     "handleSummaryTimeout",
 }
 
-// EnvVarNames returns the K6_* variables FromEnv reads.
-func EnvVarNames() []string {
-	names := make([]string, 0, len(envVars))
-	for k := range envVars {
-		names = append(names, k)
-	}
-	return names
-}
-
 // FromEnv reads the options layer of K6_* environment variables. Stages are
 // written as in -s flags ("30s:10,1m:0"); lists are comma-separated.
 func FromEnv(lookup func(string) (string, bool)) (Options, error) {
