@@ -28,7 +28,7 @@ bench:
 CREDITD_BENCHTIME ?= 5s
 .PHONY: bench-creditd
 bench-creditd:
-	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./target/sqlite/
+	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./creditd/sqlite/
 
 # run: build, start creditd on a fresh SQLite file with the test endpoints, run normal.js then race.js on
 # the quick profile, stop creditd (also on failure); fails when a run fails (scripts/run.sh exits with the

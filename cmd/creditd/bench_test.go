@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tallyhq/tally/target"
-	"github.com/tallyhq/tally/target/httpapi"
-	"github.com/tallyhq/tally/target/token"
+	"github.com/tallyhq/tally/creditd"
+	"github.com/tallyhq/tally/creditd/httpapi"
+	"github.com/tallyhq/tally/creditd/token"
 )
 
 // BenchmarkDeduct measures POST /credits/deduct end to end over loopback HTTP: deductions per second
@@ -66,7 +66,7 @@ func BenchmarkDeduct(b *testing.B) {
 func benchDeduct(b *testing.B, store string, clients int, shared bool) {
 	var base string
 	if store == "" {
-		svc := &target.Service{Store: &memStore{accounts: map[string]*target.Account{}}, Rates: target.DefaultRates(), LowBalance: 50}
+		svc := &creditd.Service{Store: &memStore{accounts: map[string]*creditd.Account{}}, Rates: creditd.DefaultRates(), LowBalance: 50}
 		srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Service: svc, Auth: token.NewHMAC([]byte(secret)),
 			TestEndpoints: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 		defer srv.Close()
@@ -164,34 +164,34 @@ func cpuTime() time.Duration {
 
 // memStore is the least a Store can do (a map under a mutex, no records): the baseline of store=none.
 type memStore struct {
-	target.Store // unused methods
-	mu           sync.Mutex
-	accounts     map[string]*target.Account
-	id           int64
+	creditd.Store // unused methods
+	mu            sync.Mutex
+	accounts      map[string]*creditd.Account
+	id            int64
 }
 
 func (s *memStore) Name() string { return "memory" }
 
-func (s *memStore) CreateAccount(_ context.Context, user string, credits int64) (target.Account, error) {
+func (s *memStore) CreateAccount(_ context.Context, user string, credits int64) (creditd.Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := &target.Account{UserID: user, Granted: credits, Remaining: credits}
+	a := &creditd.Account{UserID: user, Granted: credits, Remaining: credits}
 	s.accounts[user] = a
 	return *a, nil
 }
 
-func (s *memStore) Deduct(_ context.Context, d target.Deduction) (target.Receipt, error) {
+func (s *memStore) Deduct(_ context.Context, d creditd.Deduction) (creditd.Receipt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.accounts[d.UserID]
 	if a.Remaining < d.Cost {
-		return target.Receipt{}, target.Insufficient(a.Remaining, d.Cost)
+		return creditd.Receipt{}, creditd.Insufficient(a.Remaining, d.Cost)
 	}
 	a.Remaining -= d.Cost
 	a.Used += d.Cost
 	a.Version++
 	s.id++
-	return target.Receipt{Transaction: target.Transaction{ID: s.id, UserID: d.UserID, Amount: d.Cost,
+	return creditd.Receipt{Transaction: creditd.Transaction{ID: s.id, UserID: d.UserID, Amount: d.Cost,
 		BalanceAfter: a.Remaining, Version: a.Version}}, nil
 }
 

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/tallyhq/tally/target"
-	"github.com/tallyhq/tally/target/fault"
-	"github.com/tallyhq/tally/target/sqlite"
-	"github.com/tallyhq/tally/target/token"
+	"github.com/tallyhq/tally/creditd"
+	"github.com/tallyhq/tally/creditd/fault"
+	"github.com/tallyhq/tally/creditd/sqlite"
+	"github.com/tallyhq/tally/creditd/token"
 )
 
 // Exit statuses of creditd.
@@ -32,9 +32,9 @@ type Config struct {
 	TestEndpoints   bool
 	Auth            string // "hmac" or "mock"
 	Secret          string // "" means a random secret per start
-	Rates           target.Rates
+	Rates           creditd.Rates
 	LowBalance      int64
-	AILatency       target.Latency
+	AILatency       creditd.Latency
 	Faults          []fault.Spec
 	LogLevel        slog.Level
 	LogFormat       string // "text" or "json"
@@ -106,17 +106,17 @@ var flagEnv = []struct{ flag, env string }{
 }
 
 // ratesValue is the repeatable --rate flag: it starts from the defaults and overrides or adds.
-type ratesValue struct{ r target.Rates }
+type ratesValue struct{ r creditd.Rates }
 
 func (v *ratesValue) String() string     { return v.r.String() }
 func (v *ratesValue) Set(s string) error { return v.r.Set(s) }
 func (v *ratesValue) Type() string       { return "FEATURE=N" }
 
-type latencyValue struct{ l *target.Latency }
+type latencyValue struct{ l *creditd.Latency }
 
 func (v latencyValue) String() string { return v.l.String() }
 func (v latencyValue) Set(s string) (err error) {
-	*v.l, err = target.ParseLatency(s)
+	*v.l, err = creditd.ParseLatency(s)
 	return err
 }
 func (v latencyValue) Type() string { return "D[+-J]" }
@@ -132,7 +132,7 @@ func newFlagSet(cfg *Config, store, faults, level *string) *pflag.FlagSet {
 	fs.StringVar(&cfg.Auth, "auth", "hmac", "token scheme: hmac, or mock (also accepts mock-token-<user_id>; insecure)")
 	fs.StringVar(&cfg.Secret, "secret", "", "token signing secret, at least 16 characters (default: random per start; prefer the env var)")
 	fs.Var(&ratesValue{cfg.Rates}, "rate", "price of a feature in credits per unit; repeatable, or comma-separated")
-	fs.Int64Var(&cfg.LowBalance, "low-balance", target.DefaultLowBalance, "low_balance notice threshold in credits")
+	fs.Int64Var(&cfg.LowBalance, "low-balance", creditd.DefaultLowBalance, "low_balance notice threshold in credits")
 	fs.Var(latencyValue{&cfg.AILatency}, "ai-latency", "simulated model time of ai-search and ai-recommendations, e.g. 200ms±50ms (or 200ms+-50ms)")
 	fs.StringVar(faults, "fault", "", "deliberate bugs: comma-separated name[=DURATION][:PROBABILITY] (see below)")
 	fs.StringVar(level, "log-level", "info", "debug, info, warn or error")
@@ -169,7 +169,7 @@ address cannot be bound or shutdown fails; 2 for a bad flag or environment varia
 // parseConfig reads args and the environment into a Config. It returns pflag.ErrHelp after writing
 // usage for --help, and a usage error (exit status 2) for anything wrong.
 func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (Config, error) {
-	cfg := Config{Rates: target.DefaultRates()}
+	cfg := Config{Rates: creditd.DefaultRates()}
 	var store, faults, level string
 	fs := newFlagSet(&cfg, &store, &faults, &level)
 	fs.SetOutput(io.Discard)
@@ -221,8 +221,8 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (C
 	if cfg.Secret != "" && len(cfg.Secret) < token.MinSecretLength {
 		return Config{}, fmt.Errorf("secret is %d characters; use at least %d", len(cfg.Secret), token.MinSecretLength)
 	}
-	if cfg.LowBalance < 0 || cfg.LowBalance > target.MaxCredits {
-		return Config{}, fmt.Errorf("low balance %d: use 0 to %d", cfg.LowBalance, target.MaxCredits)
+	if cfg.LowBalance < 0 || cfg.LowBalance > creditd.MaxCredits {
+		return Config{}, fmt.Errorf("low balance %d: use 0 to %d", cfg.LowBalance, creditd.MaxCredits)
 	}
 	if cfg.RequestTimeout <= 0 || cfg.ShutdownTimeout <= 0 {
 		return Config{}, errors.New("request-timeout and shutdown-timeout must be positive")

@@ -13,12 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tallyhq/tally/target"
-	"github.com/tallyhq/tally/target/fault"
-	"github.com/tallyhq/tally/target/httpapi"
-	"github.com/tallyhq/tally/target/postgres"
-	"github.com/tallyhq/tally/target/sqlite"
-	"github.com/tallyhq/tally/target/token"
+	"github.com/tallyhq/tally/creditd"
+	"github.com/tallyhq/tally/creditd/fault"
+	"github.com/tallyhq/tally/creditd/httpapi"
+	"github.com/tallyhq/tally/creditd/postgres"
+	"github.com/tallyhq/tally/creditd/sqlite"
+	"github.com/tallyhq/tally/creditd/token"
 )
 
 // Main is a creditd process: ParseFlags, then Run, then Close. Tests drive it the same way.
@@ -29,7 +29,7 @@ type Main struct {
 	Getenv         func(string) string
 
 	Logger *slog.Logger
-	Store  target.Store // the store as opened (without fault decorators); set by Run
+	Store  creditd.Store // the store as opened (without fault decorators); set by Run
 
 	ln     net.Listener
 	server *http.Server
@@ -92,7 +92,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		served = fault.Wrap(store, raw, cfg.Faults, fault.Env{})
 		m.warnFaults()
 	}
-	svc := &target.Service{Store: served, Rates: cfg.Rates, LowBalance: cfg.LowBalance, AILatency: cfg.AILatency}
+	svc := &creditd.Service{Store: served, Rates: cfg.Rates, LowBalance: cfg.LowBalance, AILatency: cfg.AILatency}
 	handler := httpapi.NewHandler(httpapi.Config{Service: svc, Auth: auth, TestEndpoints: cfg.TestEndpoints,
 		Logger: m.Logger, RequestTimeout: cfg.RequestTimeout})
 
@@ -120,7 +120,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-func (m *Main) openStore(ctx context.Context) (target.Store, fault.Raw, error) {
+func (m *Main) openStore(ctx context.Context) (creditd.Store, fault.Raw, error) {
 	spec := m.Config.Store
 	switch spec.Kind {
 	case "sqlite":

@@ -21,7 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/pflag"
 	main "github.com/tallyhq/tally/cmd/creditd"
-	"github.com/tallyhq/tally/target/storetest"
+	"github.com/tallyhq/tally/creditd/storetest"
 )
 
 // TestMain lets the test binary act as creditd itself (CREDITD_TEST_MAIN=1), so that exit statuses
