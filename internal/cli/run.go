@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -62,19 +63,14 @@ the script's exported options, K6_* environment variables, and these flags.
 When a higher layer sets any of duration, iterations, stages or scenarios,
 the lower layers' values of all four are dropped.
 
-Environment variables read (k6's names): K6_VUS, K6_DURATION, K6_ITERATIONS,
-K6_STAGES (e.g. "30s:10,1m:0"), K6_EXECUTION_SEGMENT, K6_EXECUTION_SEGMENT_SEQUENCE,
-K6_SETUP_TIMEOUT, K6_TEARDOWN_TIMEOUT, K6_HANDLE_SUMMARY_TIMEOUT, K6_NO_SETUP,
-K6_NO_TEARDOWN, K6_MIN_ITERATION_DURATION, K6_THROW, K6_MAX_REDIRECTS, K6_BATCH,
-K6_BATCH_PER_HOST, K6_RPS, K6_USER_AGENT, K6_DISCARD_RESPONSE_BODIES,
-K6_NO_COOKIES_RESET, K6_NO_CONNECTION_REUSE, K6_NO_VU_CONNECTION_REUSE,
-K6_INSECURE_SKIP_TLS_VERIFY, K6_HTTP_DEBUG, K6_SYSTEM_TAGS, K6_SUMMARY_TREND_STATS,
-K6_SUMMARY_TIME_UNIT, K6_NO_COLOR (also NO_COLOR). GOGC, when set, disables
-tally's own tuning of the garbage collector for runs with many VUs.
+` + envHelp() + `
+
+GOGC, when set, disables tally's own tuning of the garbage collector for runs
+with many VUs.
 
 Plain http:// requests use tally's own HTTP/1.1 client; setting HTTP_PROXY
 sends them through Go's net/http instead. Hosts under .invalid fail at once
-(error code 1101).`,
+(error code 1101) unless the hosts option maps them.`,
 		Example: `  tally run script.js
   tally run --vus 10 --duration 30s script.js
   tally run -e BASE_URL=http://127.0.0.1:8000 --out json=results.json scripts/race.js`,
@@ -139,6 +135,10 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 	if fl.Changed("no-summary") {
 		return exitcode.With(exitcode.Other, &usageError{errors.New("--no-summary no longer exists: use --summary-mode=disabled")})
 	}
+	environ := envMap(env.Environ)
+	if err := applyCommandEnv(fl, f, environ); err != nil {
+		return exitcode.With(exitcode.Other, &usageError{err})
+	}
 	if err := summary.ValidateMode(f.summaryMode); err != nil {
 		return exitcode.With(exitcode.Other, &usageError{err})
 	}
@@ -155,8 +155,10 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 		return exitcode.With(exitcode.Other, &usageError{err})
 	}
 	defer closeLog()
+	for _, w := range envWarnings(environ) {
+		logger.Warn(w)
+	}
 
-	environ := envMap(env.Environ)
 	scriptEnv := map[string]string{}
 	if f.includeSystemEnv {
 		for k, v := range environ {
@@ -208,7 +210,7 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 		}
 	}
 
-	noColor := f.noColor || environ["NO_COLOR"] != "" || envBool(environ, "K6_NO_COLOR")
+	noColor := f.noColor || environ["NO_COLOR"] != ""
 	width := 0
 	if env.TerminalWidth != nil {
 		width = env.TerminalWidth()
@@ -227,9 +229,49 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 	})
 }
 
-func envBool(env map[string]string, k string) bool {
-	v := strings.ToLower(env[k])
-	return v == "1" || v == "true"
+// applyCommandEnv fills the run settings the user did not give as flags
+// from k6's K6_* variables for them (K6_OUT, K6_SUMMARY_EXPORT, ...).
+func applyCommandEnv(fl *pflag.FlagSet, f *runFlags, environ map[string]string) error {
+	str := func(flag, name string, dst *string) {
+		if v, ok := environ[name]; ok && !fl.Changed(flag) {
+			*dst = v
+		}
+	}
+	boolean := func(flag, name string, dst *bool) error {
+		v, ok := environ[name]
+		if !ok || fl.Changed(flag) {
+			return nil
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%s=%q is not a boolean (use true or false)", name, v)
+		}
+		*dst = b
+		return nil
+	}
+	if v, ok := environ["K6_OUT"]; ok && !fl.Changed("out") {
+		f.outs = splitCSV(v)
+	}
+	str("summary-export", "K6_SUMMARY_EXPORT", &f.summaryExport)
+	str("summary-mode", "K6_SUMMARY_MODE", &f.summaryMode)
+	str("config", "K6_CONFIG", &f.configFile)
+	str("log-output", "K6_LOG_OUTPUT", &f.logOutput)
+	str("log-format", "K6_LOG_FORMAT", &f.logFormat)
+	for _, b := range []struct {
+		flag, name string
+		dst        *bool
+	}{
+		{"no-thresholds", "K6_NO_THRESHOLDS", &f.noThresholds},
+		{"quiet", "K6_QUIET", &f.quiet},
+		{"verbose", "K6_VERBOSE", &f.verbose},
+		{"include-system-env-vars", "K6_INCLUDE_SYSTEM_ENV_VARS", &f.includeSystemEnv},
+		{"no-color", "K6_NO_COLOR", &f.noColor},
+	} {
+		if err := boolean(b.flag, b.name, b.dst); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func envMap(environ []string) map[string]string {

@@ -37,6 +37,21 @@ var envVars = map[string]string{
 	"K6_SUMMARY_TIME_UNIT":          "summaryTimeUnit",
 	"K6_NO_COLOR":                   "noColor",
 	"K6_HANDLE_SUMMARY_TIMEOUT":     "handleSummaryTimeout",
+	"K6_TAGS":                       "tags",
+	"K6_HOSTS":                      "hosts",
+	"K6_TLS_AUTH":                   "tlsAuth",
+	"K6_TLS_VERSION":                "tlsVersion",
+	"K6_TLS_CIPHER_SUITES":          "tlsCipherSuites",
+}
+
+// EnvVars returns the K6_* environment variables FromEnv reads, each with
+// the option it sets.
+func EnvVars() map[string]string {
+	m := make(map[string]string, len(envVars))
+	for k, v := range envVars {
+		m[k] = v
+	}
+	return m
 }
 
 // FromEnv reads the options layer of K6_* environment variables. Stages are
@@ -63,8 +78,24 @@ func FromEnv(lookup func(string) (string, bool)) (Options, error) {
 				return Options{}, &InvalidError{Option: key, Err: fmt.Errorf("%s=%q is not a boolean", env, v)}
 			}
 			enc = b
-		case "systemTags", "summaryTrendStats":
+		case "systemTags", "summaryTrendStats", "tlsCipherSuites":
 			enc = splitList(v)
+		case "tags":
+			tags := map[string]string{}
+			for _, kv := range splitList(v) {
+				k, val, ok := strings.Cut(kv, "=")
+				if !ok || strings.TrimSpace(k) == "" {
+					return Options{}, &InvalidError{Option: key, Err: fmt.Errorf("%s: %q is not KEY=VALUE", env, kv)}
+				}
+				tags[strings.TrimSpace(k)] = val
+			}
+			enc = tags
+		case "hosts", "tlsAuth":
+			var x any
+			if err := json.Unmarshal([]byte(v), &x); err != nil {
+				return Options{}, &InvalidError{Option: key, Err: fmt.Errorf("%s must hold JSON like the option: %v", env, err)}
+			}
+			enc = x
 		case "stages":
 			st, err := ParseStages(strings.Split(v, ","))
 			if err != nil {

@@ -57,6 +57,16 @@ type Options struct {
 	InsecureSkipTLSVerify *bool   `json:"insecureSkipTLSVerify"`
 	HTTPDebug             *string `json:"httpDebug"`
 
+	// Hosts maps host names (optionally "name:port", or "*.domain") to an
+	// IP or IP:port the requests connect to instead of resolving the name.
+	Hosts map[string]string `json:"hosts"`
+	// TLSAuth lists client certificates, each for a set of domains.
+	TLSAuth []TLSAuth `json:"tlsAuth"`
+	// TLSVersion bounds the TLS versions offered.
+	TLSVersion *TLSVersion `json:"tlsVersion"`
+	// TLSCipherSuites restricts the cipher suites offered (TLS 1.0-1.2).
+	TLSCipherSuites []string `json:"tlsCipherSuites"`
+
 	Tags       map[string]string `json:"tags"`
 	SystemTags []string          `json:"systemTags"`
 
@@ -101,9 +111,21 @@ var knownKeys = func() map[string]int {
 
 // ignoredKeys are k6 options tally accepts without acting on them.
 var ignoredKeys = map[string]bool{
-	"cloud": true, "ext": true, "linger": true, "paused": true, "hosts": true, "dns": true,
-	"blacklistIPs": true, "blockHostnames": true, "tlsAuth": true, "tlsCipherSuites": true,
-	"tlsVersion": true, "localIPs": true, "console": true, "consoleOutput": true,
+	"cloud": true, "ext": true,
+}
+
+// unsupportedKeys are k6 options that change what k6 does but that tally
+// does not implement; each one set logs a warning that names it.
+var unsupportedKeys = map[string]string{
+	"dns":             "tally resolves names with the system resolver (use hosts to pin names)",
+	"blacklistIPs":    "requests to those IPs are not blocked",
+	"blockHostnames":  "requests to those host names are not blocked",
+	"localIPs":        "requests use the system's default source address",
+	"linger":          "tally exits when the test ends",
+	"paused":          "tally has no REST API to resume a paused test",
+	"console":         "console output goes to the log",
+	"consoleOutput":   "console output goes to the log",
+	"compatibilityMode": "tally has one JavaScript mode",
 }
 
 // Parse decodes options from JSON (the script's exported `options`, or a
@@ -129,7 +151,12 @@ func Parse(data []byte) (Options, []string, error) {
 	for _, k := range keys {
 		i, ok := knownKeys[k]
 		if !ok {
-			if !ignoredKeys[k] {
+			switch why, unsupported := unsupportedKeys[k]; {
+			case unsupported:
+				if string(bytes.TrimSpace(raw[k])) != "null" {
+					warnings = append(warnings, fmt.Sprintf("option %q is not supported by tally and is ignored: %s", k, why))
+				}
+			case !ignoredKeys[k]:
 				warnings = append(warnings, fmt.Sprintf("unknown option %q is ignored", k))
 			}
 			continue
@@ -144,6 +171,9 @@ func Parse(data []byte) (Options, []string, error) {
 			return Options{}, warnings, &InvalidError{Option: k, Err: typeError(err, val)}
 		}
 		f.Set(ptr.Elem())
+	}
+	if err := o.validateTLS(); err != nil {
+		return Options{}, warnings, err
 	}
 	return o, warnings, nil
 }
