@@ -117,14 +117,14 @@ var ignoredKeys = map[string]bool{
 // unsupportedKeys are k6 options that change what k6 does but that tally
 // does not implement; each one set logs a warning that names it.
 var unsupportedKeys = map[string]string{
-	"dns":             "tally resolves names with the system resolver (use hosts to pin names)",
-	"blacklistIPs":    "requests to those IPs are not blocked",
-	"blockHostnames":  "requests to those host names are not blocked",
-	"localIPs":        "requests use the system's default source address",
-	"linger":          "tally exits when the test ends",
-	"paused":          "tally has no REST API to resume a paused test",
-	"console":         "console output goes to the log",
-	"consoleOutput":   "console output goes to the log",
+	"dns":               "tally resolves names with the system resolver (use hosts to pin names)",
+	"blacklistIPs":      "requests to those IPs are not blocked",
+	"blockHostnames":    "requests to those host names are not blocked",
+	"localIPs":          "requests use the system's default source address",
+	"linger":            "tally exits when the test ends",
+	"paused":            "tally has no REST API to resume a paused test",
+	"console":           "console output goes to the log",
+	"consoleOutput":     "console output goes to the log",
 	"compatibilityMode": "tally has one JavaScript mode",
 }
 
