@@ -3,7 +3,9 @@ package js
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/grafana/sobek"
@@ -27,6 +29,8 @@ func isFileSpecifier(s string) bool {
 type UnknownModuleError struct {
 	Specifier string
 	From      string
+	// Builtins are the built-in module names, for the hint.
+	Builtins []string
 }
 
 func (e *UnknownModuleError) Error() string {
@@ -38,9 +42,16 @@ func (e *UnknownModuleError) Error() string {
 		}
 		hint = "; native modules must be compiled into tally (see docs/extensions.md); this binary has: " + avail
 	} else if strings.HasPrefix(e.Specifier, "http://") || strings.HasPrefix(e.Specifier, "https://") {
-		hint = "; remote modules are not supported: download the file and import it by relative path"
+		name := path.Base(strings.SplitN(strings.SplitN(e.Specifier, "?", 2)[0], "#", 2)[0])
+		if name == "" || name == "." || name == "/" {
+			name = "module.js"
+		}
+		hint = fmt.Sprintf("; tally never fetches modules over the network: download the file once "+
+			"(e.g. curl -fsSL -o vendor/%s '%s'), keep it next to the script and import it by relative path "+
+			"(import ... from './vendor/%s'); ES module and CommonJS files both work", name, e.Specifier, name)
 	} else {
-		hint = "; built-in modules are k6, k6/http, k6/metrics, k6/execution and k6/data, files are imported with a relative path such as ./lib.js"
+		hint = "; built-in modules are " + strings.Join(e.Builtins, ", ") +
+			"; files are imported with a relative path such as ./lib.js"
 	}
 	return fmt.Sprintf("unknown module %q imported from %s%s", e.Specifier, e.From, hint)
 }
@@ -67,7 +78,7 @@ func (r *Runner) resolveLocked(referrer any, specifier string) (sobek.ModuleReco
 		}
 		rec, err := r.goModule(specifier)
 		if err != nil {
-			return nil, &UnknownModuleError{Specifier: specifier, From: from}
+			return nil, &UnknownModuleError{Specifier: specifier, From: from, Builtins: r.builtinNames()}
 		}
 		r.records[specifier] = rec
 		return rec, nil
@@ -159,4 +170,14 @@ func (r *Runner) link() error {
 		}
 	})
 	return r.linkErr
+}
+
+// builtinNames returns the names of the built-in modules, sorted.
+func (r *Runner) builtinNames() []string {
+	names := make([]string, 0, len(r.builtins))
+	for n := range r.builtins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

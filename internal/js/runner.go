@@ -18,7 +18,9 @@ import (
 	"github.com/grafana/sobek"
 
 	"github.com/tallyhq/tally/internal/js/modules/k6"
+	"github.com/tallyhq/tally/internal/js/modules/k6crypto"
 	"github.com/tallyhq/tally/internal/js/modules/k6data"
+	"github.com/tallyhq/tally/internal/js/modules/k6encoding"
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
 	"github.com/tallyhq/tally/internal/js/modules/k6http"
 	"github.com/tallyhq/tally/internal/js/modules/k6metrics"
@@ -121,6 +123,8 @@ func New(cfg Config) (*Runner, error) {
 		"k6/metrics":   func() modules.Module { return k6metrics.New() },
 		"k6/execution": func() modules.Module { return k6execution.New(r) },
 		"k6/data":      func() modules.Module { return k6data.New() },
+		"k6/encoding":  func() modules.Module { return k6encoding.New() },
+		"k6/crypto":    func() modules.Module { return k6crypto.New() },
 	}
 	r.modMu.Lock()
 	defer r.modMu.Unlock()
