@@ -3,12 +3,12 @@
 
 import http from 'k6/http';
 import exec from 'k6/execution';
-import { describe } from './credit.js';
+import { describe, ok } from './credit.js';
 
 // checkHealth stops the run (test.abort, exit code 108) with a clear message when the service is down.
 export function checkHealth(api) {
   const res = api.health();
-  if (res.status !== 200) {
+  if (!ok(res)) {
     exec.test.abort(
       `the credit service is not healthy: GET ${api.url('health')} gave ${describe(res)}. ` +
         'Start it (make run starts creditd), or point BASE_URL (or CONFIG) at a running service.',
@@ -58,10 +58,11 @@ export function provision(api, n, credits, tag, label) {
   for (let i = 0; i < n; i++) ids.push(`${cfg.userPrefix}${tag}-${label}${i}`);
   const accounts = [];
   forEachBatch(api, ids, (id) => api.createUserReq(id, credits), (id, res) => {
-    const token = res.status === 200 ? api.token(res) : undefined;
+    const token = ok(res) ? api.token(res) : undefined;
     if (typeof token !== 'string') {
       let hint = '';
       if (res.status === 404) hint = ' The test endpoints look disabled: start creditd with --test-endpoints, or list accounts in a CONFIG file.';
+      if (ok(res)) hint = ` The answer has no token at fields.token ("${cfg.fields.token}"): set fields.token.`;
       exec.test.abort(`cannot create test account ${id}: POST ${api.url('createUser')} gave ${describe(res)}.${hint}`);
     }
     accounts.push({ id, token });
@@ -74,7 +75,8 @@ export function openAll(api, ledger, accounts) {
   forEachBatch(api, accounts, (a) => api.balanceReq(a, true), (a, res) => {
     const snap = api.snapshot(res);
     if (!snap) {
-      exec.test.abort(`cannot read the opening balance of ${a.id}: GET ${api.url('balance')} gave ${describe(res)}`);
+      const hint = ok(res) ? ` (no number at fields.balance "${api.cfg.fields.balance}": set fields.balance)` : '';
+      exec.test.abort(`cannot read the opening balance of ${a.id}: GET ${api.url('balance')} gave ${describe(res)}${hint}`);
     }
     ledger.open(a.id, snap);
   });
@@ -91,7 +93,7 @@ export function removeAll(api, accounts) {
   }
   let failed = 0;
   forEachBatch(api, accounts, (a) => api.deleteUserReq(a), (a, res) => {
-    if (res.status !== 200) failed++;
+    if (!ok(res)) failed++;
   });
   if (failed > 0) console.warn(`${failed} of ${accounts.length} test accounts could not be deleted`);
 }

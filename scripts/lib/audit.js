@@ -13,28 +13,36 @@ import { forEachBatch } from './accounts.js';
 import { describe } from './credit.js';
 
 const MAX_REPLAY_ROUNDS = 3;
-const PAGE = 1000; // transactions per page (the API's maximum)
-const MAX_PAGES = 10000; // per account: 10 million records, a bound on the paging loop
+const MAX_PAGES = 100000; // per account: a bound on the paging loop
 
 // eachLogPage pages through the transaction logs of `accounts`, oldest first, handing every page to
-// page(account, res, info) (info: {count, lastId, keys()}); failed(account, res) is called for a log that
-// cannot be read.
+// page(account, res, info) (info: {count, next, keys()}); failed(account, res, why) is called for a log
+// that cannot be read. Paging 'id' goes on until an empty page (a service may send fewer records than
+// asked), paging 'cursor' until a page without a next cursor. A page the configuration cannot follow
+// stops the run with a message naming the key to set.
 function eachLogPage(api, accounts, page, failed) {
-  let pending = accounts.map((a) => ({ a, after: 0, pages: 0 }));
+  const first = api.cfg.paging === 'cursor' ? undefined : 0;
+  let pending = accounts.map((a) => ({ a, after: first, pages: 0 }));
   while (pending.length > 0) {
     const next = [];
-    forEachBatch(api, pending, (p) => api.transactionsReq(p.a, p.after, PAGE), (p, res) => {
+    forEachBatch(api, pending, (p) => api.transactionsReq(p.a, p.after, api.cfg.pageSize), (p, res) => {
       const info = api.page(res);
       if (!info) {
-        failed(p.a, res);
+        failed(p.a, res, describe(res));
         return;
       }
       page(p.a, res, info);
       p.pages++;
-      if (info.count === PAGE && p.pages < MAX_PAGES) {
-        p.after = info.lastId;
-        next.push(p);
+      if (info.next === undefined || info.count === 0) return;
+      if (info.next === p.after) {
+        throw new Error(`the transactions log of ${p.a.id} does not advance: the page after ${JSON.stringify(p.after)} ends at the same place; check paging ('id' or 'cursor'), fields.transactionKey and fields.nextCursor`);
       }
+      if (p.pages >= MAX_PAGES) {
+        failed(p.a, res, `more than ${MAX_PAGES} pages`);
+        return;
+      }
+      p.after = info.next;
+      next.push(p);
     });
     pending = next;
   }
@@ -55,7 +63,8 @@ function resolveUnknowns(api, ledger, byId) {
     for (const k of info.keys()) {
       if (typeof k === 'string' && k in keys[a.id]) keys[a.id][k] = true;
     }
-  }, (a) => {
+  }, (a, res, why) => {
+    console.error(`transaction log of ${a.id}: GET ${api.url('transactions')} gave ${why}; its unknown outcomes are replayed`);
     for (const k of Object.keys(keys[a.id])) keys[a.id][k] = false; // no log: replay them all
   });
   let replay = unknowns.filter((u) => !keys[u.account][u.key]);
@@ -93,7 +102,7 @@ export function audit(api, ledger, accounts) {
     ledger.close(a.id, snap);
   });
   forEachBatch(api, accounts, (a) => api.notificationsReq(a, true), (a, res) => {
-    const notes = api.notices(res);
+    const notes = api.notices(res); // throws, naming the key to set, on notices it cannot read
     if (!notes) {
       console.error(`notices of ${a.id}: GET ${api.url('notifications')} gave ${describe(res)}; notices not checked`);
       return;
@@ -101,8 +110,8 @@ export function audit(api, ledger, accounts) {
     ledger.notifications(a.id, notes);
   });
   const standard = api.standardLog(); // the ledger decodes the pages itself, in Go
-  eachLogPage(api, accounts, (a, res) => ledger.serverLog(a.id, standard ? res : api.transactions(res)), (a, res) => {
-    console.error(`transaction log of ${a.id}: GET ${api.url('transactions')} gave ${describe(res)}; not reconciled`);
+  eachLogPage(api, accounts, (a, res) => ledger.serverLog(a.id, standard ? res : api.transactions(res)), (a, res, why) => {
+    console.error(`transaction log of ${a.id}: GET ${api.url('transactions')} gave ${why}; not reconciled`);
   });
 
   const report = ledger.verify({ porcupine: cfg.deepCheck, totalBudgetMs: cfg.deepBudgetMs });

@@ -34,7 +34,8 @@ const DEFAULTS = {
     metadata: 'metadata', // deduct request body
     query: 'query', // ai-search request body
     limit: 'limit', // ai-search body, ai-recommendations and transactions query parameter
-    after: 'after', // transactions query parameter (paging cursor)
+    after: 'after', // transactions query parameter: the paging cursor (paging 'id': the last record's
+    // transactionKey; paging 'cursor': the page's nextCursor)
     balance: 'remaining_credits', // balance, charge and 402 responses, notices
     used: 'used_credits', // balance response
     version: 'version', // balance and charge responses
@@ -43,7 +44,9 @@ const DEFAULTS = {
     charged: 'credits_charged', // charge responses
     transactionId: 'transaction_id', // charge responses
     transactions: 'transactions', // transactions response: the list
-    transactionKey: 'id', // a transaction's id, the paging cursor
+    transactionKey: 'id', // a transaction's id (the paging cursor with paging 'id'); string or number
+    nextCursor: '', // paging 'cursor': where a transactions page holds the next page's cursor (absent,
+    // null or '' on the last page)
     notifications: 'notifications', // notifications response: the list
     noticeKind: 'kind', // a notice's kind: noticeKinds.low or noticeKinds.depleted
     noticeBalance: 'remaining_credits', // the balance a notice reports
@@ -53,7 +56,15 @@ const DEFAULTS = {
     txKey: 'idempotency_key', // the Idempotency-Key the transaction was charged under
     txTime: 'created_at',
   },
+  // A field named '' is one the service does not have: allowed for the optional ones (OPTIONAL_FIELDS).
   noticeKinds: { low: 'low_balance', depleted: 'depleted' },
+  // Transaction log conventions. paging: 'id' (GET transactions?after=<last id>, until an empty page) or
+  // 'cursor' (an opaque cursor read from fields.nextCursor, until a page has none). pageSize: records
+  // asked per page (the service may send fewer). txAmountSign: how the log writes a debit's amount:
+  // 'positive' (5), 'negative' (-5) or 'auto' (the ledger tells from the balance chain: docs/ledger.md).
+  paging: 'id',
+  pageSize: 1000,
+  txAmountSign: 'auto',
   // Features the scenarios charge, and their price in credits per unit (the service's rates).
   features: {
     aiSearch: 'ai_search', // charged by POST paths.aiSearch
@@ -87,6 +98,10 @@ const DEFAULTS = {
   deepCheck: 'auto', // the ledger's deep (linearizability, porcupine) check: auto or off
   deepBudgetMs: 30000, // time the deep check may take in all; an account out of budget is "unknown", not failed
 };
+
+// OPTIONAL_FIELDS may be '' (the service does not report them); the others are required.
+const OPTIONAL_FIELDS = ['metadata', 'used', 'version', 'lowNotified', 'depletedNotified', 'charged', 'transactionId',
+  'transactionKey', 'nextCursor', 'noticeBalance', 'noticeTime', 'txBalanceAfter', 'txKey', 'txTime'];
 
 function isObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -159,6 +174,7 @@ export const ENV = {
   JOURNAL: (c, v) => { c.journal = v; },
   DEEP_CHECK: (c, v) => { c.deepCheck = v; },
   DEEP_BUDGET_MS: (c, v) => { c.deepBudgetMs = positiveInt('DEEP_BUDGET_MS', v); },
+  TX_AMOUNT_SIGN: (c, v) => { c.txAmountSign = v; },
 };
 
 // load builds the configuration. It must run in the init context (it may call open()).
@@ -202,6 +218,27 @@ export function load() {
   }
   if (cfg.deepCheck !== 'auto' && cfg.deepCheck !== 'off') {
     throw new Error(`DEEP_CHECK=${cfg.deepCheck}: expected auto or off`);
+  }
+  for (const [k, v] of Object.entries(cfg.fields)) {
+    if (typeof v !== 'string') throw new Error(`fields.${k}: expected a field name (a string), got ${JSON.stringify(v)}`);
+    if (v === '' && !OPTIONAL_FIELDS.includes(k)) {
+      throw new Error(`fields.${k}: required, cannot be '' (optional fields: ${OPTIONAL_FIELDS.join(', ')})`);
+    }
+  }
+  if (cfg.paging === 'cursor' && !cfg.fields.nextCursor) {
+    throw new Error("paging 'cursor' needs fields.nextCursor: where a transactions page holds the next page's cursor");
+  }
+  if (cfg.paging === 'id' && !cfg.fields.transactionKey) {
+    throw new Error("paging 'id' needs fields.transactionKey (the record id the next page starts after); a service that pages by an opaque cursor needs paging 'cursor' and fields.nextCursor");
+  }
+  if (cfg.paging !== 'id' && cfg.paging !== 'cursor') {
+    throw new Error(`paging=${JSON.stringify(cfg.paging)}: expected 'id' or 'cursor'`);
+  }
+  if (!Number.isInteger(cfg.pageSize) || cfg.pageSize < 1) {
+    throw new Error(`pageSize=${JSON.stringify(cfg.pageSize)}: expected a whole number >= 1`);
+  }
+  if (!['auto', 'positive', 'negative'].includes(cfg.txAmountSign)) {
+    throw new Error(`txAmountSign (TX_AMOUNT_SIGN)=${JSON.stringify(cfg.txAmountSign)}: expected auto, positive or negative`);
   }
   if (!cfg.testEndpoints && cfg.accounts.length === 0) {
     throw new Error('testEndpoints is false but no accounts are listed: give accounts [{id, token}] in the CONFIG file');

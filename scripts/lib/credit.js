@@ -23,6 +23,7 @@ export const NAMES = {
 
 // field reads a dotted path ("data.remaining_credits") from a decoded JSON object.
 export function field(obj, path) {
+  if (!path) return undefined; // a field the service does not have
   let v = obj;
   for (const p of path.split('.')) {
     if (v === null || typeof v !== 'object') return undefined;
@@ -35,12 +36,17 @@ export function field(obj, path) {
 // whole body into JS objects (Response.json(path) evaluates it in Go); undefined when the response has no
 // body, is not JSON or lacks the field.
 export function get(res, path) {
-  if (!res || res.status === 0) return undefined;
+  if (!path || !res || res.status === 0) return undefined;
   try {
     return res.json(path);
   } catch (e) {
     return undefined;
   }
+}
+
+// ok reports whether a response has a 2xx status (services differ: 200, 201, 204).
+export function ok(res) {
+  return !!res && res.status >= 200 && res.status <= 299;
 }
 
 // describe gives a short human description of a failed response for messages.
@@ -122,8 +128,11 @@ export class Client {
     return { method: 'GET', url: this.url('notifications'), body: null, params: this.params('notifications', acct, admin ? this.admin() : null) };
   }
 
+  // transactionsReq asks for a page of acct's log starting after `after` (a record id, or an opaque cursor
+  // with paging 'cursor'; undefined or null: the first page).
   transactionsReq(acct, after, limit) {
-    const q = `?${this.f.after}=${encodeURIComponent(after)}&${this.f.limit}=${limit}`;
+    const cur = after === undefined || after === null ? '' : `${this.f.after}=${encodeURIComponent(String(after))}&`;
+    const q = `?${cur}${this.f.limit}=${limit}`;
     return { method: 'GET', url: this.url('transactions') + q, body: null, params: this.params('transactions', acct, this.admin()) };
   }
 
@@ -147,7 +156,7 @@ export class Client {
     b[this.f.userId] = acct.id;
     b[this.f.feature] = feature;
     b[this.f.usage] = amount / rate;
-    b[this.f.metadata] = { source: 'tally', op: id };
+    if (this.f.metadata) b[this.f.metadata] = { source: 'tally', op: id };
     return { method: 'POST', url: this.url(ep), body: JSON.stringify(b), params };
   }
 
@@ -162,7 +171,7 @@ export class Client {
 
   // snapshot reads a balance response into the ledger's snapshot shape; undefined when it has no balance.
   snapshot(res) {
-    if (res.status !== 200) return undefined;
+    if (!ok(res)) return undefined;
     const s = { balance: get(res, this.f.balance) };
     if (typeof s.balance !== 'number') return undefined;
     const opt = { used: this.f.used, version: this.f.version, lowNotified: this.f.lowNotified, depletedNotified: this.f.depletedNotified };
@@ -181,8 +190,9 @@ export class Client {
 
   // list reads the array under a configured field (transactions, notifications) of a response.
   list(res, key) {
-    if (res.status !== 200) return undefined;
+    if (!ok(res)) return undefined;
     const v = get(res, this.f[key]);
+    if (v === null) return []; // some services write an empty list as null
     return Array.isArray(v) ? v : undefined;
   }
 
@@ -190,21 +200,36 @@ export class Client {
   // page can go to it as the Response, decoded in Go.
   standardLog() {
     const f = this.f;
-    return f.transactions === 'transactions' && f.transactionKey === 'id' && f.feature === 'feature' &&
+    return this.cfg.paging === 'id' && f.transactions === 'transactions' && f.transactionKey === 'id' && f.feature === 'feature' &&
       f.txAmount === 'amount' && f.txBalanceAfter === 'balance_after' && f.txKey === 'idempotency_key';
   }
 
   // page reads what paging and the unknown-outcome lookup need from a transactions page without decoding
-  // the records: {count, lastId, keys()}; undefined when the response is not a page.
+  // the records: {count, next, keys()} where next is the cursor of the following page (undefined after the
+  // last one); undefined when the response is not a page. A page the configuration cannot follow throws
+  // an Error naming the key to set.
   page(res) {
     const f = this.f;
-    if (res.status !== 200) return undefined;
-    const count = get(res, `${f.transactions}.#`);
-    if (typeof count !== 'number') return undefined;
+    if (!ok(res)) return undefined;
+    let count = get(res, `${f.transactions}.#`);
+    if (count === undefined && get(res, f.transactions) === null) count = 0; // an empty list written as null
+    if (typeof count !== 'number') {
+      throw new Error(`GET ${this.url('transactions')} answered ${res.status} without a list at fields.transactions ("${f.transactions}"): set fields.transactions to the field holding the records`);
+    }
+    let next;
+    if (this.cfg.paging === 'cursor') {
+      next = get(res, f.nextCursor);
+      if (next === null || next === '' || count === 0) next = undefined;
+    } else if (count > 0) {
+      next = get(res, `${f.transactions}.${count - 1}.${f.transactionKey}`);
+      if (typeof next !== 'string' && typeof next !== 'number') {
+        throw new Error(`a transactions record has no id at fields.transactionKey ("${f.transactionKey}"): set it, or paging: 'cursor' with fields.nextCursor for a service that pages by cursor`);
+      }
+    }
     return {
       count,
-      lastId: count > 0 ? get(res, `${f.transactions}.${count - 1}.${f.transactionKey}`) : undefined,
-      keys: () => get(res, `${f.transactions}.#.${f.txKey}`) || [],
+      next,
+      keys: () => (f.txKey ? get(res, `${f.transactions}.#.${f.txKey}`) || [] : []),
     };
   }
 
@@ -218,7 +243,10 @@ export class Client {
     kinds[this.cfg.noticeKinds.depleted] = 'depleted';
     return list.map((n) => {
       const kind = field(n, this.f.noticeKind);
-      const out = { kind: kinds[kind] || String(kind) };
+      if (!(kind in kinds)) {
+        throw new Error(`notice kind ${JSON.stringify(kind)} (at fields.noticeKind "${this.f.noticeKind}") is neither noticeKinds.low ("${this.cfg.noticeKinds.low}") nor noticeKinds.depleted ("${this.cfg.noticeKinds.depleted}"): set noticeKinds to the service's names`);
+      }
+      const out = { kind: kinds[kind] };
       const r = field(n, this.f.noticeBalance);
       if (typeof r === 'number') out.remaining_credits = r;
       const t = field(n, this.f.noticeTime);
@@ -234,7 +262,12 @@ export class Client {
     if (!list) return undefined;
     const f = this.f;
     return list.map((x) => {
-      const out = { id: field(x, f.transactionKey), feature: field(x, f.feature), amount: field(x, f.txAmount) };
+      const out = { feature: field(x, f.feature), amount: field(x, f.txAmount) };
+      const id = field(x, f.transactionKey);
+      if (id !== undefined && id !== null) out.id = String(id);
+      if (typeof out.amount !== 'number') {
+        throw new Error(`a transactions record has no numeric amount at fields.txAmount ("${f.txAmount}"): set fields.txAmount to the field holding a debit's credits`);
+      }
       const opt = { balance_after: f.txBalanceAfter, idempotency_key: f.txKey, created_at: f.txTime };
       for (const k of Object.keys(opt)) {
         const v = field(x, opt[k]);
