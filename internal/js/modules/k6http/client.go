@@ -219,9 +219,11 @@ func newClient(cfg clientConfig) *client {
 		dialer = &net.Dialer{KeepAlive: 30 * time.Second}
 	}
 	keepAlive := !options.Bool(o.NoConnectionReuse)
+	hosts := newHostMap(o.Hosts)
 	c.transport = &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			addr = hosts.resolve(addr)
 			if host, _, err := net.SplitHostPort(addr); err == nil && isInvalidHost(host) {
 				// RFC 6761 §6.4: names under .invalid never resolve.
 				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
@@ -232,7 +234,7 @@ func newClient(cfg clientConfig) *client {
 			}
 			return &countingConn{Conn: conn, t: c.traffic}, nil
 		},
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: options.Bool(o.InsecureSkipTLSVerify)}, //nolint:gosec // a user option
+		TLSClientConfig:     newTLSConfig(o),
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: perHost,
 		IdleConnTimeout:     90 * time.Second,
@@ -240,6 +242,7 @@ func newClient(cfg clientConfig) *client {
 	}
 	if !cfg.noH1 && os.Getenv("HTTP_PROXY") == "" && os.Getenv("http_proxy") == "" {
 		c.h1 = newH1(dialer, c.traffic, c.now, keepAlive, perHost, c.userAgent[0])
+		c.h1.hosts = hosts
 	}
 	c.tracers.New = func() any { return newTracer(c.now) }
 	return c
@@ -324,7 +327,11 @@ func (c *client) stdRoundTrip(s *stdState, hr *hopRequest) (hop, error) {
 			hreq.Body = http.NoBody
 		}
 	}
-	hreq = hreq.WithContext(s.ctx)
+	ctx := s.ctx
+	if c.transport.TLSClientConfig.GetClientCertificate != nil {
+		ctx = withTLSHost(ctx, hr.url.Hostname())
+	}
+	hreq = hreq.WithContext(ctx)
 	s.tr.reset()
 	var h hop
 	resp, err := c.transport.RoundTrip(hreq)

@@ -25,6 +25,7 @@ import (
 type h1 struct {
 	dialer      *net.Dialer
 	resolver    *net.Resolver
+	hosts       *hostMap // the hosts option (nil: none)
 	traffic     *traffic
 	now         func() time.Time
 	keepAlive   bool
@@ -196,7 +197,7 @@ func (c *h1) closeIdle() {
 
 // dial opens a connection to addr, timing the DNS lookup and the connect.
 func (c *h1) dial(ctx context.Context, addr string, tm *timings) (*h1Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(c.hosts.resolve(addr))
 	if err != nil {
 		return nil, err
 	}
