@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     ?= bin
 
-.PHONY: all build test lint bench run bench-race
+.PHONY: all build test lint bench run bench-race soak
 all: build
 
 build:
@@ -51,3 +51,10 @@ run: build
 bench-race: build
 	@SCENARIO=race PROFILE=full TARGET="$(TARGET)" PORT="$(PORT)" BIN="$(BIN)" CREDITD_FLAGS="$(CREDITD_FLAGS)" \
 	  TALLY_FLAGS="--summary-export race-full.json $(TALLY_FLAGS)" scripts/run.sh
+
+# soak: normal.js for 30 minutes (500 VUs) against creditd on SQLite, tally's and creditd's resident memory
+# sampled every 10 s; writes soak/rss.csv, soak/summary.json and soak/table.md (RSS per minute). Not in
+# CI. Figures: docs/benchmarks.md (### Soak). PROFILE=quick makes a 40 s dry run.
+soak: build
+	@BIN="$(BIN)" PORT="$(PORT)" CREDITD_FLAGS="$(CREDITD_FLAGS)" TALLY_FLAGS="$(TALLY_FLAGS)" \
+	  $(if $(filter command line,$(origin PROFILE)),PROFILE="$(PROFILE)") scripts/soak.sh

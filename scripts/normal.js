@@ -27,6 +27,7 @@ const P = pick({
   full: { vus: 500, rate: 10, duration: 900 },
   quick: { vus: 150, rate: 10, duration: 40 },
   smoke: { vus: 30, rate: 10, duration: 12 },
+  soak: { vus: 500, rate: 10, duration: 1800 }, // make soak: the full load for 30 minutes
 });
 
 configureLedger(ledger, cfg);

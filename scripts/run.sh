@@ -11,6 +11,8 @@
 #   CREDITD_FLAGS  extra creditd flags (default: --ai-latency 20ms+-10ms --request-timeout 10s)
 #   TALLY_FLAGS    extra `tally run` flags, e.g. --summary-export out.json
 #   BIN            where the tally and creditd binaries are (default: bin)
+#   RSS_LOG        when set, a CSV file: every RSS_EVERY seconds (default 10) the resident memory (KiB) of
+#                  tally and of the creditd started here, as seconds,scenario,tally_rss_kib,creditd_rss_kib
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,8 @@ TARGET=${TARGET:-}
 PORT=${PORT:-0}
 CREDITD_FLAGS=${CREDITD_FLAGS:---ai-latency 20ms+-10ms --request-timeout 10s}
 TALLY_FLAGS=${TALLY_FLAGS:-}
+RSS_LOG=${RSS_LOG:-}
+RSS_EVERY=${RSS_EVERY:-10}
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -93,13 +97,39 @@ if [ -z "$healthy" ]; then
   exit 1
 fi
 
+# rss PID: the resident set of a process in KiB, empty when it is gone.
+rss() { [ -n "$1" ] && sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+
+# sample SCENARIO PID: appends a line to RSS_LOG every RSS_EVERY seconds while tally (PID) runs.
+sample() {
+  local start now
+  start=$(date +%s)
+  while kill -0 "$2" 2>/dev/null; do
+    now=$(date +%s)
+    printf '%s,%s,%s,%s\n' "$((now - start))" "$1" "$(rss "$2")" "$(rss "$pid")" >>"$RSS_LOG"
+    sleep "$RSS_EVERY"
+  done
+}
+[ -n "$RSS_LOG" ] && echo "seconds,scenario,tally_rss_kib,creditd_rss_kib" >"$RSS_LOG"
+
 status=0
 results=""
 for s in ${SCENARIO//,/ }; do
   say "tally run -e PROFILE=$PROFILE -e BASE_URL=$url $TALLY_FLAGS scripts/$s.js"
-  # shellcheck disable=SC2086 # TALLY_FLAGS is a list of flags
-  "$BIN/tally" run -e "PROFILE=$PROFILE" -e "BASE_URL=$url" $TALLY_FLAGS "scripts/$s.js"
-  rc=$?
+  if [ -n "$RSS_LOG" ]; then
+    # shellcheck disable=SC2086 # TALLY_FLAGS is a list of flags
+    "$BIN/tally" run -e "PROFILE=$PROFILE" -e "BASE_URL=$url" $TALLY_FLAGS "scripts/$s.js" &
+    tpid=$!
+    sample "$s" "$tpid" &
+    spid=$!
+    wait "$tpid"
+    rc=$?
+    wait "$spid"
+  else
+    # shellcheck disable=SC2086 # TALLY_FLAGS is a list of flags
+    "$BIN/tally" run -e "PROFILE=$PROFILE" -e "BASE_URL=$url" $TALLY_FLAGS "scripts/$s.js"
+    rc=$?
+  fi
   results="$results $s=$rc"
   if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then status=$rc; fi
 done
