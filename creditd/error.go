@@ -8,20 +8,22 @@ import (
 // Application error codes. They are the "error" field of every JSON error body, so they are part of the
 // API; creditd/httpapi maps each to one HTTP status. Any error that is not an *Error is EINTERNAL.
 const (
-	EINVALID      = "invalid_request"      // malformed body, wrong types, missing fields
-	EAMOUNT       = "invalid_amount"       // zero, negative, fractional or overflowing amount
-	EFEATURE      = "unknown_feature"      // a feature without a rate
-	EUNAUTHORIZED = "unauthorized"         // missing, malformed or forged token
-	EFORBIDDEN    = "forbidden"            // the token's user is not the request's user_id
-	ENOTFOUND     = "not_found"            // no such account (or route)
-	ECONFLICT     = "user_exists"          // create-user for an existing account
-	EINSUFFICIENT = "insufficient_credits" // the deduction would take the balance below zero
-	EIDEMPOTENCY  = "idempotency_conflict" // an Idempotency-Key reused with a different request
-	ETOOLARGE     = "body_too_large"       // request body over the limit
-	EMETHOD       = "method_not_allowed"   // known path, wrong method
-	EUNAVAILABLE  = "store_unavailable"    // the store cannot be reached
-	ETIMEOUT      = "timeout"              // the request ran out of time (nothing was charged unless a record says so)
-	EINTERNAL     = "internal_error"       // anything else
+	EINVALID      = "invalid_request"        // malformed body, wrong types, missing fields
+	EENCODING     = "invalid_encoding"       // a body that is not UTF-8, or a string with a lone surrogate escape
+	EMEDIATYPE    = "unsupported_media_type" // a body sent without Content-Type: application/json
+	EAMOUNT       = "invalid_amount"         // zero, negative, fractional or overflowing amount
+	EFEATURE      = "unknown_feature"        // a feature without a rate
+	EUNAUTHORIZED = "unauthorized"           // missing, malformed or forged token
+	EFORBIDDEN    = "forbidden"              // the token's user is not the request's user_id
+	ENOTFOUND     = "not_found"              // no such account (or route)
+	ECONFLICT     = "user_exists"            // create-user for an existing account
+	EINSUFFICIENT = "insufficient_credits"   // the deduction would take the balance below zero
+	EIDEMPOTENCY  = "idempotency_conflict"   // an Idempotency-Key reused with a different request
+	ETOOLARGE     = "body_too_large"         // request body over the limit
+	EMETHOD       = "method_not_allowed"     // known path, wrong method
+	EUNAVAILABLE  = "store_unavailable"      // the store cannot be reached
+	ETIMEOUT      = "timeout"                // the request ran out of time (nothing was charged unless a record says so)
+	EINTERNAL     = "internal_error"         // anything else
 )
 
 // Error is an application error: a machine-readable Code (one of the E* constants) and a Message for

@@ -108,6 +108,7 @@ func benchDeduct(b *testing.B, store string, clients int, shared bool) {
 				}
 				req, _ := http.NewRequest("POST", base+"/api/v1/beta/credits/deduct", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tokens[c])
+				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Idempotency-Key", fmt.Sprintf("%d-%d", run, i))
 				t0 := time.Now()
 				resp, err := client.Do(req)

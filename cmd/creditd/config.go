@@ -30,8 +30,9 @@ type Config struct {
 	AllowRemote     bool
 	Store           StoreSpec
 	TestEndpoints   bool
-	Auth            string // "hmac" or "mock"
-	Secret          string // "" means a random secret per start
+	Auth            string        // "hmac" or "mock"
+	Secret          string        // "" means a random secret per start
+	TokenTTL        time.Duration // lifetime of issued tokens; 0: they never expire
 	Rates           creditd.Rates
 	LowBalance      int64
 	AILatency       creditd.Latency
@@ -95,6 +96,7 @@ var flagEnv = []struct{ flag, env string }{
 	{"test-endpoints", "CREDITD_TEST_ENDPOINTS"},
 	{"auth", "CREDITD_AUTH"},
 	{"secret", "CREDITD_SECRET"},
+	{"token-ttl", "CREDITD_TOKEN_TTL"},
 	{"rate", "CREDITD_RATES"},
 	{"low-balance", "CREDITD_LOW_BALANCE"},
 	{"ai-latency", "CREDITD_AI_LATENCY"},
@@ -131,6 +133,7 @@ func newFlagSet(cfg *Config, store, faults, level *string) *pflag.FlagSet {
 	fs.BoolVar(&cfg.TestEndpoints, "test-endpoints", false, "serve the test-only create-user and delete-user endpoints")
 	fs.StringVar(&cfg.Auth, "auth", "hmac", "token scheme: hmac, or mock (also accepts mock-token-<user_id>; insecure)")
 	fs.StringVar(&cfg.Secret, "secret", "", "token signing secret, at least 16 characters (default: random per start; prefer the env var)")
+	fs.DurationVar(&cfg.TokenTTL, "token-ttl", 0, "lifetime of the tokens create-user issues, e.g. 24h (tokens without an expiry are then refused); 0: tokens never expire")
 	fs.Var(&ratesValue{cfg.Rates}, "rate", "price of a feature in credits per unit; repeatable, or comma-separated")
 	fs.Int64Var(&cfg.LowBalance, "low-balance", creditd.DefaultLowBalance, "low_balance notice threshold in credits")
 	fs.Var(latencyValue{&cfg.AILatency}, "ai-latency", "simulated model time of ai-search and ai-recommendations, e.g. 200ms±50ms (or 200ms+-50ms)")
@@ -223,6 +226,9 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (C
 	}
 	if cfg.LowBalance < 0 || cfg.LowBalance > creditd.MaxCredits {
 		return Config{}, fmt.Errorf("low balance %d: use 0 to %d", cfg.LowBalance, creditd.MaxCredits)
+	}
+	if cfg.TokenTTL < 0 {
+		return Config{}, fmt.Errorf("token-ttl %s: use 0 (tokens never expire) or a positive duration such as 24h", cfg.TokenTTL)
 	}
 	if cfg.RequestTimeout <= 0 || cfg.ShutdownTimeout <= 0 {
 		return Config{}, errors.New("request-timeout and shutdown-timeout must be positive")

@@ -82,9 +82,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		rand.Read(secret)
 		m.Logger.Warn("no --secret (or CREDITD_SECRET) given: tokens are signed with a random secret and will not survive a restart")
 	}
-	var auth httpapi.Authenticator = token.NewHMAC(secret)
+	signer := token.NewHMAC(secret)
+	signer.Lifetime = cfg.TokenTTL
+	var auth httpapi.Authenticator = signer
 	if cfg.Auth == "mock" {
-		auth = token.Mock{Signed: token.NewHMAC(secret)}
+		auth = token.Mock{Signed: signer}
 		m.Logger.Warn("MOCK AUTH IS ON: any caller presenting mock-token-<user_id> acts as that user; never expose this server")
 	}
 	served := store

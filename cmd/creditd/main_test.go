@@ -70,6 +70,9 @@ func call(tb testing.TB, method, url, tok, body string, header ...string) (int, 
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -273,7 +276,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, want := range []string{"CREDITD_ADDR", "CREDITD_STORE", "CREDITD_TEST_ENDPOINTS", "CREDITD_AUTH", "CREDITD_SECRET",
-		"CREDITD_RATES", "CREDITD_LOW_BALANCE", "CREDITD_AI_LATENCY", "CREDITD_FAULTS", "CREDITD_LOG_LEVEL", "lost-update",
+		"CREDITD_RATES", "CREDITD_LOW_BALANCE", "CREDITD_AI_LATENCY", "CREDITD_TOKEN_TTL", "CREDITD_FAULTS", "CREDITD_LOG_LEVEL", "lost-update",
 		"phantom-charge", "Exit status"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("--help does not mention %s", want)
@@ -285,12 +288,12 @@ func TestParseFlags(t *testing.T) {
 	}
 	c := m.Config
 	if c.Addr != "127.0.0.1:8000" || c.Store.Kind != "sqlite" || c.Store.Path != "creditd.db" || c.Auth != "hmac" || c.TestEndpoints ||
-		c.LowBalance != 50 || c.Rates.String() != "ai_recommendations=3,ai_search=5,live_dubbing=1" || len(c.Faults) != 0 || c.AILatency.Base != 0 {
+		c.LowBalance != 50 || c.Rates.String() != "ai_recommendations=3,ai_search=5,live_dubbing=1" || len(c.Faults) != 0 || c.AILatency.Base != 0 || c.TokenTTL != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 
 	env = map[string]string{"CREDITD_ADDR": "127.0.0.1:9000", "CREDITD_RATES": "ai_search=7,translate=2", "CREDITD_TEST_ENDPOINTS": "true",
-		"CREDITD_AI_LATENCY": "200ms+-50ms", "CREDITD_FAULTS": "slow=1s:0.5", "CREDITD_STORE": "sqlite::memory:", "CREDITD_LOW_BALANCE": "10"}
+		"CREDITD_AI_LATENCY": "200ms+-50ms", "CREDITD_FAULTS": "slow=1s:0.5", "CREDITD_STORE": "sqlite::memory:", "CREDITD_LOW_BALANCE": "10", "CREDITD_TOKEN_TTL": "24h"}
 	if err := m.ParseFlags([]string{"--addr", "[::1]:9001", "--rate", "live_dubbing=4", "--ai-latency", "1s±100ms"}); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +303,8 @@ func TestParseFlags(t *testing.T) {
 		len(c.Faults) != 1 || c.Faults[0].Delay != time.Second || c.Faults[0].Probability != 0.5 {
 		t.Fatalf("flags over env: %+v", c)
 	}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:9001"}); err != nil || m.Config.Rates["translate"] != 2 || m.Config.AILatency.Jitter != 50*time.Millisecond {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:9001"}); err != nil || m.Config.Rates["translate"] != 2 || m.Config.AILatency.Jitter != 50*time.Millisecond ||
+		m.Config.TokenTTL != 24*time.Hour {
 		t.Fatalf("env alone: %+v, %v", m.Config, err)
 	}
 
@@ -310,6 +314,7 @@ func TestParseFlags(t *testing.T) {
 		{"--rate", "ai_search"}, {"--rate", "ai_search=0"}, {"--rate", "AI=1"}, {"--low-balance", "-1"}, {"--ai-latency", "fast"},
 		{"--ai-latency", "-1s"}, {"--fault", "slow:0"}, {"--fault", "overdraft=1s"}, {"--fault", "slow,slow"}, {"--log-level", "loud"},
 		{"--log-format", "xml"}, {"--addr", "8000"}, {"--addr", "example.com:80"}, {"--request-timeout", "0s"}, {"extra"},
+		{"--token-ttl", "-1h"}, {"--token-ttl", "forever"}, {"--token-ttl", "9999999999h"},
 	} {
 		if err := m.ParseFlags(args); err == nil {
 			t.Errorf("ParseFlags(%v) accepted", args)

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/tallyhq/tally/creditd"
 )
@@ -16,8 +20,12 @@ import (
 // object is a decoded JSON request body: one object, fields kept raw until a handler reads them.
 type object map[string]json.RawMessage
 
-// readObject reads the request body as exactly one JSON object (nothing before or after it).
+// readObject reads the request body as exactly one JSON object (nothing before or after it), sent as
+// Content-Type: application/json, in valid UTF-8.
 func readObject(r *http.Request) (object, error) {
+	if err := checkContentType(r.Header); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -27,6 +35,9 @@ func readObject(r *http.Request) (object, error) {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, creditd.Errorf(creditd.EINVALID, "request body is empty; send a JSON object")
+	}
+	if err := checkUTF8(data); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var obj object
@@ -40,6 +51,89 @@ func readObject(r *http.Request) (object, error) {
 		return nil, creditd.Errorf(creditd.EINVALID, "request body has data after its JSON object (at byte %d)", dec.InputOffset())
 	}
 	return obj, nil
+}
+
+// checkContentType accepts a body only with one Content-Type header of application/json, optionally with
+// charset=utf-8 (any case); anything else is EMEDIATYPE (415).
+func checkContentType(h http.Header) error {
+	const want = "send the body as JSON with the header Content-Type: application/json"
+	values := h.Values("Content-Type")
+	switch len(values) {
+	case 0:
+		return creditd.Errorf(creditd.EMEDIATYPE, "missing Content-Type header; %s", want)
+	case 1:
+	default:
+		return creditd.Errorf(creditd.EMEDIATYPE, "%d Content-Type headers; %s", len(values), want)
+	}
+	mt, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mt != "application/json" {
+		return creditd.Errorf(creditd.EMEDIATYPE, "Content-Type %.100q is not supported; %s", values[0], want)
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return creditd.Errorf(creditd.EMEDIATYPE, "Content-Type %.100q: parameter %s=%.40s is not supported (JSON is UTF-8; charset=utf-8 is the only parameter accepted)", values[0], k, v)
+		}
+	}
+	return nil
+}
+
+// checkUTF8 refuses a body that is not valid UTF-8, or whose strings hold a \u escape of a lone UTF-16
+// surrogate: encoding/json would store either as U+FFFD, i.e. not what the client sent.
+func checkUTF8(data []byte) error {
+	for i := 0; i < len(data); {
+		c := data[i]
+		switch {
+		case c < utf8.RuneSelf && c != '\\':
+			i++
+		case c == '\\':
+			if i+1 < len(data) && data[i+1] == 'u' {
+				r1, ok1 := hex4(data, i+2)
+				if ok1 && utf16.IsSurrogate(r1) {
+					r2, ok2 := rune(0), false
+					if r1 < 0xdc00 && i+7 < len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+						r2, ok2 = hex4(data, i+8)
+					}
+					if !ok2 || utf16.DecodeRune(r1, r2) == utf8.RuneError {
+						return creditd.Errorf(creditd.EENCODING, "request body has a lone UTF-16 surrogate \\u%04x at byte %d; escape characters outside the BMP as a surrogate pair", r1, i)
+					}
+					i += 12
+					continue
+				}
+			}
+			i += 2 // an escape pair; a bad one is the JSON decoder's to report
+		default:
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return creditd.Errorf(creditd.EENCODING, "request body is not valid UTF-8 (byte 0x%02x at offset %d); send JSON text in UTF-8", c, i)
+			}
+			i += size
+		}
+	}
+	return nil
+}
+
+// hex4 reads the 4 hex digits at data[i:i+4].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+4 > len(data) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
+	return rune(n), err == nil
+}
+
+// idempotencyKey returns the request's Idempotency-Key ("" when the header is absent). An empty header
+// or more than one is refused: either would otherwise silently mean "no key" or "the first key".
+func idempotencyKey(r *http.Request) (string, error) {
+	values := r.Header.Values("Idempotency-Key")
+	switch {
+	case len(values) == 0:
+		return "", nil
+	case len(values) > 1:
+		return "", creditd.Errorf(creditd.EINVALID, "%d Idempotency-Key headers; send at most one", len(values))
+	case values[0] == "":
+		return "", creditd.Errorf(creditd.EINVALID, "empty Idempotency-Key header; send 1 to %d visible ASCII characters, or no header for a request without a key", creditd.MaxKeyLength)
+	}
+	return values[0], nil
 }
 
 func jsonError(err error) string {

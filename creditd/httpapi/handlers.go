@@ -113,7 +113,12 @@ func (s *server) aiSearch(w http.ResponseWriter, r *http.Request, user string) {
 		s.fail(w, r, creditd.Errorf(creditd.EINVALID, "limit must be from 1 to %d, got %d", creditd.MaxResults, limit))
 		return
 	}
-	rc, results, err := s.Service.Search(r.Context(), user, query, int(limit), r.Header.Get("Idempotency-Key"))
+	key, err := idempotencyKey(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rc, results, err := s.Service.Search(r.Context(), user, query, int(limit), key)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -130,7 +135,12 @@ func (s *server) aiRecommendations(w http.ResponseWriter, r *http.Request, user 
 		s.fail(w, r, err)
 		return
 	}
-	rc, results, err := s.Service.Recommend(r.Context(), user, int(limit), r.Header.Get("Idempotency-Key"))
+	key, err := idempotencyKey(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rc, results, err := s.Service.Recommend(r.Context(), user, int(limit), key)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -171,11 +181,16 @@ func (s *server) deduct(w http.ResponseWriter, r *http.Request, caller string) {
 		s.fail(w, r, creditd.Errorf(creditd.EFORBIDDEN, "user_id %q is not the token's user; a token acts only on its own account", user))
 		return
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	rc, err := s.Service.Charge(r.Context(), creditd.Charge{
 		UserID:         user,
 		Feature:        feature,
 		Usage:          usage,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		IdempotencyKey: key,
 		Request:        fmt.Sprintf("POST deduct\x00%s\x00%s\x00%d\x00%s", user, feature, usage, meta),
 	})
 	if err != nil {

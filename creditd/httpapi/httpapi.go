@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/creditd"
+	"github.com/tallyhq/tally/creditd/token"
 )
 
 // Defaults of Config.
@@ -49,6 +50,8 @@ type Config struct {
 // statuses is the one table from application error codes to HTTP statuses.
 var statuses = map[string]int{
 	creditd.EINVALID:      http.StatusBadRequest,
+	creditd.EENCODING:     http.StatusBadRequest,
+	creditd.EMEDIATYPE:    http.StatusUnsupportedMediaType,
 	creditd.EAMOUNT:       http.StatusBadRequest,
 	creditd.EFEATURE:      http.StatusBadRequest,
 	creditd.EUNAUTHORIZED: http.StatusUnauthorized,
@@ -173,8 +176,12 @@ func (s *server) authed(h func(w http.ResponseWriter, r *http.Request, user stri
 			return
 		}
 		user, err := s.Auth.Verify(strings.TrimSpace(tok))
+		if errors.Is(err, token.ErrExpired) {
+			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token has expired (%v); get a new one (create-user issues tokens)", err))
+			return
+		}
 		if err != nil {
-			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token is not valid for this server (forged, or issued with another secret)"))
+			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token is not valid for this server (forged, not in its canonical spelling, or issued with another secret)"))
 			return
 		}
 		h(w, r, user)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -69,7 +70,8 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	return h
 }
 
-// do sends one request; header pairs are name, value, name, value...
+// do sends one request, with Content-Type: application/json when it has a body; header pairs are name,
+// value, name, value...: a name sets its header, "+name" adds another value, "-name" removes it.
 func (h *harness) do(method, path, tok, body string, header ...string) *httptest.ResponseRecorder {
 	h.t.Helper()
 	var r io.Reader
@@ -77,11 +79,21 @@ func (h *harness) do(method, path, tok, body string, header ...string) *httptest
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		switch name := header[i]; name[0] {
+		case '+':
+			req.Header.Add(name[1:], header[i+1])
+		case '-':
+			req.Header.Del(name[1:])
+		default:
+			req.Header.Set(name, header[i+1])
+		}
 	}
 	w := httptest.NewRecorder()
 	h.h.ServeHTTP(w, req)
@@ -259,7 +271,7 @@ func TestBadInput(t *testing.T) {
 		{"transactions no token", "GET", base + "/credits/transactions", "", "", nil, 401, "unauthorized"},
 		{"notifications no token", "GET", base + "/credits/notifications", "", "", nil, 401, "unauthorized"},
 		{"another user's id", "POST", deduct, other, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, nil, 403, "forbidden"},
-		{"empty body", "POST", deduct, tok, ``, nil, 400, "invalid_request"},
+		{"empty body", "POST", deduct, tok, ``, []string{"Content-Type", "application/json"}, 400, "invalid_request"},
 		{"bad json", "POST", deduct, tok, `{"user_id":"bob",`, nil, 400, "invalid_request"},
 		{"not an object", "POST", deduct, tok, `[1,2]`, nil, 400, "invalid_request"},
 		{"null body", "POST", deduct, tok, `null`, nil, 400, "invalid_request"},
@@ -298,6 +310,29 @@ func TestBadInput(t *testing.T) {
 		{"create negative credits", "POST", base + "/test/create-user", "", `{"user_id":"dan","initial_credits":-1}`, nil, 400, "invalid_amount"},
 		{"create huge credits", "POST", base + "/test/create-user", "", `{"user_id":"dan","initial_credits":9007199254740992}`, nil, 400, "invalid_amount"},
 		{"create missing credits", "POST", base + "/test/create-user", "", `{"user_id":"dan"}`, nil, 400, "invalid_request"},
+		{"no Content-Type", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"-Content-Type", ""}, 415, "unsupported_media_type"},
+		{"text/plain", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
+		{"form", "POST", base + "/ai-search", tok, `{"query":"q"}`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"},
+		{"json with latin-1", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"Content-Type", "application/json; charset=iso-8859-1"}, 415, "unsupported_media_type"},
+		{"json with other parameter", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"Content-Type", "application/json; profile=x"}, 415, "unsupported_media_type"},
+		{"malformed Content-Type", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"Content-Type", "application/json;;"}, 415, "unsupported_media_type"},
+		{"two Content-Types", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"+Content-Type", "application/json"}, 415, "unsupported_media_type"},
+		{"create-user as text", "POST", base + "/test/create-user", "", `{"user_id":"dan","initial_credits":5}`, []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type"},
+		{"metadata not UTF-8", "POST", deduct, tok, "{\"user_id\":\"bob\",\"feature\":\"ai_search\",\"usage_amount\":1,\"metadata\":{\"note\":\"caf\xe9\"}}", nil, 400, "invalid_encoding"},
+		{"metadata key not UTF-8", "POST", deduct, tok, "{\"user_id\":\"bob\",\"feature\":\"ai_search\",\"usage_amount\":1,\"metadata\":{\"\xff\":1}}", nil, 400, "invalid_encoding"},
+		{"metadata lone surrogate", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1,"metadata":{"note":"\ud800x"}}`, nil, 400, "invalid_encoding"},
+		{"metadata lone low surrogate", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1,"metadata":{"note":"\udc00"}}`, nil, 400, "invalid_encoding"},
+		{"query not UTF-8", "POST", base + "/ai-search", tok, "{\"query\":\"\xc3\"}", nil, 400, "invalid_encoding"},
+		{"create-user id not UTF-8", "POST", base + "/test/create-user", "", "{\"user_id\":\"d\xe4n\",\"initial_credits\":5}", nil, 400, "invalid_encoding"},
+		{"empty Idempotency-Key", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"Idempotency-Key", ""}, 400, "invalid_request"},
+		{"blank Idempotency-Key", "POST", base + "/ai-search", tok, `{"query":"q"}`, []string{"Idempotency-Key", "   "}, 400, "invalid_request"},
+		{"two Idempotency-Keys", "POST", deduct, tok, `{"user_id":"bob","feature":"ai_search","usage_amount":1}`, []string{"Idempotency-Key", "k2", "+Idempotency-Key", "k3"}, 400, "invalid_request"},
+		{"two Idempotency-Keys, recommendations", "GET", base + "/ai-recommendations", tok, "", []string{"Idempotency-Key", "k2", "+Idempotency-Key", "k2"}, 400, "invalid_request"},
+		{"empty Idempotency-Key, recommendations", "GET", base + "/ai-recommendations", tok, "", []string{"Idempotency-Key", ""}, 400, "invalid_request"},
+		{"create user ..", "POST", base + "/test/create-user", "", `{"user_id":"..","initial_credits":5}`, nil, 400, "invalid_request"},
+		{"create user .", "POST", base + "/test/create-user", "", `{"user_id":".","initial_credits":5}`, nil, 400, "invalid_request"},
+		{"create user with /", "POST", base + "/test/create-user", "", `{"user_id":"a/b","initial_credits":5}`, nil, 400, "invalid_request"},
+		{"create user with %", "POST", base + "/test/create-user", "", `{"user_id":"a%2e","initial_credits":5}`, nil, 400, "invalid_request"},
 		{"delete unknown user", "DELETE", base + "/test/delete-user/nobody", "", "", nil, 404, "not_found"},
 		{"wrong method", "GET", deduct, tok, "", nil, 405, "method_not_allowed"},
 		{"unknown path", "GET", base + "/credits/nothing", tok, "", nil, 404, "not_found"},
@@ -377,6 +412,7 @@ func TestConcurrentRepeats(t *testing.T) {
 			req, _ := http.NewRequest("POST", srv.URL+base+"/credits/deduct", strings.NewReader(`{"user_id":"fay","feature":"ai_search","usage_amount":1}`))
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Idempotency-Key", "one")
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Error(err)
@@ -555,6 +591,7 @@ func hammerHTTP(t *testing.T, h http.Handler, tok, user string, workers, each in
 			for range each {
 				req, _ := http.NewRequest("POST", srv.URL+base+"/credits/deduct", strings.NewReader(fmt.Sprintf(`{"user_id":%q,"feature":"ai_search","usage_amount":1}`, user)))
 				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
 				resp, err := srv.Client().Do(req)
 				if err != nil {
 					t.Error(err)
@@ -592,5 +629,76 @@ func TestStatusTable(t *testing.T) {
 	}
 	if creditd.ErrorCode(errors.New("plain")) != creditd.EINTERNAL {
 		t.Error("a plain error is not internal")
+	}
+}
+
+// TestAcceptedSpellings: what the strict checks still accept: application/json with charset=utf-8 in any
+// case, UTF-8 text beyond ASCII, characters outside the BMP as a surrogate pair escape.
+func TestAcceptedSpellings(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tok := h.createUser("gus", 1000)
+	deduct := base + "/credits/deduct"
+	for i, tc := range []struct{ contentType, metadata string }{
+		{"application/json", `{"note":"café ☕"}`},
+		{"application/json; charset=utf-8", `{"note":"😀"}`},
+		{"Application/JSON;Charset=UTF-8", `{"note":"\ud83d\ude00"}`},
+		{"application/json ; charset=\"utf-8\"", `{"note":"\u00e9\\ud800"}`}, // an escaped backslash, not an escape
+	} {
+		body := fmt.Sprintf(`{"user_id":"gus","feature":"ai_search","usage_amount":1,"metadata":%s}`, tc.metadata)
+		w := h.do("POST", deduct, tok, body, "Content-Type", tc.contentType, "Idempotency-Key", fmt.Sprint("k", i))
+		if w.Code != 200 {
+			t.Errorf("Content-Type %q, metadata %s: %d %s; want 200", tc.contentType, tc.metadata, w.Code, w.Body)
+		}
+	}
+}
+
+// TestUserIDRoundTrip: every id create-user accepts can be addressed through the delete-user path, as
+// is or percent-encoded (scripts/lib encodes it with encodeURIComponent); the two ids that cannot, "."
+// and "..", are refused at creation (TestBadInput).
+func TestUserIDRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ids := []string{"...", ".a", "a.", "a..b", "-", "_", "@", ":", "+", "a+b@c.d", "x:y", "A-Z_0.9", strings.Repeat(".", 3) + "x",
+		strings.Repeat("z", creditd.MaxUserIDLength)}
+	for _, escape := range []func(string) string{func(s string) string { return s }, url.PathEscape, func(s string) string {
+		var b strings.Builder // every byte percent-encoded, as some clients do
+		for i := 0; i < len(s); i++ {
+			fmt.Fprintf(&b, "%%%02X", s[i])
+		}
+		return b.String()
+	}} {
+		for _, id := range ids {
+			tok := h.createUser(id, 10)
+			if w := h.do("GET", base+"/credits/balance", tok, ""); w.Code != 200 || body(t, w)["user_id"] != id {
+				t.Fatalf("balance of %q: %d %s", id, w.Code, w.Body)
+			}
+			path := base + "/test/delete-user/" + escape(id)
+			if w := h.do("DELETE", path, "", ""); w.Code != 200 || body(t, w)["user_id"] != id {
+				t.Fatalf("DELETE %s (user %q): %d %s; want 200 naming the user", path, id, w.Code, w.Body)
+			}
+			if _, err := h.db.Account(context.Background(), id); creditd.ErrorCode(err) != creditd.ENOTFOUND {
+				t.Fatalf("account %q still there after DELETE %s: %v", id, path, err)
+			}
+		}
+	}
+}
+
+// TestTokenLifetime: with a token lifetime, an expired token is refused with 401 and a message that
+// says it expired.
+func TestTokenLifetime(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	signer := token.NewHMAC([]byte("test secret 0123456789"))
+	signer.Lifetime, signer.Now = time.Hour, func() time.Time { return now }
+	h := newHarness(t, withConfig(func(c *httpapi.Config) { c.Auth = signer }))
+	tok := h.createUser("hal", 10)
+	if w := h.do("GET", base+"/credits/balance", tok, ""); w.Code != 200 {
+		t.Fatalf("fresh token: %d %s", w.Code, w.Body)
+	}
+	now = now.Add(time.Hour)
+	w := h.do("GET", base+"/credits/balance", tok, "")
+	if b := body(t, w); w.Code != 401 || b["error"] != "unauthorized" || !strings.Contains(fmt.Sprint(b["message"]), "expired") {
+		t.Fatalf("expired token: %d %s; want 401 saying it expired", w.Code, w.Body)
 	}
 }
