@@ -107,6 +107,22 @@ type State struct {
 	// Iteration returns the number of iterations this VU has started
 	// (0-based index of the current one), or -1 outside iterations.
 	Iteration func() int64
+	// Instance describes this instance's share of a distributed run.
+	Instance InstanceInfo
+}
+
+// InstanceInfo says which share of a distributed test this instance runs.
+// A run that is not split (no execution segment, or "0:1") has an empty
+// ExecutionSegment. Extensions use it to tell instances apart, e.g. to name
+// per-instance output files.
+type InstanceInfo struct {
+	// ExecutionSegment is the instance's execution segment as given on the
+	// command line or in the options (e.g. "1/4:2/4"), trimmed; empty when
+	// the instance runs the whole test.
+	ExecutionSegment string
+	// ExecutionSegmentSequence is the segment sequence all instances share,
+	// as given; empty when none was given.
+	ExecutionSegmentSequence string
 }
 
 // Factory creates a module's per-run root.

@@ -1,4 +1,4 @@
-package js
+package js_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 func TestCheck(t *testing.T) {
@@ -50,17 +51,17 @@ import { check, group } from 'k6';
 export default function () {
   try { globalThis.result = (() => { ` + tc.body + ` })(); } catch (e) { globalThis.thrown = String(e); }
 }`})
-			v := e.vu(1)
-			e.iterate(v, scenario("s", "default"), 1)
+			v := e.VU(1)
+			v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
 			if tc.wantThrow != "" {
-				if th, _ := out(v, "thrown").(string); !strings.Contains(th, tc.wantThrow) {
+				if th, _ := v.Global("thrown").(string); !strings.Contains(th, tc.wantThrow) {
 					t.Errorf("thrown = %q, want %q", th, tc.wantThrow)
 				}
-			} else if got := out(v, "result"); got != tc.wantResult {
-				t.Errorf("result = %v (thrown %v)", got, out(v, "thrown"))
+			} else if got := v.Global("result"); got != tc.wantResult {
+				t.Errorf("result = %v (thrown %v)", got, v.Global("thrown"))
 			}
 			counts := map[string][2]int64{}
-			collect(e.root.Data(), counts)
+			collect(e.RootGroup().Data(), counts)
 			for path, n := range tc.passes {
 				if counts[path][0] != n {
 					t.Errorf("%s passes = %d, want %d", path, counts[path][0], n)
@@ -78,7 +79,7 @@ export default function () {
 			for _, n := range tc.fails {
 				wantSamples += int(n)
 			}
-			samples := e.samples.find("checks")
+			samples := e.Samples().Find("checks")
 			if len(samples) != wantSamples {
 				t.Errorf("%d checks samples, want %d", len(samples), wantSamples)
 			}
@@ -123,23 +124,23 @@ export default function () {
   globalThis.result = r;
   globalThis.bad = bad.join('|');
 }`})
-	v := e.vu(1)
-	e.iterate(v, scenario("s", "default"), 1)
-	if out(v, "result") != int64(42) || out(v, "innerTag") != "::outer::inner" || out(v, "after") != "" {
-		t.Errorf("result %v, inner tag %v, tag after %v", out(v, "result"), out(v, "innerTag"), out(v, "after"))
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if v.Global("result") != int64(42) || v.Global("innerTag") != "::outer::inner" || v.Global("after") != "" {
+		t.Errorf("result %v, inner tag %v, tag after %v", v.Global("result"), v.Global("innerTag"), v.Global("after"))
 	}
-	if b := out(v, "bad").(string); !strings.Contains(b, "must not contain") || !strings.Contains(b, "async") {
+	if b := v.Global("bad").(string); !strings.Contains(b, "must not contain") || !strings.Contains(b, "async") {
 		t.Errorf("bad groups: %s", b)
 	}
 	var paths []string
-	for _, s := range e.samples.find("group_duration") {
+	for _, s := range e.Samples().Find("group_duration") {
 		g, _ := s.Tags.Get("group")
 		paths = append(paths, g)
 	}
 	if strings.Join(paths, ",") != "::outer::inner,::outer,::throws" {
 		t.Errorf("group_duration samples for %v", paths)
 	}
-	if its := e.samples.find("iterations"); len(its) != 1 {
+	if its := e.Samples().Find("iterations"); len(its) != 1 {
 		t.Fatal("no iteration sample")
 	} else if g, _ := its[0].Tags.Get("group"); g != "" {
 		t.Errorf("iteration sample in group %q", g)
@@ -155,24 +156,24 @@ export default function () {
   randomSeed(7); const a = Math.random(); randomSeed(7); globalThis.same = a === Math.random();
   fail('failed on purpose');
 }`})
-	v := e.vu(1)
-	e.iterate(v, scenario("s", "default"), 1)
-	if s := out(v, "slept").(int64); s < 45 {
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if s := v.Global("slept").(int64); s < 45 {
 		t.Errorf("slept %d ms", s)
 	}
-	if out(v, "same") != true {
+	if v.Global("same") != true {
 		t.Error("randomSeed does not make Math.random deterministic")
 	}
-	if !strings.Contains(e.logs.String(), "failed on purpose") {
-		t.Errorf("fail() message not logged: %s", e.logs)
+	if !strings.Contains(e.Logs(), "failed on purpose") {
+		t.Errorf("fail() message not logged: %s", e.Logs())
 	}
 	// sleep returns early when the iteration is interrupted
 	e2 := mustEnv(t, map[string]string{"main.js": "import { sleep } from 'k6';\nexport default function () { sleep(60); }"})
-	w := e2.vu(1)
+	w := e2.VU(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	w.RunIteration(ctx, &executor.Iteration{Scenario: scenario("s", "default")})
+	w.RunIteration(ctx, &executor.Iteration{Scenario: modulestest.Scenario{Name: "s", Exec: "default"}.Executor()})
 	if time.Since(start) > 5*time.Second {
 		t.Error("sleep did not return on interrupt")
 	}
@@ -190,28 +191,28 @@ export default function () {
   let threw = false; try { new Counter('late_counter'); } catch (e) { threw = true; }
   globalThis.lateThrew = threw;
 }`})
-	v := e.vu(1)
-	if m := e.reg.Get("my_trend"); m == nil || m.Type != metrics.Trend || m.Contains != metrics.Time {
+	v := e.VU(1)
+	if m := e.Registry().Get("my_trend"); m == nil || m.Type != metrics.Trend || m.Contains != metrics.Time {
 		t.Fatalf("trend registration: %+v", m)
 	}
-	e.iterate(v, scenario("s", "default"), 1)
-	if got := out(v, "results"); got != "true,true,true,false,false,false,true,true,true" {
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if got := v.Global("results"); got != "true,true,true,false,false,false,true,true,true" {
 		t.Errorf("add results = %v", got)
 	}
-	if out(v, "lateThrew") != true || out(v, "same") != true {
-		t.Errorf("lateThrew %v same %v", out(v, "lateThrew"), out(v, "same"))
+	if v.Global("lateThrew") != true || v.Global("same") != true {
+		t.Errorf("lateThrew %v same %v", v.Global("lateThrew"), v.Global("same"))
 	}
-	if sum, n := e.samples.sum("my_counter", nil); sum != 4.5 || n != 3 {
+	if sum, n := e.Samples().Sum("my_counter", nil); sum != 4.5 || n != 3 {
 		t.Errorf("counter sum %v over %d samples", sum, n)
 	}
-	if sum, _ := e.samples.sum("my_counter", map[string]string{"kind": "x", "scenario": "s"}); sum != 2.5 {
+	if sum, _ := e.Samples().Sum("my_counter", map[string]string{"kind": "x", "scenario": "s"}); sum != 2.5 {
 		t.Errorf("tagged counter sum %v", sum)
 	}
-	if sum, _ := e.samples.sum("my_trend", nil); sum != 12 {
+	if sum, _ := e.Samples().Sum("my_trend", nil); sum != 12 {
 		t.Errorf("trend got %v", sum)
 	}
-	if strings.Count(e.logs.String(), "not a number") != 3 {
-		t.Errorf("NaN/null/missing values must warn: %s", e.logs)
+	if strings.Count(e.Logs(), "not a number") != 3 {
+		t.Errorf("NaN/null/missing values must warn: %s", e.Logs())
 	}
 }
 
@@ -232,17 +233,17 @@ export default function () {
   r.push(late);
   globalThis.result = r.join(',');
 }`})
-	a, b := e.vu(1), e.vu(2)
-	e.iterate(a, scenario("s", "default"), 1)
+	a, b := e.VU(1), e.VU(2)
+	a.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
 	want := "3,ann,3,true,object/object/number,true,true,true,true,true,ann,true"
-	if got := out(a, "result"); got != want {
+	if got := a.Global("result"); got != want {
 		t.Errorf("result = %v, want %v", got, want)
 	}
-	if out(a, "builds") != int64(1) || out(b, "builds") != int64(0) {
-		t.Errorf("the array must be built once per run: %v %v", out(a, "builds"), out(b, "builds"))
+	if a.Global("builds") != int64(1) || b.Global("builds") != int64(0) {
+		t.Errorf("the array must be built once per run: %v %v", a.Global("builds"), b.Global("builds"))
 	}
 	bad := mustEnv(t, map[string]string{"main.js": "import { SharedArray } from 'k6/data';\nnew SharedArray('x', () => 5);\nexport default function () {}"})
-	if _, err := bad.r.NewVU(context.Background(), 1, 1); err == nil || !strings.Contains(err.Error(), "must return an array") {
+	if _, err := bad.Runner().NewVU(context.Background(), 1, 1); err == nil || !strings.Contains(err.Error(), "must return an array") {
 		t.Errorf("non-array: %v", err)
 	}
 }
@@ -283,22 +284,22 @@ func TestNativeExtension(t *testing.T) {
 import counter from 'k6/x/testcounter';
 import { inc } from 'k6/x/testcounter';
 export default function () { counter.inc(); globalThis.v = inc(); }`})
-	a, b := e.vu(1), e.vu(2)
-	sc := scenario("s", "default")
-	e.iterate(a, sc, 1)
-	e.iterate(b, sc, 1)
-	if out(b, "v") != int64(4) {
-		t.Errorf("state must be shared by the VUs of a run: %v", out(b, "v"))
+	a, b := e.VU(1), e.VU(2)
+	sc := modulestest.Scenario{Name: "s", Exec: "default"}
+	a.Run(sc, 1)
+	b.Run(sc, 1)
+	if b.Global("v") != int64(4) {
+		t.Errorf("state must be shared by the VUs of a run: %v", b.Global("v"))
 	}
-	if sum, _ := e.samples.sum("counter_increments", map[string]string{"scenario": "s"}); sum != 4 {
+	if sum, _ := e.Samples().Sum("counter_increments", map[string]string{"scenario": "s"}); sum != 4 {
 		t.Errorf("samples: %v", sum)
 	}
 	// a new run starts from a fresh module
 	e2 := mustEnv(t, map[string]string{"main.js": "import c from 'k6/x/testcounter';\nexport default function () { globalThis.v = c.inc(); }"})
-	w := e2.vu(1)
-	e2.iterate(w, sc, 1)
-	if out(w, "v") != int64(1) {
-		t.Errorf("state leaked between runs: %v", out(w, "v"))
+	w := e2.VU(1)
+	w.Run(sc, 1)
+	if w.Global("v") != int64(1) {
+		t.Errorf("state leaked between runs: %v", w.Global("v"))
 	}
 }
 

@@ -1,4 +1,4 @@
-package js
+package js_test
 
 import (
 	"context"
@@ -11,15 +11,25 @@ import (
 	"github.com/grafana/sobek"
 
 	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/internal/js"
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
-func out(v *VU, name string) any {
-	val := v.Runtime().Get(name)
-	if val == nil {
-		return nil
+// newEnv loads files["main.js"] from memory in /scripts; the other files are
+// importable and openable relative to it.
+func newEnv(t *testing.T, files, env map[string]string) (*modulestest.Runtime, error) {
+	t.Helper()
+	return modulestest.New(t, files["main.js"], modulestest.Options{Dir: "/scripts", Files: files, Env: env})
+}
+
+func mustEnv(t *testing.T, files map[string]string) *modulestest.Runtime {
+	t.Helper()
+	e, err := newEnv(t, files, nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
 	}
-	return val.Export()
+	return e
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -84,14 +94,14 @@ func TestInitErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := mustEnv(t, map[string]string{"main.js": tc.script})
-			_, err := e.r.NewVU(context.Background(), 0, 0)
+			_, err := e.Runner().NewVU(context.Background(), 0, 0)
 			if err == nil {
 				t.Fatal("no error")
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
-			if _, ok := Aborted(err); ok != tc.aborted {
+			if _, ok := js.Aborted(err); ok != tc.aborted {
 				t.Errorf("Aborted = %v, want %v", ok, tc.aborted)
 			}
 		})
@@ -116,8 +126,8 @@ export default function () {
 		"lib/math.js":     "export default function (x) { return x + 1; }\nexport function twice(x) { return 2 * x; }\nexport const NAME = 'math';\n",
 		"lib/reexport.js": "export { twice as again } from './math.js';\n",
 	})
-	v := e.vu(1)
-	sorted := append([]string(nil), e.r.Exports()...)
+	v := e.VU(1)
+	sorted := append([]string(nil), e.Runner().Exports()...)
 	sort.Strings(sorted)
 	names := strings.Join(sorted, ",")
 	if names != "default,options,other" {
@@ -127,12 +137,12 @@ export default function () {
 	if err != nil || string(raw) != `{"vus":2,"tags":{"a":"b"}}` {
 		t.Errorf("options = %s, %v", raw, err)
 	}
-	e.iterate(v, scenario("s", "default"), 1)
-	if got := out(v, "result"); got != "2,4,math,10,6,function,function,function" {
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if got := v.Global("result"); got != "2,4,math,10,6,function,function,function" {
 		t.Errorf("result = %v", got)
 	}
-	e.iterate(v, scenario("o", "other"), 1)
-	if got := out(v, "ran"); got != "other" {
+	v.Run(modulestest.Scenario{Name: "o", Exec: "other"}, 1)
+	if got := v.Global("ran"); got != "other" {
 		t.Errorf("exec function did not run: %v", got)
 	}
 }
@@ -142,14 +152,14 @@ func TestEachVUHasItsOwnRuntime(t *testing.T) {
 	e := mustEnv(t, map[string]string{"main.js": `
 let count = 0;
 export default function () { count++; globalThis.seen = __VU + ':' + count + ':' + __ITER; }`})
-	a, b := e.vu(1), e.vu(2)
-	sc := scenario("s", "default")
-	e.iterate(a, sc, 3)
-	e.iterate(b, sc, 1)
-	if got := out(a, "seen"); got != "1:3:2" {
+	a, b := e.VU(1), e.VU(2)
+	sc := modulestest.Scenario{Name: "s", Exec: "default"}
+	a.Run(sc, 3)
+	b.Run(sc, 1)
+	if got := a.Global("seen"); got != "1:3:2" {
 		t.Errorf("VU 1 saw %v", got)
 	}
-	if got := out(b, "seen"); got != "2:1:0" {
+	if got := b.Global("seen"); got != "2:1:0" {
 		t.Errorf("VU 2 saw %v", got)
 	}
 }
@@ -163,18 +173,18 @@ export default function () { globalThis.iterA = __ENV.A + '/' + __ENV.B + '/' + 
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := e.vu(1)
-	if got := out(v, "initA"); got != "base" {
+	v := e.VU(1)
+	if got := v.Global("initA"); got != "base" {
 		t.Errorf("init __ENV.A = %v", got)
 	}
-	sc := scenario("s", "default")
+	sc := modulestest.Scenario{Name: "s", Exec: "default"}
 	sc.Env = map[string]string{"A": "scenario", "C": "c"}
-	e.iterate(v, sc, 1)
-	if got := out(v, "iterA"); got != "scenario/b/c" {
+	v.Run(sc, 1)
+	if got := v.Global("iterA"); got != "scenario/b/c" {
 		t.Errorf("iteration env = %v", got)
 	}
-	e.iterate(v, scenario("plain", "default"), 1)
-	if got := out(v, "iterA"); got != "base/b/undefined" {
+	v.Run(modulestest.Scenario{Name: "plain", Exec: "default"}, 1)
+	if got := v.Global("iterA"); got != "base/b/undefined" {
 		t.Errorf("env after leaving the scenario = %v", got)
 	}
 }
@@ -194,12 +204,12 @@ export default function () {
 		"data/a.txt":    "hello",
 		"data/late.txt": "late",
 	})
-	v := e.vu(0)
-	e.iterate(v, scenario("s", "default"), 1)
-	if got := out(v, "result"); got != "hello,5,true,true" {
+	v := e.VU(0)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if got := v.Global("result"); got != "hello,5,true,true" {
 		t.Errorf("result = %v", got)
 	}
-	if _, err := e.r.NewVU(context.Background(), 6, 6); err == nil || !strings.Contains(err.Error(), "__VU == 0") {
+	if _, err := e.Runner().NewVU(context.Background(), 6, 6); err == nil || !strings.Contains(err.Error(), "__VU == 0") {
 		t.Errorf("a file first opened by a later VU must fail, got %v", err)
 	}
 }
@@ -210,26 +220,26 @@ func TestSetupData(t *testing.T) {
 export function setup() { return { n: 1, u: undefined, d: new Date(0), list: [1, 'a'] }; }
 export default function (data) { data.n++; globalThis.seen = JSON.stringify(data); }
 export function teardown(data) { globalThis.td = JSON.stringify(data); }`})
-	if err := e.vu(0).RunSetup(context.Background()); err != nil {
+	if err := e.VU(0).RunSetup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"d":"1970-01-01T00:00:00Z","list":[1,"a"],"n":1,"u":null}`
-	if got := string(e.r.SetupData()); got != want {
+	if got := string(e.Runner().SetupData()); got != want {
 		t.Fatalf("setup data = %s, want %s", got, want)
 	}
-	v := e.vu(1)
-	e.iterate(v, scenario("s", "default"), 2)
-	if got := out(v, "seen"); got != `{"d":"1970-01-01T00:00:00Z","list":[1,"a"],"n":3,"u":null}` {
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 2)
+	if got := v.Global("seen"); got != `{"d":"1970-01-01T00:00:00Z","list":[1,"a"],"n":3,"u":null}` {
 		t.Errorf("VU data after two iterations = %v (mutations must persist in the VU)", got)
 	}
-	td := e.vu(0)
+	td := e.VU(0)
 	if err := td.RunTeardown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := out(td, "td"); got != want {
+	if got := td.Global("td"); got != want {
 		t.Errorf("teardown got %v, want a fresh copy", got)
 	}
-	if _, n := e.samples.sum("checks", nil); n != 0 {
+	if _, n := e.Samples().Sum("checks", nil); n != 0 {
 		t.Errorf("unexpected checks")
 	}
 }
@@ -241,20 +251,20 @@ func TestSetupErrors(t *testing.T) {
 		check        func(error) bool
 	}{
 		{"function in data", "export function setup() { return { f() {} }; }\nexport default function () {}",
-			func(err error) bool { return errors.Is(err, ErrNotSerializable) }},
+			func(err error) bool { return errors.Is(err, js.ErrNotSerializable) }},
 		{"exception", "export function setup() { throw new Error('boom'); }\nexport default function () {}",
 			func(err error) bool {
-				var se *ScriptError
+				var se *js.ScriptError
 				return errors.As(err, &se) && se.Phase == "setup" && strings.Contains(err.Error(), "main.js:1:")
 			}},
 		{"abort", "import exec from 'k6/execution';\nexport function setup() { exec.test.abort('nope'); }\nexport default function () {}",
-			func(err error) bool { ae, ok := Aborted(err); return ok && ae.Reason == "nope" }},
+			func(err error) bool { ae, ok := js.Aborted(err); return ok && ae.Reason == "nope" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := mustEnv(t, map[string]string{"main.js": tc.script})
-			err := e.vu(0).RunSetup(context.Background())
+			err := e.VU(0).RunSetup(context.Background())
 			if err == nil || !tc.check(err) {
 				t.Errorf("unexpected error %v", err)
 			}
@@ -266,15 +276,15 @@ func TestSetupReturningUndefined(t *testing.T) {
 	t.Parallel()
 	e := mustEnv(t, map[string]string{"main.js": `export function setup() {}
 export default function (data) { globalThis.kind = typeof data; }`})
-	if err := e.vu(0).RunSetup(context.Background()); err != nil {
+	if err := e.VU(0).RunSetup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if e.r.SetupData() != nil {
-		t.Errorf("setup data = %s", e.r.SetupData())
+	if e.Runner().SetupData() != nil {
+		t.Errorf("setup data = %s", e.Runner().SetupData())
 	}
-	v := e.vu(1)
-	e.iterate(v, scenario("s", "default"), 1)
-	if got := out(v, "kind"); got != "undefined" {
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if got := v.Global("kind"); got != "undefined" {
 		t.Errorf("VU got %v", got)
 	}
 }
@@ -283,19 +293,19 @@ func TestIterationSamplesAndErrors(t *testing.T) {
 	t.Parallel()
 	e := mustEnv(t, map[string]string{"main.js": `
 export default function () { if (__ITER === 1) { throw new Error('bad iteration'); } }`})
-	v := e.vu(1)
-	e.iterate(v, scenario("s", "default"), 3)
-	if got, _ := e.samples.sum("iterations", map[string]string{"scenario": "s", "run": "t", "group": ""}); got != 3 {
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 3)
+	if got, _ := e.Samples().Sum("iterations", map[string]string{"scenario": "s", "testid": "t1", "group": ""}); got != 3 {
 		t.Errorf("iterations = %v, want 3 (an iteration that threw still counts)", got)
 	}
-	if _, n := e.samples.sum("iteration_duration", nil); n != 3 {
+	if _, n := e.Samples().Sum("iteration_duration", nil); n != 3 {
 		t.Errorf("iteration_duration samples = %d", n)
 	}
-	if e.r.IterationErrors() != 1 {
-		t.Errorf("iteration errors = %d", e.r.IterationErrors())
+	if e.Runner().IterationErrors() != 1 {
+		t.Errorf("iteration errors = %d", e.Runner().IterationErrors())
 	}
-	if !strings.Contains(e.logs.String(), "bad iteration") || !strings.Contains(e.logs.String(), "main.js:2:") {
-		t.Errorf("the exception and its position were not logged: %s", e.logs)
+	if !strings.Contains(e.Logs(), "bad iteration") || !strings.Contains(e.Logs(), "main.js:2:") {
+		t.Errorf("the exception and its position were not logged: %s", e.Logs())
 	}
 }
 
@@ -304,12 +314,12 @@ func TestInterruptedIteration(t *testing.T) {
 	e := mustEnv(t, map[string]string{"main.js": `
 import { sleep } from 'k6';
 export default function () { if (__ITER === 0) { sleep(30); } else { for (;;) {} } }`})
-	v := e.vu(1)
-	sc := scenario("s", "default")
+	v := e.VU(1)
+	sc := modulestest.Scenario{Name: "s", Exec: "default"}
 	for i := 0; i < 2; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		start := time.Now()
-		done := v.RunIteration(ctx, &executor.Iteration{Scenario: sc})
+		done := v.RunIteration(ctx, &executor.Iteration{Scenario: sc.Executor()})
 		cancel()
 		if done {
 			t.Errorf("iteration %d reported as completed", i)
@@ -318,17 +328,17 @@ export default function () { if (__ITER === 0) { sleep(30); } else { for (;;) {}
 			t.Errorf("iteration %d took %s to stop", i, d)
 		}
 	}
-	if _, n := e.samples.sum("iterations", nil); n != 0 {
+	if _, n := e.Samples().Sum("iterations", nil); n != 0 {
 		t.Errorf("interrupted iterations must not be counted")
 	}
 	// the VU is usable afterwards
 	e2 := mustEnv(t, map[string]string{"main.js": "export default function () { globalThis.ok = true; }"})
-	w := e2.vu(1)
+	w := e2.VU(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	w.RunIteration(ctx, &executor.Iteration{Scenario: sc})
-	e2.iterate(w, sc, 1)
-	if out(w, "ok") != true {
+	w.RunIteration(ctx, &executor.Iteration{Scenario: sc.Executor()})
+	w.Run(sc, 1)
+	if w.Global("ok") != true {
 		t.Errorf("VU unusable after an interrupt")
 	}
 }
@@ -338,15 +348,15 @@ func TestAbortInIteration(t *testing.T) {
 	e := mustEnv(t, map[string]string{"main.js": `
 import exec from 'k6/execution';
 export default function () { try { exec.test.abort('enough'); } catch (e) { globalThis.caught = true; } globalThis.after = true; }`})
-	v := e.vu(1)
-	if !v.RunIteration(context.Background(), &executor.Iteration{Scenario: scenario("s", "default")}) {
+	v := e.VU(1)
+	if !v.RunIteration(context.Background(), &executor.Iteration{Scenario: modulestest.Scenario{Name: "s", Exec: "default"}.Executor()}) {
 		t.Error("the aborting iteration must count as completed")
 	}
-	if out(v, "caught") != nil || out(v, "after") != nil {
+	if v.Global("caught") != nil || v.Global("after") != nil {
 		t.Error("test.abort() must not be catchable and must stop the iteration")
 	}
-	if len(e.ctl.aborted) != 1 || e.ctl.aborted[0] != "enough" {
-		t.Errorf("controller aborts = %v", e.ctl.aborted)
+	if len(e.Aborted()) != 1 || e.Aborted()[0] != "enough" {
+		t.Errorf("controller aborts = %v", e.Aborted())
 	}
 }
 
@@ -358,13 +368,13 @@ export default async function () {
   globalThis.result = v + 1;
   if (__ITER === 1) { await Promise.reject(new Error('async failure')); }
 }`})
-	v := e.vu(1)
-	e.iterate(v, scenario("s", "default"), 2)
-	if out(v, "result") != int64(42) {
-		t.Errorf("result = %v", out(v, "result"))
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 2)
+	if v.Global("result") != int64(42) {
+		t.Errorf("result = %v", v.Global("result"))
 	}
-	if e.r.IterationErrors() != 1 || !strings.Contains(e.logs.String(), "async failure") {
-		t.Errorf("rejected promise not reported: %s", e.logs)
+	if e.Runner().IterationErrors() != 1 || !strings.Contains(e.Logs(), "async failure") {
+		t.Errorf("rejected promise not reported: %s", e.Logs())
 	}
 }
 
@@ -372,19 +382,19 @@ func TestEventLoopCallbacks(t *testing.T) {
 	t.Parallel()
 	e := mustEnv(t, map[string]string{"main.js": `
 export default async function () { globalThis.result = await globalThis.later(5); }`})
-	v := e.vu(1)
+	v := e.VU(1)
 	_ = v.Runtime().Set("later", func(n int64) *sobek.Promise {
 		p, resolve, _ := v.Runtime().NewPromise()
-		enqueue := v.loop.RegisterCallback()
+		enqueue := js.EventLoop(v.VU).RegisterCallback()
 		go func() {
 			time.Sleep(10 * time.Millisecond)
 			enqueue(func() error { return resolve(n * 2) })
 		}()
 		return p
 	})
-	e.iterate(v, scenario("s", "default"), 1)
-	if out(v, "result") != int64(10) {
-		t.Errorf("result = %v", out(v, "result"))
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	if v.Global("result") != int64(10) {
+		t.Errorf("result = %v", v.Global("result"))
 	}
 }
 
@@ -395,7 +405,7 @@ export default function () {}
 export function handleSummary(data) {
   return { stdout: 'n=' + data.metrics.iterations.values.count, 'out/report.bin': new Uint8Array([1, 2]).buffer, skipped: undefined };
 }`})
-	v := e.vu(0)
+	v := e.VU(0)
 	outs, ok, err := v.RunHandleSummary(context.Background(), []byte(`{"metrics":{"iterations":{"values":{"count":3}}}}`))
 	if err != nil || !ok {
 		t.Fatal(ok, err)
@@ -423,17 +433,17 @@ export default function () {
     Object.isFrozen(exec.test.options), exec.test.options.scenarios.default.executor].join(',');
   exec.test.fail('marked');
 }`})
-	v := e.vu(4)
-	if !strings.Contains(out(v, "initErr").(string), "init context") {
-		t.Errorf("vu info in init must throw: %v", out(v, "initErr"))
+	v := e.VU(4)
+	if !strings.Contains(v.Global("initErr").(string), "init context") {
+		t.Errorf("vu info in init must throw: %v", v.Global("initErr"))
 	}
-	sc := scenario("sc", "default")
-	v.RunIteration(context.Background(), &executor.Iteration{Scenario: sc, InInstance: 5, InTest: 9})
+	sc := modulestest.Scenario{Name: "sc", Exec: "default"}
+	v.RunIteration(context.Background(), &executor.Iteration{Scenario: sc.Executor(), InInstance: 5, InTest: 9})
 	want := "4,4,0,0,sc,shared-iterations,5,9,sc,7,true,7,3,true,shared-iterations"
-	if got := out(v, "result"); got != want {
+	if got := v.Global("result"); got != want {
 		t.Errorf("result = %v, want %v", got, want)
 	}
-	its := e.samples.find("iterations")
+	its := e.Samples().Find("iterations")
 	if len(its) != 1 {
 		t.Fatalf("iterations samples: %d", len(its))
 	}
@@ -443,10 +453,10 @@ export default function () {
 	if its[0].Metadata["trace"] != "abc" {
 		t.Errorf("metadata not on samples: %v", its[0].Metadata)
 	}
-	if len(e.ctl.failed) != 1 || e.ctl.failed[0] != "marked" {
-		t.Errorf("test.fail not forwarded: %v", e.ctl.failed)
+	if len(e.Failed()) != 1 || e.Failed()[0] != "marked" {
+		t.Errorf("test.fail not forwarded: %v", e.Failed())
 	}
-	st := e.vu(0)
+	st := e.VU(0)
 	if err := st.RunSetup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -458,11 +468,11 @@ func TestScenarioInfoOutsideScenario(t *testing.T) {
 import exec from 'k6/execution';
 export function setup() { let msg = ''; try { exec.scenario.name; } catch (e) { msg = String(e); } return msg; }
 export default function () {}`})
-	if err := e.vu(0).RunSetup(context.Background()); err != nil {
+	if err := e.VU(0).RunSetup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(e.r.SetupData()), "only available while a scenario runs") {
-		t.Errorf("setup data = %s", e.r.SetupData())
+	if !strings.Contains(string(e.Runner().SetupData()), "only available while a scenario runs") {
+		t.Errorf("setup data = %s", e.Runner().SetupData())
 	}
 }
 

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/sobek"
 
 	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
+	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/internal/vustate"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
@@ -220,9 +222,27 @@ func (v *VU) activate() error {
 		VUID:       v.id,
 		VUIDInTest: v.idInTest,
 		Iteration:  func() int64 { return v.iter },
+		Instance:   instanceInfo(rc.Options),
 	}
 	v.state = st
 	return nil
+}
+
+// instanceInfo is the public view of the instance's execution segment.
+func instanceInfo(o *options.Options) modules.InstanceInfo {
+	var info modules.InstanceInfo
+	if o == nil {
+		return info
+	}
+	if o.ExecutionSegment != nil {
+		if seg := strings.TrimSpace(*o.ExecutionSegment); seg != "0:1" {
+			info.ExecutionSegment = seg
+		}
+	}
+	if o.ExecutionSegmentSequence != nil {
+		info.ExecutionSegmentSequence = strings.TrimSpace(*o.ExecutionSegmentSequence)
+	}
+	return info
 }
 
 // interruptOn interrupts the runtime when ctx is done; the returned function

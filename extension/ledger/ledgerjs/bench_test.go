@@ -1,7 +1,6 @@
 package ledgerjs
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,10 +9,8 @@ import (
 
 	"github.com/grafana/sobek"
 
-	"github.com/tallyhq/tally/internal/executor"
-	"github.com/tallyhq/tally/internal/js"
-	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/metrics"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 // Benchmarks of the binding's hot path: begin + settle called from JS, on
@@ -84,13 +81,8 @@ func BenchmarkBeginSettle(b *testing.B) {
 		{"baseline", 1000}, {"settle", 1000}, {"baselineHttp", 1000}, {"settleHttp", 1000},
 	} {
 		b.Run(bc.fn+"/vus="+strconv.Itoa(bc.vus), func(b *testing.B) {
-			e, err := newEnv(b, b.TempDir(), benchScript, options.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
 			var pushed atomic.Int64
-			e.r.Configure(js.RunConfig{Options: &e.opts, SystemTags: metrics.DefaultSystemTags,
-				RunTags: metrics.NewTagSet(map[string]string{"testid": "b"}),
+			e, err := modulestest.New(b, benchScript, modulestest.Options{
 				Samples: metrics.PusherFunc(func(ss metrics.Samples) {
 					for _, s := range ss {
 						if strings.HasPrefix(s.Metric.Name, "ledger_") {
@@ -98,22 +90,24 @@ func BenchmarkBeginSettle(b *testing.B) {
 						}
 					}
 				})})
-			e.setup()
+			if err != nil {
+				b.Fatal(err)
+			}
+			e.Setup()
 			var seqs [100]struct {
 				atomic.Int64
 				_ [56]byte
 			}
-			vus := make([]*js.VU, bc.vus)
+			vus := make([]*modulestest.VU, bc.vus)
 			for k := range vus {
-				v := e.vu(uint64(k + 1))
+				v := e.VU(uint64(k + 1))
 				rt := v.Runtime()
 				rt.Set("seq", func(c sobek.FunctionCall) sobek.Value {
 					return rt.ToValue(seqs[c.Argument(0).ToInteger()].Add(1))
 				})
 				vus[k] = v
 			}
-			sc := &executor.Scenario{Name: "bench", Executor: "shared-iterations", Exec: bc.fn,
-				Tags: metrics.NewTagSet(map[string]string{"scenario": "bench"})}
+			sc := modulestest.Scenario{Name: "bench", Exec: bc.fn}
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuNs()
@@ -131,7 +125,7 @@ func BenchmarkBeginSettle(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if !v.RunIteration(context.Background(), &executor.Iteration{Scenario: sc}) {
+					if !v.Once(sc) {
 						b.Error("iteration interrupted")
 					}
 				}()
@@ -141,7 +135,7 @@ func BenchmarkBeginSettle(b *testing.B) {
 			if cpu0 > 0 {
 				b.ReportMetric(float64(cpuNs()-cpu0)/float64(b.N), "cpu-ns/op")
 			}
-			if l := e.root().Ledger(); bc.fn == "settle" || bc.fn == "settleHttp" {
+			if l := rootOf(b, e).Ledger(); bc.fn == "settle" || bc.fn == "settleHttp" {
 				// two per deduction (ledger_ops, ledger_credits_confirmed),
 				// the zeros at first use, and no online violation
 				if n, want := pushed.Load(), int64(2*b.N+8); n != want {
@@ -151,7 +145,7 @@ func BenchmarkBeginSettle(b *testing.B) {
 					b.Errorf("%d deductions left unknown", len(u))
 				}
 			}
-			if s := e.logs.String(); s != "" {
+			if s := e.Logs(); s != "" {
 				b.Fatalf("logs: %s", s)
 			}
 		})

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/extension/ledger"
-	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 // A whole run through the runtime: every function of the API, on a correct
@@ -24,7 +24,7 @@ func TestEveryFunction(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "j-{instance}.ndjson")
-	e, err := newEnv(t, dir, `
+	e, err := modulestest.New(t, `
 import ledger from 'k6/x/ledger';
 import { begin as namedBegin } from 'k6/x/ledger';
 ledger.configure({ run: 'r1', lowThreshold: 50, settleMs: 1, journal: `+jsString(journal)+`,
@@ -78,28 +78,28 @@ export function teardown() {
   out.push(info.run, info.instance, info.settleMs);
   ledger.exportJournal(`+jsString(filepath.Join(dir, "export.ndjson"))+`);
   globalThis.out = out;
-}`, options.Options{})
+}`, modulestest.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.setup()
-	v := e.vu(1)
-	e.iterate(v, 1)
-	got := out(v, "out").([]any)
+	e.Setup()
+	v := e.VU(1)
+	v.Iterate(1)
+	got := v.Global("out").([]any)
 	want := []any{"r1:0:1", int64(1), "alice", "ai_search", int64(5),
 		`{"id":1,"key":"r1:0:1","account":"alice","feature":"ai_search","amount":5}`,
 		"ok", "unknown", "my-key-1", "insufficient", true, false}
 	if !equalJSON(got, want) {
-		t.Errorf("iteration:\n got  %v\n want %v\nlogs: %s", got, want, e.logs)
+		t.Errorf("iteration:\n got  %v\n want %v\nlogs: %s", got, want, e.Logs())
 	}
-	td := e.teardown()
-	got = out(td, "out").([]any)
+	td := e.Teardown()
+	got = td.Global("out").([]any)
 	want = []any{true, int64(1), "alice", int64(5), "ok", int64(0), int64(0), int64(2), int64(1), int64(0),
 		"pass", int64(2), "pass", "ok", int64(0), "ledger: PASS", "ledger: PASS", "r1", "0", int64(1)}
 	if !equalJSON(got, want) {
-		t.Errorf("teardown:\n got  %v\n want %v\nlogs: %s", got, want, e.logs)
+		t.Errorf("teardown:\n got  %v\n want %v\nlogs: %s", got, want, e.Logs())
 	}
-	root := e.root()
+	root := rootOf(t, e)
 	if s := root.SummaryText(); !strings.HasPrefix(s, "ledger: PASS\n") || !strings.Contains(s, "deductions    6:") {
 		t.Errorf("summary text:\n%s", s)
 	}
@@ -216,21 +216,21 @@ export function setup() { ledger.open('a', { balance: 100 }); }
 export default function () {
   try { ` + tc.body + `; globalThis.got = 'no error'; } catch (e) { globalThis.got = e.name + ': ' + e.message; }
 }`
-			e, err := newEnv(t, t.TempDir(), script, options.Options{})
+			e, err := modulestest.New(t, script, modulestest.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			v0, err := e.r.NewVU(context.Background(), 0, 0)
+			v0, err := e.NewVU(0)
 			if err == nil {
 				err = v0.RunSetup(context.Background())
 			}
 			if err == nil {
-				vu, verr := e.r.NewVU(context.Background(), 1, 1)
+				vu, verr := e.NewVU(1)
 				if verr != nil {
 					err = verr
 				} else {
-					e.iterate(vu, 1)
-					got, _ := out(vu, "got").(string)
+					vu.Iterate(1)
+					got, _ := vu.Global("got").(string)
 					if !strings.Contains(got, tc.want) {
 						t.Errorf("got  %s\nwant %s", got, tc.want)
 					}
@@ -280,19 +280,19 @@ func TestOutcomeMapping(t *testing.T) {
 			if tc.rules != "" {
 				rules = ", rules: " + tc.rules
 			}
-			e := mustEnv(t, `import ledger from 'k6/x/ledger';
+			e := modulestest.Must(t, `import ledger from 'k6/x/ledger';
 ledger.configure({ run: 'r'`+rules+` });
 export default function () {
   ledger.open('a', { balance: 100 });
   globalThis.got = ledger.settleHttp(ledger.begin('a', { feature: 'f', amount: 5 }), `+tc.res+`);
-}`)
-			v := e.vu(1)
-			e.iterate(v, 1)
-			if got := out(v, "got"); got != tc.want {
-				t.Errorf("outcome %v, want %s\nlogs: %s", got, tc.want, e.logs)
+}`, modulestest.Options{})
+			v := e.VU(1)
+			v.Iterate(1)
+			if got := v.Global("got"); got != tc.want {
+				t.Errorf("outcome %v, want %s\nlogs: %s", got, tc.want, e.Logs())
 			}
 			var b strings.Builder
-			if err := e.root().Ledger().WriteJournal(&b); err != nil {
+			if err := rootOf(t, e).Ledger().WriteJournal(&b); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(b.String(), tc.end) {
@@ -307,7 +307,7 @@ export default function () {
 // the verdict's metrics.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	e := mustEnv(t, `import ledger from 'k6/x/ledger';
+	e := modulestest.Must(t, `import ledger from 'k6/x/ledger';
 ledger.configure({ run: 'r' });
 export function setup() { ledger.open('a', { balance: 100 }); }
 export default function () {
@@ -319,20 +319,20 @@ export default function () {
 export function teardown() {
   ledger.close('a', { balance: 95 });
   globalThis.report = ledger.verify();
-}`)
-	e.setup()
+}`, modulestest.Options{})
+	e.Setup()
 	for _, m := range ledger.Metrics {
-		if e.reg.Get(m.Name) == nil {
+		if e.Registry().Get(m.Name) == nil {
 			t.Errorf("metric %s not registered in the init context", m.Name)
 		}
 	}
-	v := e.vu(1)
-	e.iterate(v, 1)
-	e.teardown()
+	v := e.VU(1)
+	v.Iterate(1)
+	e.Teardown()
 
 	check := func(metric string, tags map[string]string, wantSum float64, wantN int) {
 		t.Helper()
-		sum, n := e.samples.sum(metric, tags)
+		sum, n := e.Samples().Sum(metric, tags)
 		if sum != wantSum || (wantN >= 0 && n != wantN) {
 			t.Errorf("%s %v: sum %v over %d samples, want %v over %d", metric, tags, sum, n, wantSum, wantN)
 		}
@@ -343,15 +343,15 @@ export function teardown() {
 			check(m.Name, map[string]string{"testid": "t1", "group": "::setup"}, 0, 1)
 		}
 	}
-	check("ledger_ops", map[string]string{"kind": "deduct", "outcome": "ok", "feature": "ai_search", "scenario": "s", "testid": "t1"}, 2, 2)
+	check("ledger_ops", map[string]string{"kind": "deduct", "outcome": "ok", "feature": "ai_search", "scenario": "default", "testid": "t1"}, 2, 2)
 	check("ledger_ops", map[string]string{"kind": "deduct", "outcome": "unknown", "feature": "rec"}, 1, 1)
-	check("ledger_credits_confirmed", map[string]string{"feature": "ai_search", "scenario": "s"}, 10, 2)
-	check("ledger_online_violations", map[string]string{"kind": "lost_update", "scenario": "s"}, 1, 1)
+	check("ledger_credits_confirmed", map[string]string{"feature": "ai_search", "scenario": "default"}, 10, 2)
+	check("ledger_online_violations", map[string]string{"kind": "lost_update", "scenario": "default"}, 1, 1)
 	check("ledger_discrepancies", map[string]string{"kind": "lost_update", "group": "::teardown"}, 2, 1)
 	check("ledger_credits_leaked", map[string]string{"group": "::teardown"}, 5, 1)
 	check("ledger_unknown_outcomes", map[string]string{"group": "::teardown"}, 1, 1)
 	check("ledger_accounts_verified", nil, 0, 1)
-	if s := e.root().SummaryText(); !strings.Contains(s, "ledger: FAIL") || !strings.Contains(s, "lost_update") {
+	if s := rootOf(t, e).SummaryText(); !strings.Contains(s, "ledger: FAIL") || !strings.Contains(s, "lost_update") {
 		t.Errorf("summary:\n%s", s)
 	}
 }
@@ -361,7 +361,7 @@ export function teardown() {
 // VU's init context agree.
 func TestSharedAcrossVUs(t *testing.T) {
 	t.Parallel()
-	e := mustEnv(t, `import ledger from 'k6/x/ledger';
+	e := modulestest.Must(t, `import ledger from 'k6/x/ledger';
 ledger.configure({ run: 'shared', instance: 'i1' });
 export function setup() { ledger.open('a', { balance: 1000 }); }
 export default function () {
@@ -376,15 +376,15 @@ export default function () {
 export function teardown() {
   ledger.close('a', { balance: 960 });
   globalThis.report = ledger.verify();
-}`)
-	e.setup()
+}`, modulestest.Options{})
+	e.Setup()
 	seen := map[int64]bool{}
 	done := make(chan []any, 4)
 	for id := uint64(1); id <= 4; id++ {
-		v := e.vu(id)
+		v := e.VU(id)
 		go func() {
-			e.iterate(v, 1)
-			done <- out(v, "ids").([]any)
+			v.Iterate(1)
+			done <- v.Global("ids").([]any)
 		}()
 	}
 	for k := 0; k < 4; k++ {
@@ -396,16 +396,16 @@ export function teardown() {
 			seen[n] = true
 		}
 	}
-	td := e.teardown()
-	r := out(td, "report").(map[string]any)
+	td := e.Teardown()
+	r := td.Global("report").(map[string]any)
 	if r["verdict"] != "pass" {
 		t.Errorf("verdict %v: %v", r["verdict"], r)
 	}
-	if n := e.root().Ledger().Unknowns(); len(n) != 0 {
+	if n := rootOf(t, e).Ledger().Unknowns(); len(n) != 0 {
 		t.Errorf("unknowns: %v", n)
 	}
 	var b strings.Builder
-	e.root().Ledger().WriteJournal(&b)
+	rootOf(t, e).Ledger().WriteJournal(&b)
 	if !strings.Contains(b.String(), `"key":"shared:i1:40"`) {
 		t.Errorf("keys are not run:instance:id:\n%.400s", b.String())
 	}
@@ -418,37 +418,37 @@ func TestDefaults(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	seg := "0:1/2"
-	e, err := newEnv(t, dir, `import ledger from 'k6/x/ledger';
+	e, err := modulestest.New(t, `import ledger from 'k6/x/ledger';
 ledger.configure({ journal: `+jsString(filepath.Join(dir, "j-{instance}-{run}.ndjson"))+` });
 export default function () {
   ledger.open('a', { balance: 10 });
   globalThis.info = ledger.info();
   globalThis.key = ledger.begin('a', { feature: 'f', amount: 1 }).key;
-}`, options.Options{ExecutionSegment: &seg})
+}`, modulestest.Options{Dir: dir, ExecutionSegment: seg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := e.vu(1)
-	e.iterate(v, 1)
-	info := out(v, "info").(map[string]any)
+	v := e.VU(1)
+	v.Iterate(1)
+	info := v.Global("info").(map[string]any)
 	run := info["run"].(string)
 	if !regexp.MustCompile(`^\d{8}T\d{6}-[0-9a-f]{6}$`).MatchString(run) || info["instance"] != "0:1/2" {
 		t.Errorf("info = %v", info)
 	}
-	if key := out(v, "key"); key != run+":0:1/2:1" {
+	if key := v.Global("key"); key != run+":0:1/2:1" {
 		t.Errorf("key = %v", key)
 	}
 	want := filepath.Join(dir, "j-0-1-2-"+run+".ndjson")
 	if info["journal"] != want {
 		t.Errorf("journal = %v, want %s", info["journal"], want)
 	}
-	if err := e.root().Close(); err != nil {
+	if err := rootOf(t, e).Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(want); err != nil {
 		t.Error(err)
 	}
-	if s := e.root().SummaryText(); s != "" {
+	if s := rootOf(t, e).SummaryText(); s != "" {
 		t.Errorf("summary without verify() = %q", s)
 	}
 }
@@ -488,7 +488,7 @@ func TestRealResponses(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
-	e := mustEnv(t, `import ledger from 'k6/x/ledger';
+	e := modulestest.Must(t, `import ledger from 'k6/x/ledger';
 import http from 'k6/http';
 ledger.configure({ run: 'r' });
 export default function () {
@@ -501,14 +501,14 @@ export default function () {
     got.push(ledger.settleHttp(op, res));
   }
   globalThis.got = got.join(',');
-}`)
-	v := e.vu(1)
-	e.iterate(v, 1)
-	if got := out(v, "got"); got != "ok,insufficient,unknown,unknown" {
-		t.Errorf("outcomes %v\nlogs: %s", got, e.logs)
+}`, modulestest.Options{})
+	v := e.VU(1)
+	v.Iterate(1)
+	if got := v.Global("got"); got != "ok,insufficient,unknown,unknown" {
+		t.Errorf("outcomes %v\nlogs: %s", got, e.Logs())
 	}
 	var b strings.Builder
-	e.root().Ledger().WriteJournal(&b)
+	rootOf(t, e).Ledger().WriteJournal(&b)
 	for _, want := range []string{`"o":"ok","bal":95,"ver":1,"tx":"tx-1","chg":5`, `"o":"insufficient","bal":2`, `"c":"timeout"`, `"o":"unknown","c":"error"`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("journal lacks %s:\n%s", want, b.String())
@@ -552,7 +552,7 @@ func TestConfigureAgreement(t *testing.T) {
 // 64th call afterwards.
 func TestStrictKeysSampled(t *testing.T) {
 	t.Parallel()
-	e := mustEnv(t, `import ledger from 'k6/x/ledger';
+	e := modulestest.Must(t, `import ledger from 'k6/x/ledger';
 ledger.configure({ run: 'r' });
 export default function () {
   ledger.open('a', { balance: 1000 });
@@ -563,11 +563,11 @@ export default function () {
     catch (e) { failed.push(k); ledger.settleHttp(op, { status: 200, body: '' }); }
   }
   globalThis.failed = failed.join(',');
-}`)
-	v := e.vu(1)
-	e.iterate(v, 1)
-	if got := out(v, "failed"); got != "3,64,128,192" {
-		t.Errorf("calls that threw: %v\nlogs: %s", got, e.logs)
+}`, modulestest.Options{})
+	v := e.VU(1)
+	v.Iterate(1)
+	if got := v.Global("failed"); got != "3,64,128,192" {
+		t.Errorf("calls that threw: %v\nlogs: %s", got, e.Logs())
 	}
 }
 
@@ -586,14 +586,14 @@ export default function () {
 }
 export function teardown() { ledger.close('` + acct + `', { balance: 45 }); ` + teardown + ` }`
 	}
-	a := mustEnv(t, script("i1", "x", "ledger.exportJournal("+jsString(other)+");"))
-	a.setup()
-	a.iterate(a.vu(1), 1)
-	a.teardown()
-	b := mustEnv(t, script("i2", "y", "ledger.merge(["+jsString(other)+"]); globalThis.report = ledger.verify();"))
-	b.setup()
-	b.iterate(b.vu(1), 1)
-	r := out(b.teardown(), "report").(map[string]any)
+	a := modulestest.Must(t, script("i1", "x", "ledger.exportJournal("+jsString(other)+");"), modulestest.Options{})
+	a.Setup()
+	a.VU(1).Iterate(1)
+	a.Teardown()
+	b := modulestest.Must(t, script("i2", "y", "ledger.merge(["+jsString(other)+"]); globalThis.report = ledger.verify();"), modulestest.Options{})
+	b.Setup()
+	b.VU(1).Iterate(1)
+	r := b.Teardown().Global("report").(map[string]any)
 	totals := r["totals"].(map[string]any)
 	if r["verdict"] != "pass" || totals["accounts"] != int64(2) || len(r["instances"].([]any)) != 2 {
 		t.Errorf("report: verdict %v, totals %v, instances %v", r["verdict"], totals, r["instances"])
@@ -605,4 +605,16 @@ export function teardown() { ledger.close('` + acct + `', { balance: 45 }); ` + 
 			t.Errorf("account %s: %v", id, a)
 		}
 	}
+}
+
+// rootOf returns the run's k6/x/ledger root module.
+func rootOf(tb testing.TB, e *modulestest.Runtime) *RootModule {
+	tb.Helper()
+	for _, m := range e.Modules() {
+		if r, ok := m.(*RootModule); ok {
+			return r
+		}
+	}
+	tb.Fatal("k6/x/ledger was not instantiated")
+	return nil
 }

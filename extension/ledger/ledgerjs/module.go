@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/extension/ledger"
-	"github.com/tallyhq/tally/internal/vustate"
 	"github.com/tallyhq/tally/modules"
 )
 
@@ -235,20 +234,11 @@ func fileSafe(s string) string {
 }
 
 // segmentOf returns the run's execution segment as given on the command
-// line or in the options, "" when there is none. It reads tally's full VU
-// state (the public modules.State does not carry the options).
+// line or in the options, "" when the instance runs the whole test.
 func segmentOf(vu modules.VU) string {
-	p, ok := vu.(vustate.Provider)
-	if !ok {
+	st := vu.State()
+	if st == nil {
 		return ""
 	}
-	st := p.FullState()
-	if st == nil || st.Options == nil || st.Options.ExecutionSegment == nil {
-		return ""
-	}
-	seg := strings.TrimSpace(*st.Options.ExecutionSegment)
-	if seg == "0:1" || seg == "" {
-		return ""
-	}
-	return seg
+	return st.Instance.ExecutionSegment
 }
