@@ -3,6 +3,11 @@
 # (unless TARGET names a running service), waits until it is healthy, runs the scenarios one after the
 # other, stops creditd (also on failure or Ctrl-C) and exits with the first non-zero status of the runs.
 #
+# Ctrl-C: a terminal sends SIGINT to the whole process group. creditd runs in a session of its own
+# (setsid), so it does not see it; tally does, stops the load once (gracefully), and runs its teardown
+# (replays, closing balances, logs, verdict) against the still running service. Only when tally has
+# exited does this script stop creditd, skip the remaining scenarios and exit with tally's status (105).
+#
 # Environment (all optional):
 #   SCENARIO       scenarios to run, in order, space or comma separated (default: normal race)
 #   PROFILE        full, quick or smoke (default: quick)
@@ -57,16 +62,24 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 129' HUP
-trap 'exit 130' INT
+trap 'exit 130' INT # until the scenarios run (below)
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 url="$TARGET"
 if [ -z "$url" ]; then
   dir="$(mktemp -d -t tally-run.XXXXXX)"
+  # In its own session: the terminal's SIGINT to our process group must not stop the service while
+  # tally's teardown still needs it; cleanup stops it once tally is done.
+  detach=""
+  if command -v setsid >/dev/null; then
+    detach=setsid
+  else
+    say "setsid not found: Ctrl-C may stop creditd before tally's teardown"
+  fi
   # shellcheck disable=SC2086 # CREDITD_FLAGS is a list of flags
-  "$BIN/creditd" --test-endpoints --store "sqlite:$dir/creditd.db" --addr "127.0.0.1:$PORT" $CREDITD_FLAGS \
-    2>"$dir/creditd.log" &
+  $detach "$BIN/creditd" --test-endpoints --store "sqlite:$dir/creditd.db" --addr "127.0.0.1:$PORT" $CREDITD_FLAGS \
+    2>"$dir/creditd.log" </dev/null &
   pid=$!
   for _ in $(seq 1 100); do # at most 10 s for the listening line
     url="$(sed -n 's/.*creditd listening"\{0,1\} url=\([^ ]*\).*/\1/p' "$dir/creditd.log" | head -n 1)"
@@ -114,7 +127,15 @@ sample() {
 
 status=0
 results=""
+interrupted=""
+# From here a SIGINT is tally's to handle (it got the same signal from the terminal): note it, let the
+# running scenario finish its teardown, run no further scenario.
+trap 'interrupted=1' INT
 for s in ${SCENARIO//,/ }; do
+  if [ -n "$interrupted" ]; then
+    results="$results $s=skipped"
+    continue
+  fi
   say "tally run -e PROFILE=$PROFILE -e BASE_URL=$url $TALLY_FLAGS scripts/$s.js"
   if [ -n "$RSS_LOG" ]; then
     # shellcheck disable=SC2086 # TALLY_FLAGS is a list of flags
@@ -133,10 +154,12 @@ for s in ${SCENARIO//,/ }; do
   results="$results $s=$rc"
   if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then status=$rc; fi
 done
+trap 'exit 130' INT
+if [ -n "$interrupted" ] && [ "$status" -eq 0 ]; then status=130; fi
 if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
   echo "run: creditd exited during the run; the end of its log:" >&2
   tail -n 20 "$dir/creditd.log" >&2
   [ "$status" -eq 0 ] && status=1
 fi
-say "exit statuses:$results (0 passed, 99 thresholds failed, 108 aborted, 107 script error)"
+say "exit statuses:$results (0 passed, 99 thresholds failed, 105 interrupted, 108 aborted, 107 script error)"
 exit "$status"
