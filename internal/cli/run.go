@@ -91,7 +91,7 @@ sends them through Go's net/http instead. Hosts under .invalid fail at once
 	fl.Int64VarP(&f.iterations, "iterations", "i", 0, "total iterations shared by the VUs")
 	fl.StringArrayVarP(&f.stages, "stage", "s", nil, "ramping stage DURATION:TARGET (repeatable)")
 	fl.StringArrayVarP(&f.envs, "env", "e", nil, "add KEY=VALUE to __ENV (repeatable)")
-	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses)")
+	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses); summary-state=FILE writes the mergeable end-of-run state for tally merge")
 	fl.StringVarP(&f.configFile, "config", "c", "", "JSON file with options")
 	fl.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as JSON to FILE")
 	fl.StringVar(&f.summaryMode, "summary-mode", "compact", "summary: compact, full or disabled")

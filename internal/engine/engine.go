@@ -154,13 +154,20 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	runTags := metrics.NewTagSet(r.opts.Tags)
 
-	outs, err := output.NewAll(r.cfg.Outputs, output.Params{Stdout: r.cfg.Stdout, Logger: r.log})
+	stateFiles, specs, err := output.SplitSummaryState(r.cfg.Outputs)
+	if err != nil {
+		return exitcode.With(exitcode.Other, err)
+	}
+	outs, err := output.NewAll(specs, output.Params{Stdout: r.cfg.Stdout, Logger: r.log})
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}
 	me, err := metricsengine.New(metricsengine.Config{
 		Registry: r.reg, Thresholds: r.opts.Thresholds, NoThresholds: r.cfg.NoThresholds,
-		Outputs: outs, Logger: r.log, Breakdown: r.cfg.SummaryMode == summary.ModeFull,
+		Outputs: outs, Logger: r.log,
+		// The summary state carries the breakdown so that merged results
+		// can print the full summary too.
+		Breakdown: r.cfg.SummaryMode == summary.ModeFull || len(stateFiles) > 0,
 	})
 	if err != nil {
 		return exitcode.WithIfNone(exitcode.InvalidConfig, err)
@@ -208,6 +215,14 @@ func (r *run) execute(ctx context.Context) error {
 		thresholdsFailed = me.EvaluateThresholds()
 	}
 	r.closeModules()
+	for _, path := range stateFiles {
+		if err := r.writeState(path, runErr); err != nil {
+			r.log.Error(err.Error())
+			if runErr == nil {
+				runErr = exitcode.WithIfNone(exitcode.Other, err)
+			}
+		}
+	}
 	if err := r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats); err != nil {
 		r.log.Error(err.Error())
 		if runErr == nil {

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/js"
 	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/runstate"
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/modules"
 )
@@ -173,4 +175,62 @@ func WriteFileAtomic(path string, data []byte) error {
 		_ = os.Remove(tmp)
 	}
 	return err
+}
+
+// journalWriter is a module that wrote a ledger journal.
+type journalWriter interface {
+	JournalPath() string
+}
+
+// writeState writes the mergeable summary state (--out summary-state=FILE)
+// atomically; runErr is how the run ended before its thresholds.
+func (r *run) writeState(path string, runErr error) error {
+	segment := options.String(r.opts.ExecutionSegment, "")
+	instance := r.cfg.Env["INSTANCE"]
+	if instance == "" {
+		instance = segment
+	}
+	if instance == "" {
+		instance = "0"
+	}
+	var elapsed time.Duration
+	if !r.startTime.IsZero() {
+		elapsed = r.endTime.Sub(r.startTime)
+	}
+	opts, err := json.Marshal(r.opts)
+	if err != nil {
+		return fmt.Errorf("--out summary-state=%s: options: %w", path, err)
+	}
+	st := &runstate.File{
+		RunID: r.cfg.Env["RUN_ID"], Instance: instance,
+		Segment: segment, Sequence: options.String(r.opts.ExecutionSegmentSequence, ""),
+		Script: r.cfg.ScriptPath, Started: r.startTime, Ended: r.endTime,
+		DurationMs: float64(elapsed) / float64(time.Millisecond),
+		Options:    opts,
+		Metrics:    r.metrics.ExportState(),
+		RootGroup:  r.root.Data(),
+		SetupData:  r.runner.SetupData(),
+		Outcome:    runstate.Outcome{Failed: r.failed},
+	}
+	if runErr != nil {
+		st.Outcome.ExitCode, st.Outcome.Error = int(exitcode.Of(runErr)), runErr.Error()
+	}
+	for _, m := range r.runner.Modules() {
+		if jw, ok := m.(journalWriter); ok {
+			if p := jw.JournalPath(); p != "" {
+				if abs, err := filepath.Abs(p); err == nil {
+					p = abs
+				}
+				st.Journals = append(st.Journals, p)
+			}
+		}
+	}
+	b, err := st.Marshal()
+	if err == nil {
+		err = WriteFileAtomic(path, b)
+	}
+	if err != nil {
+		return fmt.Errorf("--out summary-state=%s: %w", path, err)
+	}
+	return nil
 }

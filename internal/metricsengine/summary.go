@@ -83,26 +83,7 @@ func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *s
 	}
 	all := e.reg.All()
 	out := &summary.Breakdown{Groups: map[string]map[string]*summary.MetricData{}, Scenarios: map[string]map[string]*summary.MetricData{}}
-	merged := [2]map[string][]metrics.Sink{{}, {}}
-	for _, s := range e.shards {
-		s.mu.Lock()
-		for i, src := range [2]map[string]*breakSinks{s.groups, s.scenarios} {
-			for value, bs := range src {
-				dst := merged[i][value]
-				if len(dst) < len(all) {
-					dst = append(dst, make([]metrics.Sink, len(all)-len(dst))...)
-				}
-				for idx, sink := range bs.sinks {
-					if idx < len(all) {
-						dst[idx] = mergeSink(all[idx].Type, dst[idx], sink)
-					}
-				}
-				merged[i][value] = dst
-			}
-		}
-		s.mu.Unlock()
-	}
-	for i, byValue := range merged {
+	for i, byValue := range e.mergedBreakdown(len(all)) {
 		dst := out.Groups
 		if i == 1 {
 			dst = out.Scenarios
@@ -122,4 +103,30 @@ func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *s
 		}
 	}
 	return out
+}
+
+// mergedBreakdown merges the shards' per-group (index 0) and per-scenario
+// (index 1) sinks; each slice is indexed by Metric.Index, n long.
+func (e *Engine) mergedBreakdown(n int) [2]map[string][]metrics.Sink {
+	all := e.reg.All()
+	merged := [2]map[string][]metrics.Sink{{}, {}}
+	for _, s := range e.shards {
+		s.mu.Lock()
+		for i, src := range [2]map[string]*breakSinks{s.groups, s.scenarios} {
+			for value, bs := range src {
+				dst := merged[i][value]
+				if len(dst) < n {
+					dst = append(dst, make([]metrics.Sink, n-len(dst))...)
+				}
+				for idx, sink := range bs.sinks {
+					if idx < n && idx < len(all) {
+						dst[idx] = mergeSink(all[idx].Type, dst[idx], sink)
+					}
+				}
+				merged[i][value] = dst
+			}
+		}
+		s.mu.Unlock()
+	}
+	return merged
 }

@@ -62,8 +62,31 @@ type Params struct {
 	Logger *slog.Logger
 }
 
-// Types lists the output types New accepts.
-var Types = []string{"json", "csv"}
+// SummaryStateType is the --out type of the mergeable end-of-run state
+// (summary-state=FILE). The engine writes it itself, at the end of the run,
+// rather than streaming samples to it; see SplitSummaryState.
+const SummaryStateType = "summary-state"
+
+// Types lists the output types --out accepts.
+var Types = []string{"json", "csv", SummaryStateType}
+
+// SplitSummaryState separates the summary-state=FILE specs (returning their
+// files) from the specs of streaming outputs. A summary-state spec without
+// a file is an error.
+func SplitSummaryState(specs []string) (files, rest []string, err error) {
+	for _, s := range specs {
+		typ, arg, _ := strings.Cut(s, "=")
+		if strings.TrimSpace(typ) != SummaryStateType {
+			rest = append(rest, s)
+			continue
+		}
+		if strings.TrimSpace(arg) == "" {
+			return nil, nil, fmt.Errorf("--out %q: the summary-state output needs a file, e.g. --out summary-state=state-0.json", s)
+		}
+		files = append(files, arg)
+	}
+	return files, rest, nil
+}
 
 // New returns the output described by spec, `TYPE[=ARG]` as given to --out:
 // "json" (standard output), "json=FILE", "csv=FILE". Files are created (or

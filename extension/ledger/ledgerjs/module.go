@@ -98,6 +98,13 @@ func (m *RootModule) Close() error {
 	return nil
 }
 
+// JournalPath returns the journal the run's ledger writes ("" for none).
+func (m *RootModule) JournalPath() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.info.journal
+}
+
 // SummaryText renders the last verification in plain words; it is empty
 // when ledger.verify() was never called.
 func (m *RootModule) SummaryText() string {
