@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -106,7 +107,7 @@ func mergeStates(cmd *cobra.Command, env *Env, f *mergeFlags, paths []string) er
 		return exitcode.WithIfNone(exitcode.Other, err)
 	}
 	environ := envMap(env.Environ)
-	noColor := f.noColor || environ["NO_COLOR"] != "" || envBool(environ, "K6_NO_COLOR") ||
+	noColor := f.noColor || environ["NO_COLOR"] != "" || k6NoColor(environ) ||
 		env.IsTerminal == nil || !env.IsTerminal(env.Stdout)
 
 	var report *ledger.Report
@@ -194,4 +195,10 @@ func instanceList(in []runstate.Input) string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", i.File.Instance, seg))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// k6NoColor reports whether K6_NO_COLOR holds a true boolean.
+func k6NoColor(environ map[string]string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(environ["K6_NO_COLOR"]))
+	return err == nil && b
 }
