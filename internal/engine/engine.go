@@ -97,6 +97,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Results are written at the end: a path that cannot take them fails now, not after the test.
+	if err := output.CheckSpecs(cfg.Outputs); err != nil {
+		return exitcode.With(exitcode.Other, err)
+	}
+	if cfg.SummaryExport != "" {
+		if err := output.CheckFile(cfg.SummaryExport); err != nil {
+			return exitcode.With(exitcode.Other, fmt.Errorf("--summary-export %s: %w", cfg.SummaryExport, err))
+		}
+	}
 	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: summary.NewRootGroup()}
 	r.builtin = metrics.RegisterBuiltin(r.reg)
 	return r.execute(ctx)

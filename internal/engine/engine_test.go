@@ -241,3 +241,32 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Error("a missing parent directory must be an error")
 	}
 }
+
+// TestOutputPathsCheckedFirst: a --summary-export or --out file whose directory is missing (or that is a
+// directory) fails before setup runs, with exit 255 and a message naming the path.
+func TestOutputPathsCheckedFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := "export function setup() { console.log('setup ran'); }\nexport default function () {}"
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		msg    string
+	}{
+		{"summary export dir missing", func(c *Config) { c.SummaryExport = filepath.Join(dir, "nope", "s.json") }, "does not exist"},
+		{"summary export is a dir", func(c *Config) { c.SummaryExport = dir }, "is a directory"},
+		{"out json dir missing", func(c *Config) { c.Outputs = []string{"json=" + filepath.Join(dir, "nope", "o.json")} }, "--out json="},
+		{"out csv dir missing", func(c *Config) { c.Outputs = []string{"csv=" + filepath.Join(dir, "nope", "o.csv")} }, "does not exist"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runScript(t, context.Background(), script, options.Options{}, tc.mutate)
+			if r.code != exitcode.Other || r.err == nil || !strings.Contains(r.err.Error(), tc.msg) {
+				t.Fatalf("want exit %d with %q, got %d: %v", exitcode.Other, tc.msg, r.code, r.err)
+			}
+			if strings.Contains(r.stderr, "setup ran") {
+				t.Fatalf("the test ran before the output path was checked:\n%s", r.stderr)
+			}
+		})
+	}
+}
