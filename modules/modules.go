@@ -64,6 +64,39 @@ type SummaryWriter interface {
 	SummaryText() string
 }
 
+// Verdict is a module's conclusion about the run in plain words, for the
+// web dashboard and the HTML report (the ledger's integrity verdict).
+type Verdict struct {
+	// Title names what was judged, e.g. "ledger".
+	Title string `json:"title"`
+	// Outcome is "pass", "fail" or "unknown".
+	Outcome string `json:"outcome"`
+	// Headline is the verdict in one sentence.
+	Headline string `json:"headline"`
+	// Figures are the totals behind the verdict, one line each.
+	Figures []string `json:"figures"`
+	// Findings are what went wrong, one per subject (an account) and kind.
+	Findings []VerdictFinding `json:"findings"`
+	// Omitted counts findings not listed.
+	Omitted int `json:"omitted"`
+	// Notes are remarks that are not failures.
+	Notes []string `json:"notes"`
+}
+
+// VerdictFinding is one finding of a Verdict.
+type VerdictFinding struct {
+	Subject string `json:"subject"` // e.g. "account r-17"
+	Kind    string `json:"kind"`    // e.g. "lost_update"
+	Text    string `json:"text"`    // what was expected and seen, in plain words
+}
+
+// VerdictReporter is implemented by modules that reach a verdict on the run.
+// Verdict is called once the run is over (after Close); it returns nil when
+// the module has nothing to say.
+type VerdictReporter interface {
+	Verdict() *Verdict
+}
+
 // VU is what a module instance sees of the virtual user it belongs to. All
 // methods must be called on the VU's goroutine.
 type VU interface {

@@ -15,33 +15,9 @@ import (
 func WriteText(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
-	t := &r.Totals
 	p("ledger: %s\n", verdictWord(r.Verdict))
-	p("  accounts      %d: %d passed, %d failed, %d undecided\n", t.Accounts, t.Passed, t.Failed, t.Undecided)
-	c := t.Counts
-	p("  deductions    %d: %d ok, %d insufficient, %d rejected, %d unknown (%d never settled), %d resolved by replay or log\n",
-		c.Deductions, c.OK, c.Insufficient, c.Rejected, c.Unknown, c.Pending, c.Resolved)
-	p("  reads         %d\n", c.Reads)
-	p("  credits       start %d, end %d, confirmed %d, taken by unknown requests %d, still unresolved %d\n",
-		t.Start, t.End, t.Confirmed, t.UnknownTaken, t.Unresolved)
-	p("  losses        %d credits leaked, %d overcharged\n", t.Leaked, t.Overcharged)
-	if r.Deep.Mode != DeepOff.String() {
-		p("  deep check    %d linearizable, %d not, %d out of budget, %d skipped (%s)\n",
-			r.Deep.OK, r.Deep.Illegal, r.Deep.Unknown, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))
-	}
-	if n := r.DiscrepancyCount(); n > 0 {
-		var parts []string
-		for _, k := range Kinds {
-			if c := r.Discrepancies[k]; c > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", k, c))
-			}
-		}
-		p("  discrepancies %d: %s\n", n, strings.Join(parts, ", "))
-	} else {
-		p("  discrepancies 0\n")
-	}
-	if len(r.Instances) > 1 {
-		p("  instances     %s\n", strings.Join(r.Instances, ", "))
+	for _, line := range r.Figures() {
+		p("  %s\n", line)
 	}
 	ids := r.AccountIDs()
 	first := true
@@ -93,6 +69,64 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// Figures returns the totals of a report in plain words, one line each, as
+// WriteText shows them under the verdict: accounts, deductions, reads,
+// credits, losses, the deep check, discrepancies by kind and the instances.
+func (r *Report) Figures() []string {
+	var out []string
+	p := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	t := &r.Totals
+	p("accounts      %d: %d passed, %d failed, %d undecided", t.Accounts, t.Passed, t.Failed, t.Undecided)
+	c := t.Counts
+	p("deductions    %d: %d ok, %d insufficient, %d rejected, %d unknown (%d never settled), %d resolved by replay or log",
+		c.Deductions, c.OK, c.Insufficient, c.Rejected, c.Unknown, c.Pending, c.Resolved)
+	p("reads         %d", c.Reads)
+	p("credits       start %d, end %d, confirmed %d, taken by unknown requests %d, still unresolved %d",
+		t.Start, t.End, t.Confirmed, t.UnknownTaken, t.Unresolved)
+	p("losses        %d credits leaked, %d overcharged", t.Leaked, t.Overcharged)
+	if r.Deep.Mode != DeepOff.String() {
+		p("deep check    %d linearizable, %d not, %d out of budget, %d skipped (%s)",
+			r.Deep.OK, r.Deep.Illegal, r.Deep.Unknown, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))
+	}
+	if n := r.DiscrepancyCount(); n > 0 {
+		var parts []string
+		for _, k := range Kinds {
+			if c := r.Discrepancies[k]; c > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, c))
+			}
+		}
+		p("discrepancies %d: %s", n, strings.Join(parts, ", "))
+	} else {
+		p("discrepancies 0")
+	}
+	if len(r.Instances) > 1 {
+		p("instances     %s", strings.Join(r.Instances, ", "))
+	}
+	return out
+}
+
+// Headline is the verdict in one sentence.
+func (r *Report) Headline() string { return "ledger: " + verdictWord(r.Verdict) }
+
+// Text describes a finding in plain words on one line: the class, the
+// credits involved, what was expected and what was seen, the operations
+// and the note.
+func (f *Finding) Text() string {
+	var b strings.Builder
+	b.WriteString(strings.ReplaceAll(f.Kind, "_", " "))
+	if f.Credits != 0 {
+		fmt.Fprintf(&b, ", %s", plural(f.Credits, "credit"))
+	}
+	fmt.Fprintf(&b, ": expected %s; seen %s", f.Expected, f.Seen)
+	if len(f.Ops) > 0 {
+		fmt.Fprintf(&b, " (operations %s)", strings.Join(f.Ops, " "))
+	}
+	if f.Detail != "" {
+		fmt.Fprintf(&b, ". %s", f.Detail)
+	}
+	return b.String()
 }
 
 func verdictWord(v Verdict) string {

@@ -383,3 +383,25 @@ func (e *Engine) FailedThresholds() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ThresholdStatus is one threshold at its last evaluation.
+type ThresholdStatus struct {
+	Metric    string  // the thresholds key as written, e.g. "http_req_duration{name:x}"
+	Source    string  // the expression, e.g. "p(95)<500"
+	OK        bool    // passed at the last evaluation
+	Evaluated bool    // evaluated at least once (its metric had samples)
+	Value     float64 // the statistic's value at the last evaluation
+}
+
+// ThresholdStatuses returns every threshold's state, in definition order.
+// It is safe to call while the run goes on (the web dashboard polls it).
+func (e *Engine) ThresholdStatuses() []ThresholdStatus {
+	e.thMu.Lock()
+	defer e.thMu.Unlock()
+	out := make([]ThresholdStatus, 0, len(e.states))
+	for _, st := range e.states {
+		out = append(out, ThresholdStatus{Metric: st.set.Key, Source: st.th.Source, OK: st.ok || !st.evaluated,
+			Evaluated: st.evaluated, Value: st.value})
+	}
+	return out
+}

@@ -404,3 +404,36 @@ func TestNewOutputStartError(t *testing.T) {
 		t.Fatalf("New() error = %v (code %d), want one naming the file with code 255", err, exitcode.Of(err))
 	}
 }
+
+func TestThresholdStatuses(t *testing.T) {
+	r := newRun(t, map[string]any{
+		"http_reqs":              []string{"count>1"},
+		"http_req_duration{a:b}": []string{"max<10", "avg<5"},
+	}, nil)
+	st := r.eng.ThresholdStatuses()
+	if len(st) != 3 {
+		t.Fatalf("got %d statuses, want 3: %+v", len(st), st)
+	}
+	for _, s := range st {
+		if s.Evaluated || !s.OK {
+			t.Errorf("before any evaluation: %+v, want not evaluated and ok", s)
+		}
+	}
+	r.add("http_reqs", 1, nil)
+	r.add("http_req_duration", 20, map[string]string{"a": "b"})
+	r.finish(time.Second, nil)
+	byKey := map[string]metricsengine.ThresholdStatus{}
+	for _, s := range r.eng.ThresholdStatuses() {
+		byKey[s.Metric+" "+s.Source] = s
+	}
+	for key, want := range map[string]bool{"http_reqs count>1": false, "http_req_duration{a:b} max<10": false,
+		"http_req_duration{a:b} avg<5": false} {
+		s, ok := byKey[key]
+		if !ok || !s.Evaluated || s.OK != want {
+			t.Errorf("%s: %+v (found %v), want evaluated, ok=%v", key, s, ok, want)
+		}
+	}
+	if v := byKey["http_req_duration{a:b} max<10"].Value; v != 20 {
+		t.Errorf("max value = %v, want 20", v)
+	}
+}

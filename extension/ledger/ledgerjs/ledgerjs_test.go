@@ -354,6 +354,12 @@ export function teardown() {
 	if s := rootOf(t, e).SummaryText(); !strings.Contains(s, "ledger: FAIL") || !strings.Contains(s, "lost_update") {
 		t.Errorf("summary:\n%s", s)
 	}
+	verdict := e.root().Verdict()
+	if v := verdict; v == nil || v.Outcome != "fail" || v.Headline != "ledger: FAIL" || len(v.Findings) == 0 ||
+		v.Findings[0].Kind != "lost_update" || !strings.HasPrefix(v.Findings[0].Subject, "account ") ||
+		!strings.Contains(v.Findings[0].Text, "expected ") || !strings.Contains(strings.Join(v.Figures, "\n"), "discrepancies ") {
+		t.Errorf("verdict: %+v", verdict)
+	}
 }
 
 // One Ledger serves every VU: ids are unique across VUs, an account opened
@@ -450,6 +456,9 @@ export default function () {
 	}
 	if s := rootOf(t, e).SummaryText(); s != "" {
 		t.Errorf("summary without verify() = %q", s)
+	}
+	if v := e.root().Verdict(); v != nil {
+		t.Errorf("verdict without verify() = %+v", v)
 	}
 }
 

@@ -66,10 +66,11 @@ type runInfo struct {
 }
 
 var (
-	_ modules.Module        = (*RootModule)(nil)
-	_ modules.Closer        = (*RootModule)(nil)
-	_ modules.SummaryWriter = (*RootModule)(nil)
-	_ ledger.Observer       = (*RootModule)(nil)
+	_ modules.Module          = (*RootModule)(nil)
+	_ modules.Closer          = (*RootModule)(nil)
+	_ modules.SummaryWriter   = (*RootModule)(nil)
+	_ modules.VerdictReporter = (*RootModule)(nil)
+	_ ledger.Observer         = (*RootModule)(nil)
 )
 
 // New returns a root with the system clock, randomness and host name.
@@ -119,6 +120,38 @@ func (m *RootModule) SummaryText() string {
 		return "ledger: " + err.Error()
 	}
 	return b.String()
+}
+
+// maxVerdictFindings bounds the findings a Verdict lists (the HTML report
+// stays small); the others are counted in Omitted.
+const maxVerdictFindings = 500
+
+// Verdict returns the last verification for reports: the verdict, its
+// figures and every finding per account in plain words (up to
+// maxVerdictFindings). It is nil when ledger.verify() was never called.
+func (m *RootModule) Verdict() *modules.Verdict {
+	r := m.lastReport()
+	if r == nil {
+		return nil
+	}
+	v := &modules.Verdict{Title: "ledger", Outcome: string(r.Verdict), Headline: r.Headline(), Figures: r.Figures(),
+		Notes: append([]string(nil), r.Notes...)}
+	for _, id := range r.AccountIDs() {
+		a := r.Accounts[id]
+		v.Omitted += a.Omitted
+		for i := range a.Anomalies {
+			if len(v.Findings) == maxVerdictFindings {
+				v.Omitted++
+				continue
+			}
+			f := &a.Anomalies[i]
+			v.Findings = append(v.Findings, modules.VerdictFinding{Subject: "account " + id, Kind: f.Kind, Text: f.Text()})
+		}
+		for _, n := range a.Notes {
+			v.Notes = append(v.Notes, fmt.Sprintf("account %s: %s", id, n))
+		}
+	}
+	return v
 }
 
 func (m *RootModule) setLast(r *ledger.Report) {
