@@ -354,7 +354,7 @@ export function teardown() {
 	if s := rootOf(t, e).SummaryText(); !strings.Contains(s, "ledger: FAIL") || !strings.Contains(s, "lost_update") {
 		t.Errorf("summary:\n%s", s)
 	}
-	verdict := e.root().Verdict()
+	verdict := rootOf(t, e).Verdict()
 	if v := verdict; v == nil || v.Outcome != "fail" || v.Headline != "ledger: FAIL" || len(v.Findings) == 0 ||
 		v.Findings[0].Kind != "lost_update" || !strings.HasPrefix(v.Findings[0].Subject, "account ") ||
 		!strings.Contains(v.Findings[0].Text, "expected ") || !strings.Contains(strings.Join(v.Figures, "\n"), "discrepancies ") {
@@ -457,7 +457,7 @@ export default function () {
 	if s := rootOf(t, e).SummaryText(); s != "" {
 		t.Errorf("summary without verify() = %q", s)
 	}
-	if v := e.root().Verdict(); v != nil {
+	if v := rootOf(t, e).Verdict(); v != nil {
 		t.Errorf("verdict without verify() = %+v", v)
 	}
 }
