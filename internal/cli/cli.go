@@ -102,7 +102,7 @@ Exit codes follow k6: 0 success, 99 thresholds failed, 104 invalid options,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return exitcode.With(exitcode.Other, &usageError{err})
 	})
-	root.AddCommand(newRunCmd(env), newVersionCmd(), newLedgerCmd(env), newMergeCmd(env))
+	root.AddCommand(newRunCmd(env), newArchiveCmd(env), newInspectCmd(env), newVersionCmd(), newLedgerCmd(env), newMergeCmd(env))
 	return root
 }
 

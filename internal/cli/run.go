@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tallyhq/tally/internal/archive"
 	"github.com/tallyhq/tally/internal/engine"
 	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/logging"
@@ -86,18 +88,33 @@ sends them through Go's net/http instead. Hosts under .invalid fail at once
 	}
 	fl := cmd.Flags()
 	fl.SortFlags = false
+	addOptionFlags(fl, f)
+	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses); summary-state=FILE writes the mergeable end-of-run state for tally merge")
+	fl.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as JSON to FILE")
+	fl.StringVar(&f.summaryMode, "summary-mode", "compact", "summary: compact, full or disabled")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fl.StringVar(&f.logOutput, "log-output", "stderr", "where logs go: stderr, stdout, none or file=PATH")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text, json or raw")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging (includes console.debug)")
+	fl.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")
+	fl.BoolVar(&f.noSummary, "no-summary", false, "removed in k6 v1: use --summary-mode=disabled")
+	fl.BoolVar(&f.noUsageReport, "no-usage-report", false, "accepted for compatibility (tally never reports usage)")
+	_ = fl.MarkHidden("no-summary")
+	_ = fl.MarkHidden("no-usage-report")
+	return cmd
+}
+
+// addOptionFlags registers the flags that set test options, -e, --config
+// and --include-system-env-vars: shared by run, archive and inspect.
+func addOptionFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.Int64VarP(&f.vus, "vus", "u", 1, "number of virtual users")
 	fl.StringVarP(&f.duration, "duration", "d", "", "test duration, e.g. 30s or 1m30s")
 	fl.Int64VarP(&f.iterations, "iterations", "i", 0, "total iterations shared by the VUs")
 	fl.StringArrayVarP(&f.stages, "stage", "s", nil, "ramping stage DURATION:TARGET (repeatable)")
 	fl.StringArrayVarP(&f.envs, "env", "e", nil, "add KEY=VALUE to __ENV (repeatable)")
-	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses); summary-state=FILE writes the mergeable end-of-run state for tally merge")
 	fl.StringVarP(&f.configFile, "config", "c", "", "JSON file with options")
-	fl.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as JSON to FILE")
-	fl.StringVar(&f.summaryMode, "summary-mode", "compact", "summary: compact, full or disabled")
 	fl.StringVar(&f.summaryTrendStats, "summary-trend-stats", "", "trend statistics in the summary, e.g. avg,p(95),p(99.9),count")
 	fl.StringVar(&f.summaryTimeUnit, "summary-time-unit", "", "time unit of trend values in the summary: s, ms or us")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	fl.BoolVar(&f.noColor, "no-color", false, "no ANSI colours")
 	fl.StringVar(&f.httpDebug, "http-debug", "", "log every HTTP request and response (full: with bodies)")
 	fl.Lookup("http-debug").NoOptDefVal = "headers"
@@ -105,12 +122,8 @@ sends them through Go's net/http instead. Hosts under .invalid fail at once
 	fl.StringVar(&f.systemTags, "system-tags", "", "comma-separated system tags to attach to samples")
 	fl.StringVar(&f.segment, "execution-segment", "", "run only this segment of the test, e.g. 1/2:1")
 	fl.StringVar(&f.sequence, "execution-segment-sequence", "", "all segments of a distributed run, e.g. 0,1/3,2/3,1")
-	fl.StringVar(&f.logOutput, "log-output", "stderr", "where logs go: stderr, stdout, none or file=PATH")
-	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text, json or raw")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging (includes console.debug)")
 	fl.BoolVar(&f.noSetup, "no-setup", false, "do not run setup()")
 	fl.BoolVar(&f.noTeardown, "no-teardown", false, "do not run teardown()")
-	fl.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")
 	fl.BoolVarP(&f.throw, "throw", "w", false, "throw on failed requests and bad metric values instead of logging")
 	fl.Int64Var(&f.maxRedirects, "max-redirects", options.DefaultMaxRedirects, "redirects followed per request")
 	fl.Int64Var(&f.batch, "batch", options.DefaultBatch, "parallel requests per http.batch() call")
@@ -123,11 +136,6 @@ sends them through Go's net/http instead. Hosts under .invalid fail at once
 	fl.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not verify TLS certificates")
 	fl.StringVar(&f.minIterationDuration, "min-iteration-duration", "", "minimum duration of an iteration")
 	fl.BoolVar(&f.includeSystemEnv, "include-system-env-vars", true, "pass the system environment to __ENV")
-	fl.BoolVar(&f.noSummary, "no-summary", false, "removed in k6 v1: use --summary-mode=disabled")
-	fl.BoolVar(&f.noUsageReport, "no-usage-report", false, "accepted for compatibility (tally never reports usage)")
-	_ = fl.MarkHidden("no-summary")
-	_ = fl.MarkHidden("no-usage-report")
-	return cmd
 }
 
 func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
@@ -159,55 +167,9 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 		logger.Warn(w)
 	}
 
-	scriptEnv := map[string]string{}
-	if f.includeSystemEnv {
-		for k, v := range environ {
-			scriptEnv[k] = v
-		}
-	}
-	for _, kv := range f.envs {
-		k, v, _ := strings.Cut(kv, "=")
-		if !envNameRE.MatchString(k) {
-			return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid -e %q: names must match %s", kv, envNameRE)})
-		}
-		scriptEnv[k] = v
-	}
-
-	var source []byte
-	if path == "-" {
-		source, err = io.ReadAll(env.Stdin)
-	} else {
-		source, err = os.ReadFile(path)
-	}
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return exitcode.Errorf(exitcode.Other, "script %s does not exist", path)
-		}
-		return exitcode.Errorf(exitcode.Other, "could not read the script %s: %v", path, err)
-	}
-
-	cli, err := cliOptions(fl, f)
+	cfg, _, err := scriptConfig(env, fl, f, environ, path, logger)
 	if err != nil {
 		return err
-	}
-	envOpts, err := options.FromEnv(func(k string) (string, bool) { v, ok := environ[k]; return v, ok })
-	if err != nil {
-		return exitcode.With(exitcode.InvalidConfig, err)
-	}
-	var fileOpts options.Options
-	if f.configFile != "" {
-		b, err := os.ReadFile(f.configFile)
-		if err != nil {
-			return exitcode.Errorf(exitcode.Other, "could not read the config file: %v", err)
-		}
-		var warnings []string
-		fileOpts, warnings, err = options.Parse(b)
-		for _, w := range warnings {
-			logger.Warn(fmt.Sprintf("%s: %s", f.configFile, w))
-		}
-		if err != nil {
-			return exitcode.With(exitcode.InvalidConfig, fmt.Errorf("%s: %w", f.configFile, err))
-		}
 	}
 
 	noColor := f.noColor || environ["NO_COLOR"] != ""
@@ -218,15 +180,84 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 
 	ctx, stop := signalContext(env, logger)
 	defer stop()
-	return engine.Run(ctx, engine.Config{
-		ScriptPath: path, Source: source, Env: scriptEnv,
-		ConfigFile: fileOpts, EnvOptions: envOpts, CLI: cli,
-		Outputs: f.outs, SummaryExport: f.summaryExport, SummaryMode: f.summaryMode,
-		NoThresholds: f.noThresholds, Quiet: f.quiet, NoColor: noColor, Verbose: f.verbose,
-		Stdout: env.Stdout, Stderr: stderr, StdoutTTY: isTTY(env.Stdout), StderrTTY: stderrTTY,
-		TerminalWidth: width, Logger: logger,
-		Version: version(), TuneGC: true, Getenv: func(k string) (string, bool) { v, ok := environ[k]; return v, ok },
-	})
+	cfg.Outputs, cfg.SummaryExport, cfg.SummaryMode = f.outs, f.summaryExport, f.summaryMode
+	cfg.NoThresholds, cfg.Quiet, cfg.NoColor = f.noThresholds, f.quiet, noColor
+	cfg.Stdout, cfg.Stderr, cfg.StdoutTTY, cfg.StderrTTY = env.Stdout, stderr, isTTY(env.Stdout), stderrTTY
+	cfg.TerminalWidth, cfg.TuneGC = width, true
+	cfg.Getenv = func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
+	return engine.Run(ctx, cfg)
+}
+
+// scriptConfig reads the script (a file, - for stdin, or an archive made by
+// `tally archive`) and the option layers of the config file, the K6_*
+// variables and the flags: the part of an engine.Config that run, archive
+// and inspect share. flagEnv are the -e variables alone.
+func scriptConfig(env *Env, fl *pflag.FlagSet, f *runFlags, environ map[string]string, path string,
+	logger *slog.Logger) (cfg engine.Config, flagEnv map[string]string, err error) {
+	var source []byte
+	if path == "-" {
+		source, err = io.ReadAll(env.Stdin)
+	} else {
+		source, err = os.ReadFile(path)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return cfg, nil, exitcode.Errorf(exitcode.Other, "script %s does not exist", path)
+		}
+		return cfg, nil, exitcode.Errorf(exitcode.Other, "could not read the script %s: %v", path, err)
+	}
+	cfg.ScriptPath, cfg.Source = path, source
+
+	scriptEnv := map[string]string{}
+	if f.includeSystemEnv {
+		for k, v := range environ {
+			scriptEnv[k] = v
+		}
+	}
+	if archive.IsArchive(source) {
+		a, err := archive.Read(bytes.NewReader(source))
+		if err != nil {
+			return cfg, nil, exitcode.Errorf(exitcode.Other, "%s: %v", path, err)
+		}
+		cfg.ScriptPath, cfg.Source, cfg.ReadFile, cfg.ArchiveOptions = a.Entry, a.Files[a.Entry], a.ReadFile, &a.Options
+		for k, v := range a.Env {
+			scriptEnv[k] = v
+		}
+		logger.Debug(fmt.Sprintf("running %s from the archive %s (made by tally %s)", a.Entry, path, a.Version))
+	}
+	flagEnv = map[string]string{}
+	for _, kv := range f.envs {
+		k, v, _ := strings.Cut(kv, "=")
+		if !envNameRE.MatchString(k) {
+			return cfg, nil, exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid -e %q: names must match %s", kv, envNameRE)})
+		}
+		scriptEnv[k], flagEnv[k] = v, v
+	}
+	cfg.Env = scriptEnv
+
+	if cfg.CLI, err = cliOptions(fl, f); err != nil {
+		return cfg, nil, err
+	}
+	cfg.EnvOptions, err = options.FromEnv(func(k string) (string, bool) { v, ok := environ[k]; return v, ok })
+	if err != nil {
+		return cfg, nil, exitcode.With(exitcode.InvalidConfig, err)
+	}
+	if f.configFile != "" {
+		b, err := os.ReadFile(f.configFile)
+		if err != nil {
+			return cfg, nil, exitcode.Errorf(exitcode.Other, "could not read the config file: %v", err)
+		}
+		var warnings []string
+		cfg.ConfigFile, warnings, err = options.Parse(b)
+		for _, w := range warnings {
+			logger.Warn(fmt.Sprintf("%s: %s", f.configFile, w))
+		}
+		if err != nil {
+			return cfg, nil, exitcode.With(exitcode.InvalidConfig, fmt.Errorf("%s: %w", f.configFile, err))
+		}
+	}
+	cfg.Logger, cfg.Verbose, cfg.Version = logger, f.verbose, version()
+	return cfg, flagEnv, nil
 }
 
 // applyCommandEnv fills the run settings the user did not give as flags

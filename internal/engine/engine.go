@@ -58,6 +58,13 @@ type Config struct {
 	// gcPercentFor); Getenv tells whether the user set GOGC.
 	TuneGC bool
 	Getenv func(string) (string, bool)
+
+	// ReadFile reads the files the script imports and open()s; nil means
+	// the file system (a run from an archive reads from the archive).
+	ReadFile func(path string) ([]byte, error)
+	// ArchiveOptions, when set, are used in place of the options the
+	// script exports: the options an archive was made with.
+	ArchiveOptions *options.Options
 }
 
 // Defaults of the lifecycle timeouts.
@@ -111,39 +118,75 @@ func Run(ctx context.Context, cfg Config) error {
 	return r.execute(ctx)
 }
 
-func (r *run) execute(ctx context.Context) error {
-	// Load and evaluate the init context once to read options.
+// Resolve loads the script, evaluates its init context once and returns
+// the consolidated options as the run would use them (the shortcuts turned
+// into scenarios, as test.options shows them), without running anything.
+func Resolve(ctx context.Context, cfg Config) (options.Options, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: summary.NewRootGroup()}
+	r.builtin = metrics.RegisterBuiltin(r.reg)
+	vu0, _, err := r.load(ctx)
+	if err != nil {
+		return options.Options{}, err
+	}
+	vu0.Release()
+	return r.opts, nil
+}
+
+// load compiles the script, evaluates the init context once (VU 0) and
+// consolidates the options into r.opts, with the shortcuts turned into
+// scenarios. The caller releases the returned VU.
+func (r *run) load(ctx context.Context) (*js.VU, []executor.Config, error) {
 	runner, err := js.New(js.Config{
 		Path: r.cfg.ScriptPath, Source: r.cfg.Source, Env: r.cfg.Env,
 		Registry: r.reg, Builtin: r.builtin, Root: r.root, Logger: r.log,
-		Debug: r.cfg.Verbose,
+		Debug: r.cfg.Verbose, ReadFile: r.cfg.ReadFile,
 	})
 	if err != nil {
-		return exitcode.With(exitcode.ScriptException, fmt.Errorf("could not load %s: %w", r.cfg.ScriptPath, err))
+		return nil, nil, exitcode.With(exitcode.ScriptException, fmt.Errorf("could not load %s: %w", r.cfg.ScriptPath, err))
 	}
 	r.runner = runner
 	vu0, err := runner.NewVU(ctx, 0, 0)
 	if err != nil {
-		return initError(err)
+		return nil, nil, initError(err)
 	}
-	defer vu0.Release()
+	fail := func(err error) (*js.VU, []executor.Config, error) {
+		vu0.Release()
+		return nil, nil, err
+	}
 	if len(runner.Exports()) == 0 || !anyFunction(vu0, runner.Exports()) {
-		return exitcode.Errorf(exitcode.Other, "%s exports no function: export a default function (or the functions your scenarios name in exec)", r.cfg.ScriptPath)
+		return fail(exitcode.Errorf(exitcode.Other, "%s exports no function: export a default function (or the functions your scenarios name in exec)", r.cfg.ScriptPath))
 	}
-
 	if err := r.consolidate(vu0); err != nil {
-		return err
+		return fail(err)
 	}
 	for _, w := range executor.ShortcutWarnings(r.opts) {
 		r.log.Warn(w)
 	}
 	scenarios, err := executor.Derive(r.opts, vu0.ExportedFunction)
 	if err != nil {
-		return configError(err)
+		return fail(configError(err))
 	}
 	// test.options shows the shortcuts turned into scenarios, as k6 does.
 	r.opts.Scenarios = executor.ConfigsJSON(scenarios)
 	r.opts.VUs, r.opts.Iterations, r.opts.Duration, r.opts.Stages = nil, nil, nil, nil
+	return vu0, scenarios, nil
+}
+
+func (r *run) execute(ctx context.Context) error {
+	// Load and evaluate the init context once to read options.
+	vu0, scenarios, err := r.load(ctx)
+	if err != nil {
+		return err
+	}
+	defer vu0.Release()
+	runner := r.runner
+	if r.opts.UserAgent == nil && r.cfg.Version != "" {
+		ua := "tally/" + r.cfg.Version
+		r.opts.UserAgent = &ua
+	}
 
 	trendStats := r.opts.SummaryTrendStats
 	if len(trendStats) == 0 {
@@ -447,16 +490,22 @@ func (r *run) abortFromThresholds(err error) {
 
 // consolidate merges the option layers with the script's options.
 func (r *run) consolidate(vu0 *js.VU) error {
-	raw, err := vu0.OptionsJSON()
-	if err != nil {
-		return exitcode.With(exitcode.InvalidConfig, err)
-	}
-	script, warnings, err := options.Parse(raw)
-	for _, w := range warnings {
-		r.log.Warn(w)
-	}
-	if err != nil {
-		return exitcode.With(exitcode.InvalidConfig, err)
+	var script options.Options
+	if r.cfg.ArchiveOptions != nil {
+		script = *r.cfg.ArchiveOptions
+	} else {
+		raw, err := vu0.OptionsJSON()
+		if err != nil {
+			return exitcode.With(exitcode.InvalidConfig, err)
+		}
+		var warnings []string
+		script, warnings, err = options.Parse(raw)
+		for _, w := range warnings {
+			r.log.Warn(w)
+		}
+		if err != nil {
+			return exitcode.With(exitcode.InvalidConfig, err)
+		}
 	}
 	o := options.Options{}.Apply(r.cfg.ConfigFile).Apply(script).Apply(r.cfg.EnvOptions).Apply(r.cfg.CLI)
 	// k6: --vus alone on the command line also replaces script scenarios.
@@ -464,10 +513,6 @@ func (r *run) consolidate(vu0 *js.VU) error {
 	if cli.VUs != nil && cli.Duration == nil && cli.Iterations == nil && cli.Stages == nil && o.Scenarios != nil {
 		r.log.Warn("--vus was given on the command line: the script's scenarios are replaced by one shared-iterations scenario")
 		o.Scenarios = nil
-	}
-	if o.UserAgent == nil && r.cfg.Version != "" {
-		ua := "tally/" + r.cfg.Version
-		o.UserAgent = &ua
 	}
 	r.opts = o
 	return nil
