@@ -127,14 +127,18 @@ type result struct {
 	stdout, stderr string
 }
 
-// tally runs `tally run` on a scenario of scripts/ with the smoke profile against url; the run is killed
-// after 4 minutes.
+// tally runs `tally run` on a scenario of scripts/ with the smoke profile against url, with env as -e
+// NAME=value (or as flags when they start with --); the run is killed after 4 minutes.
 func tally(t *testing.T, script, url string, env ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	args := []string{"run", "--no-color", "-q", "-e", "PROFILE=smoke", "-e", "BASE_URL=" + url}
 	for _, e := range env {
+		if strings.HasPrefix(e, "--") { // a flag (--name=value), not a variable
+			args = append(args, e)
+			continue
+		}
 		args = append(args, "-e", e)
 	}
 	args = append(args, filepath.Join("scripts", script))

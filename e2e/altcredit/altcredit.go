@@ -81,12 +81,21 @@ type Service struct {
 	mu       sync.Mutex
 	accounts map[string]*account
 	tokens   map[string]string // token -> account id
+	issued   []string          // every token issued, deleted accounts' too
 	seq      int64
 }
 
 // New returns an empty service with the given bugs.
 func New(bugs Bugs) *Service {
 	return &Service{bugs: bugs, accounts: map[string]*account{}, tokens: map[string]string{}}
+}
+
+// Tokens returns every token the service has issued (for tests that look for leaks).
+func (s *Service) Tokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.issued))
+	return append(out, s.issued...)
 }
 
 // Handler returns the service's HTTP API.
@@ -132,6 +141,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	}
 	s.accounts[in.Account] = &account{balance: *in.Credits, keys: map[string]*receipt{}}
 	s.tokens[tok] = in.Account
+	s.issued = append(s.issued, tok)
 	reply(w, 201, map[string]any{"access_token": tok, "data": map[string]any{"available": *in.Credits}})
 }
 

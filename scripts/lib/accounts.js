@@ -3,6 +3,7 @@
 
 import http from 'k6/http';
 import exec from 'k6/execution';
+import ledger from 'k6/x/ledger';
 import { describe, ok } from './credit.js';
 
 // checkHealth stops the run (test.abort, exit code 108) with a clear message when the service is down.
@@ -46,13 +47,18 @@ export function forEachBatch(api, items, make, done) {
   }
 }
 
-// provision returns n accounts [{id, token}] for the run: created with `credits` through the test
-// endpoint (names userPrefix + tag + label + index), or, without test endpoints, the configured
-// pre-provisioned accounts (all of them; scenarios map VUs onto them round-robin).
+// provision returns n accounts [{id}] for the run: created with `credits` through the test endpoint
+// (names userPrefix + tag + label + index), or, without test endpoints, the configured pre-provisioned
+// accounts (all of them; scenarios map VUs onto them round-robin). Tokens go to the ledger's memory
+// (ledger.setToken), not into the returned accounts: setup's data ends up in --summary-export and in
+// handleSummary's data, and a bearer token must not.
 export function provision(api, n, credits, tag, label) {
   const cfg = api.cfg;
   if (!cfg.testEndpoints) {
-    return cfg.accounts.map((a) => ({ id: a.id, token: a.token }));
+    return cfg.accounts.map((a) => {
+      ledger.setToken(a.id, a.token);
+      return { id: a.id };
+    });
   }
   const ids = [];
   for (let i = 0; i < n; i++) ids.push(`${cfg.userPrefix}${tag}-${label}${i}`);
@@ -65,7 +71,8 @@ export function provision(api, n, credits, tag, label) {
       if (ok(res)) hint = ` The answer has no token at fields.token ("${cfg.fields.token}"): set fields.token.`;
       exec.test.abort(`cannot create test account ${id}: POST ${api.url('createUser')} gave ${describe(res)}.${hint}`);
     }
-    accounts.push({ id, token });
+    ledger.setToken(id, token);
+    accounts.push({ id });
   });
   return accounts;
 }

@@ -4,9 +4,11 @@
 // and the summary speak per endpoint: http_req_duration{name:deduct}.
 //
 // Methods ending in Req return a request for http.batch ({method, url, body, params}); the others send it.
-// An account is {id, token}.
+// An account is {id}: its token is kept in the ledger's memory (ledger.setToken in setup, ledger.token
+// here), never in the setup data, which k6 writes into --summary-export and handleSummary's data.
 
 import http from 'k6/http';
+import ledger from 'k6/x/ledger';
 
 // NAMES are the endpoint tags, by configuration path key.
 export const NAMES = {
@@ -75,8 +77,9 @@ export class Client {
 
   params(key, acct, extra) {
     const headers = { 'Content-Type': 'application/json' };
-    if (acct && acct.token) {
-      headers[this.cfg.auth.header] = this.cfg.auth.value.replace('{token}', acct.token);
+    const token = acct ? acct.token || ledger.token(acct.id) : undefined;
+    if (token) {
+      headers[this.cfg.auth.header] = this.cfg.auth.value.replace('{token}', token);
     }
     if (extra && extra.idempotencyKey) {
       headers[this.cfg.idempotencyHeader] = extra.idempotencyKey;

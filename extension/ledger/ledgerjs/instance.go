@@ -95,6 +95,8 @@ func (i *instance) Exports() modules.Exports {
 		"text":          i.text,
 		"waitSettled":   i.waitSettled,
 		"info":          i.info,
+		"setToken":      i.setToken,
+		"token":         i.token,
 	}}
 }
 

@@ -627,3 +627,34 @@ func rootOf(tb testing.TB, e *modulestest.Runtime) *RootModule {
 	tb.Fatal("k6/x/ledger was not instantiated")
 	return nil
 }
+
+// Tokens kept with setToken in setup are read by every VU with token(),
+// and appear in no journal line.
+func TestTokensShared(t *testing.T) {
+	t.Parallel()
+	e := modulestest.Must(t, `import ledger from 'k6/x/ledger';
+ledger.configure({ run: 'tok', instance: 'i1' });
+export function setup() {
+  ledger.open('a', { balance: 10 });
+  ledger.setToken('a', 'secret-abc');
+  return { accounts: [{ id: 'a' }] };
+}
+export default function (data) {
+  globalThis.got = ledger.token(data.accounts[0].id);
+  globalThis.none = ledger.token('b') === undefined;
+}`, modulestest.Options{})
+	e.Setup()
+	v := e.VU(1)
+	v.Iterate(1)
+	if got := v.Global("got"); got != "secret-abc" {
+		t.Fatalf("token() = %v, want the token setup kept", got)
+	}
+	if v.Global("none") != true {
+		t.Fatal("token() of an account without one must be undefined")
+	}
+	var b strings.Builder
+	rootOf(t, e).Ledger().WriteJournal(&b)
+	if strings.Contains(b.String(), "secret-abc") {
+		t.Fatalf("the journal holds the token:\n%s", b.String())
+	}
+}

@@ -45,6 +45,7 @@ type RootModule struct {
 	configured bool
 	info       runInfo
 	opened     sync.Map // account id -> struct{}: accounts opened by this instance
+	tokens     sync.Map // account id -> credential (setToken); never journaled or reported
 
 	lastMu sync.Mutex
 	last   *ledger.Report
