@@ -3,14 +3,17 @@ package js
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/grafana/sobek"
 )
 
-// eventLoop runs callbacks queued by asynchronous Go work on the VU's
-// goroutine, until no reserved callback is outstanding.
+// eventLoop runs callbacks queued by asynchronous Go work, and the script's
+// timers, on the VU's goroutine, until no reserved callback and no timer is
+// outstanding.
 type eventLoop struct {
 	v       *VU
+	timers  timers // VU goroutine only
 	mu      sync.Mutex
 	queue   []func() error
 	pending int
@@ -71,14 +74,38 @@ func (l *eventLoop) run(ctx context.Context) error {
 		if len(q) > 0 {
 			continue
 		}
-		if pending == 0 {
+		var tm *time.Timer
+		var due <-chan time.Time
+		if t := l.timers.next(); t != nil {
+			wait := time.Until(t.due)
+			if wait <= 0 {
+				if err := l.timers.fire(t); err != nil {
+					l.reset()
+					return err
+				}
+				if _, err := l.v.rt.RunProgram(drain); err != nil {
+					l.reset()
+					return err
+				}
+				continue
+			}
+			tm = time.NewTimer(wait)
+			due = tm.C
+		} else if pending == 0 {
 			return nil
 		}
 		select {
 		case <-l.wake:
+		case <-due:
 		case <-ctx.Done():
+			if tm != nil {
+				tm.Stop()
+			}
 			l.reset()
 			return ctx.Err()
+		}
+		if tm != nil {
+			tm.Stop()
 		}
 	}
 }
@@ -93,4 +120,5 @@ func (l *eventLoop) reset() {
 func (l *eventLoop) reset0() {
 	l.queue, l.pending = nil, 0
 	l.gen++
+	l.timers.reset()
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/js/webglobals"
 )
 
 // setGlobals defines the globals of the init context.
@@ -29,6 +31,12 @@ func (v *VU) setGlobals() error {
 		return v.open(call.Argument(0).String(), mode)
 	})
 	_ = rt.Set("require", func(call sobek.FunctionCall) sobek.Value { return v.require(call.Argument(0).String()) })
+	for name, fn := range v.timerFunctions() {
+		_ = rt.Set(name, fn)
+	}
+	if err := webglobals.Install(rt); err != nil {
+		return err
+	}
 	return rt.Set("console", rt.NewDynamicObject(&consoleObject{v: v}))
 }
 

@@ -125,6 +125,7 @@ func New(cfg Config) (*Runner, error) {
 		"k6/data":      func() modules.Module { return k6data.New() },
 		"k6/encoding":  func() modules.Module { return k6encoding.New() },
 		"k6/crypto":    func() modules.Module { return k6crypto.New() },
+		"k6/timers":    func() modules.Module { return timersModule{} },
 	}
 	r.modMu.Lock()
 	defer r.modMu.Unlock()
