@@ -1,4 +1,4 @@
-package js
+package js_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 func TestTimers(t *testing.T) {
@@ -54,11 +55,11 @@ export default function () {
   globalThis.log = log;
   ` + tc.body + `
 }`})
-			v := e.vu(1)
-			e.iterate(v, scenario("s", "default"), 1)
-			got, _ := v.rt.RunString(`globalThis.log.join()`)
+			v := e.VU(1)
+			v.Iterate(1)
+			got, _ := v.Runtime().RunString(`globalThis.log.join()`)
 			if got.String() != tc.want {
-				t.Errorf("log = %q, want %q (logs: %s)", got, tc.want, e.logs)
+				t.Errorf("log = %q, want %q (logs: %s)", got, tc.want, e.Logs())
 			}
 		})
 	}
@@ -75,13 +76,13 @@ export default function () {
   setTimeout(() => { throw ` + thrown + `; }, 0);
   setTimeout(() => { globalThis.after = true; }, 5);
 }`})
-			v := e.vu(1)
-			e.iterate(v, scenario("s", "default"), 2)
-			if out(v, "after") != false {
+			v := e.VU(1)
+			v.Iterate(2)
+			if v.Global("after") != false {
 				t.Error("the timer after the exception still ran")
 			}
-			if e.r.iterErrors.Load() != 2 {
-				t.Errorf("iteration errors = %d, want 2 (logs: %s)", e.r.iterErrors.Load(), e.logs)
+			if n := e.Runner().IterationErrors(); n != 2 {
+				t.Errorf("iteration errors = %d, want 2 (logs: %s)", n, e.Logs())
 			}
 		})
 	}
@@ -90,18 +91,27 @@ export default function () {
 func TestTimersInterruptedWithTheIteration(t *testing.T) {
 	t.Parallel()
 	e := mustEnv(t, map[string]string{"main.js": `
-export default function () { setInterval(() => {}, 1); setTimeout(() => {}, 60000); }`})
-	v := e.vu(1)
+export default function () { setInterval(() => {}, 1); setTimeout(() => {}, 60000); }
+export function other() {}`})
+	v := e.VU(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if v.RunIteration(ctx, &executor.Iteration{Scenario: scenario("s", "default")}) {
+	if v.RunIteration(ctx, &executor.Iteration{Scenario: modulestest.DefaultScenario.Executor()}) {
 		t.Error("an iteration cut off by its context counted as complete")
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the iteration took %v after its context ended", d)
 	}
-	if len(v.loop.timers.byID) != 0 {
-		t.Error("timers survived the interrupted iteration")
+	// The next iteration starts with no timer left over: it ends at once.
+	start = time.Now()
+	if _, err := v.Runtime().RunString(`globalThis.x = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Once(modulestest.Scenario{Name: "other", Exec: "other"}) {
+		t.Error("the next iteration was interrupted")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the next iteration took %v: timers of the interrupted one survived", d)
 	}
 }
