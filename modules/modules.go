@@ -69,7 +69,8 @@ type SummaryWriter interface {
 type Verdict struct {
 	// Title names what was judged, e.g. "ledger".
 	Title string `json:"title"`
-	// Outcome is "pass", "fail" or "unknown".
+	// Outcome is "pass", "fail" or "undecided" (nothing wrong found, but not
+	// everything could be checked).
 	Outcome string `json:"outcome"`
 	// Headline is the verdict in one sentence.
 	Headline string `json:"headline"`

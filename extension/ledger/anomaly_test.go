@@ -12,7 +12,7 @@ func TestAnomalyClasses(t *testing.T) {
 	cases := []struct {
 		name  string
 		build func(s *script)
-		kind  string
+		kind  Kind
 		ops   []string // operations the finding must name, if any
 	}{
 		{
@@ -412,7 +412,7 @@ func TestSimulatedBugsAreCaught(t *testing.T) {
 	cases := []struct {
 		bug  bug
 		log  bool
-		kind string
+		kind Kind
 	}{
 		{bugLostUpdate, false, KindLostUpdate},
 		{bugDoubleCharge, true, KindDoubleCharge},

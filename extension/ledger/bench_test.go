@@ -218,7 +218,7 @@ func BenchmarkVerifyDeep(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(r.Deep.OK), "lin-ok")
-			b.ReportMetric(float64(r.Deep.Unknown), "lin-unknown")
+			b.ReportMetric(float64(r.Deep.OutOfBudget), "lin-unknown")
 			b.ReportMetric(held, "held-MiB")
 			b.ReportMetric(peak()-held, "peak-extra-MiB")
 			runtime.KeepAlive(s)

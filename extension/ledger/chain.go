@@ -12,7 +12,7 @@ import (
 // be covered by unknown deductions and confirmed ones without a balance,
 // invoked before that link returned (else an overcharge).
 func (c *acctCheck) chainCheck() {
-	var links []*hop
+	var links []*mergedOp
 	type pt struct{ t, v int64 }
 	var cover, must []pt
 	for i := range c.a.ops {
@@ -56,7 +56,7 @@ func (c *acctCheck) chainCheck() {
 	}
 
 	prev, start := c.b0, 0
-	var prevOp *hop
+	var prevOp *mergedOp
 	if !c.hasOpen {
 		prev, prevOp, start = links[0].out.Balance, links[0], 1
 	}
@@ -118,7 +118,7 @@ func (c *acctCheck) chainCheck() {
 // balances, and their gaps (debits the client did not see confirmed) must
 // be covered by unknown deductions.
 func (c *acctCheck) versionCheck() {
-	var links []*hop
+	var links []*mergedOp
 	var coverCalls []int64
 	for i := range c.a.ops {
 		o := &c.a.ops[i]

@@ -84,8 +84,8 @@ type obs struct {
 	kind      obsKind
 	v         int64
 	call, ret int64
-	op        *hop   // obsOK, obsSeen
-	rd        *hread // obsRead
+	op        *mergedOp   // obsOK, obsSeen
+	rd        *mergedRead // obsRead
 }
 
 // observations lists every observed balance except the snapshots, in server
@@ -319,7 +319,7 @@ func (c *acctCheck) intervalCheck() {
 	// The credits X went to deductions counted in lo but not in hi.
 	var legit int64
 	var amounts []int64
-	var explicit []*hop
+	var explicit []*mergedOp
 	for i := range c.a.ops {
 		o := &c.a.ops[i]
 		if o.call > c.close.ret {
@@ -435,7 +435,7 @@ func abs(x int64) int64 {
 	return x
 }
 
-func firstN(ops []*hop, n int) []*hop {
+func firstN(ops []*mergedOp, n int) []*mergedOp {
 	if len(ops) > n {
 		return ops[:n]
 	}

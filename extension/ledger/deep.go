@@ -240,7 +240,7 @@ func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, su
 				case LinIllegal:
 					sum.Illegal++
 				default:
-					sum.Unknown++
+					sum.OutOfBudget++
 				}
 				mu.Unlock()
 			}
@@ -255,15 +255,15 @@ func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, su
 }
 
 // deepOne checks one account and records its linearizability.
-func deepOne(ctx context.Context, c *acctCheck, opts *VerifyOptions, deadline time.Time) string {
+func deepOne(ctx context.Context, c *acctCheck, opts *VerifyOptions, deadline time.Time) Linearizability {
 	budget := min(opts.AccountBudget, time.Until(deadline))
 	if d, ok := ctx.Deadline(); ok {
 		budget = min(budget, time.Until(d))
 	}
 	if budget <= 0 || ctx.Err() != nil {
-		c.rep.Linearizable = LinUnknown
+		c.rep.Linearizable = LinOutOfBudget
 		c.note("deep check not run: the total budget was spent")
-		return LinUnknown
+		return LinOutOfBudget
 	}
 	ops, _ := c.projection()
 	n := int64(len(ops))
@@ -283,7 +283,7 @@ func deepOne(ctx context.Context, c *acctCheck, opts *VerifyOptions, deadline ti
 	case ok:
 		c.rep.Linearizable = LinOK
 	case aborted.Load():
-		c.rep.Linearizable = LinUnknown
+		c.rep.Linearizable = LinOutOfBudget
 		c.note("deep check out of budget after %s (%d operations): linearizability unknown", time.Since(t0).Round(time.Millisecond), n)
 	default:
 		c.rep.Linearizable = LinIllegal

@@ -59,7 +59,7 @@ func TestDeepCheck(t *testing.T) {
 		if r.Verdict != Pass {
 			t.Fatalf("verdict %s\n%s", r.Verdict, text(r))
 		}
-		if a.Linearizable == LinIllegal || (a.Linearizable == LinUnknown) != (r.Deep.Unknown == 1) {
+		if a.Linearizable == LinIllegal || (a.Linearizable == LinOutOfBudget) != (r.Deep.OutOfBudget == 1) {
 			t.Fatalf("linearizable %s, deep %+v", a.Linearizable, r.Deep)
 		}
 	})
@@ -68,7 +68,7 @@ func TestDeepCheck(t *testing.T) {
 		s := runSim(t, simConfig{seed: 2, accounts: 1, clients: 300, ops: 2000, unknownFrac: 0.02, startFactor: 0.9})
 		start := time.Now()
 		r := mustVerify(t, s.l, VerifyOptions{Deep: DeepAuto, MemoryBudget: 1 << 10, AccountBudget: time.Minute})
-		if a := r.Accounts["u0"]; a.Linearizable != LinUnknown || r.Verdict != Pass {
+		if a := r.Accounts["u0"]; a.Linearizable != LinOutOfBudget || r.Verdict != Pass {
 			t.Fatalf("linearizable %s, verdict %s", a.Linearizable, r.Verdict)
 		}
 		if el := time.Since(start); el > 20*time.Second {

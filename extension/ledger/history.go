@@ -59,8 +59,9 @@ func (l *Ledger) snapshot() *journalData {
 	return d
 }
 
-// hop is a deduction on the merged timeline.
-type hop struct {
+// mergedOp is a deduction on the merged timeline of all instances: times
+// widened by the clock bound when several instances touch the account.
+type mergedOp struct {
 	inst     int32
 	id       uint64
 	feature  string
@@ -88,26 +89,28 @@ const (
 	stNone                   // refused, or resolved as not charged
 )
 
-type hread struct {
+// mergedRead is a balance read on the merged timeline.
+type mergedRead struct {
 	inst      int32
 	id        uint64
 	call, ret int64
 	snap      Snapshot
 }
 
-type hsnap struct {
+// mergedSnapshot is an opening or closing snapshot on the merged timeline.
+type mergedSnapshot struct {
 	inst      int32
 	call, ret int64
 	snap      Snapshot
 }
 
-// hacct is one account on the merged timeline.
-type hacct struct {
+// mergedAccount is one account on the merged timeline of all instances.
+type mergedAccount struct {
 	name       string
-	opens      []hsnap
-	closes     []hsnap
-	ops        []hop
-	reads      []hread
+	opens      []mergedSnapshot
+	closes     []mergedSnapshot
+	ops        []mergedOp
+	reads      []mergedRead
 	notices    []Notice
 	noticesSet bool
 	noticesAt  int64
@@ -120,7 +123,7 @@ type hacct struct {
 // history is the merged bookkeeping of one or more instances.
 type history struct {
 	insts    []instance
-	accounts map[string]*hacct
+	accounts map[string]*mergedAccount
 	notes    []string
 }
 
@@ -128,7 +131,7 @@ func (h *history) multi() bool { return len(h.insts) > 1 }
 
 // eps is the clock bound by which times of instance inst on account a
 // were widened.
-func (h *history) eps(a *hacct, inst int32) int64 {
+func (h *history) eps(a *mergedAccount, inst int32) int64 {
 	if !h.multi() || a.exact {
 		return 0
 	}
@@ -136,7 +139,7 @@ func (h *history) eps(a *hacct, inst int32) int64 {
 }
 
 // key returns the idempotency key of a deduction.
-func (h *history) key(o *hop) string {
+func (h *history) key(o *mergedOp) string {
 	if o.key != "" || h.insts[o.inst].keyPrefix == "" {
 		return o.key
 	}
@@ -160,7 +163,7 @@ func (h *history) ref(inst int32, id uint64) string {
 // one instance only keeps that instance's exact times (shifted by a
 // constant), so its checks stay exact.
 func mergeHistory(parts []*journalData) (*history, error) {
-	h := &history{accounts: make(map[string]*hacct)}
+	h := &history{accounts: make(map[string]*mergedAccount)}
 	if len(parts) == 0 {
 		return h, nil
 	}
@@ -231,7 +234,7 @@ func mergeHistory(parts []*journalData) (*history, error) {
 			}
 			ha := h.accounts[name]
 			if ha == nil {
-				ha = &hacct{name: name, ops: make([]hop, 0, nops[name]), reads: make([]hread, 0, nreads[name]),
+				ha = &mergedAccount{name: name, ops: make([]mergedOp, 0, nops[name]), reads: make([]mergedRead, 0, nreads[name]),
 					exact: timedBy[name] >= 0}
 				h.accounts[name] = ha
 			}
@@ -239,23 +242,23 @@ func mergeHistory(parts []*journalData) (*history, error) {
 				ha.insts = append(ha.insts, inst)
 			}
 			if a.open != nil {
-				ha.opens = append(ha.opens, hsnap{inst, lo(a.open.call), hi(a.open.ret), a.open.snap})
+				ha.opens = append(ha.opens, mergedSnapshot{inst, lo(a.open.call), hi(a.open.ret), a.open.snap})
 			}
 			if a.close != nil {
-				ha.closes = append(ha.closes, hsnap{inst, lo(a.close.call), hi(a.close.ret), a.close.snap})
+				ha.closes = append(ha.closes, mergedSnapshot{inst, lo(a.close.call), hi(a.close.ret), a.close.snap})
 			}
 			for _, r := range a.ops {
 				ret := r.ret
 				if r.out.Kind == Pending {
 					ret = noReturn
 				}
-				ha.ops = append(ha.ops, hop{
+				ha.ops = append(ha.ops, mergedOp{
 					inst: inst, id: r.id, feature: r.feature, key: r.key, amount: r.amount,
 					call: lo(r.call), ret: hi(ret), out: r.out, replayed: r.replayed, logTx: -1,
 				})
 			}
 			for _, r := range a.reads {
-				ha.reads = append(ha.reads, hread{inst, r.id, lo(r.call), hi(r.ret), r.snap})
+				ha.reads = append(ha.reads, mergedRead{inst, r.id, lo(r.call), hi(r.ret), r.snap})
 			}
 			if a.noticesSet && (!ha.noticesSet || off+a.noticesAt >= ha.noticesAt) {
 				ha.notices, ha.noticesSet, ha.noticesAt = a.notices, true, off+a.noticesAt

@@ -349,7 +349,7 @@ func (l *Ledger) Close(ctx context.Context, acct string, s Snapshot) error {
 		return fmt.Errorf("close %q: %w", acct, ErrAlreadyClosed)
 	}
 	a.close = &snapRec{call: m, ret: m, snap: s}
-	var v [2]string
+	var v [2]Kind
 	n := 0
 	if a.open != nil {
 		n = onlineBounds(&v, l.cfg.Overdraft, s.Balance, a.open.snap.Balance-a.okSum, a.open.snap.Balance-a.maySum, KindLostUpdate)
@@ -425,7 +425,7 @@ func (l *Ledger) Settle(ctx context.Context, op Op, o Outcome) error {
 	}
 	rec.ret = l.now()
 	rec.out = o
-	var v [2]string
+	var v [2]Kind
 	n := l.online(a, rec, &v)
 	if l.journalOn() {
 		sh.jbuf = appendEndLine(sh.jbuf, rec.id, o, false, rec.ret)
@@ -447,7 +447,7 @@ func (l *Ledger) SettleHTTP(ctx context.Context, op Op, res HTTPResult) (Outcome
 // online updates the account's running sums for a settled deduction and
 // checks its reported balance against what is already certain; it returns
 // the number of violation kinds written to v. The caller holds the shard lock.
-func (l *Ledger) online(a *account, rec *opRec, v *[2]string) int {
+func (l *Ledger) online(a *account, rec *opRec, v *[2]Kind) int {
 	switch rec.out.Kind {
 	case Insufficient, Rejected:
 		a.maySum -= rec.amount
@@ -476,7 +476,7 @@ func (l *Ledger) online(a *account, rec *opRec, v *[2]string) int {
 		return n
 	}
 	b0 := a.open.snap.Balance
-	var w [2]string
+	var w [2]Kind
 	m := onlineBounds(&w, l.cfg.Overdraft, bal, b0-rec.okAtCall-charge, b0-a.maySum, KindLostUpdate)
 	for i := 0; i < m && n < 2; i++ {
 		if n == 1 && v[0] == w[i] {
@@ -490,7 +490,7 @@ func (l *Ledger) online(a *account, rec *opRec, v *[2]string) int {
 
 // onlineBounds checks an observed balance against [lo, hi]; above is
 // reported as aboveKind.
-func onlineBounds(v *[2]string, overdraft bool, bal, hi, lo int64, aboveKind string) int {
+func onlineBounds(v *[2]Kind, overdraft bool, bal, hi, lo int64, aboveKind Kind) int {
 	n := 0
 	if bal < 0 && !overdraft {
 		v[n] = KindOverdraft
@@ -516,9 +516,9 @@ func (l *Ledger) emitOp(ctx context.Context, kind string, o Outcome, feature str
 	}
 }
 
-func (l *Ledger) emitViolations(ctx context.Context, kinds []string) {
+func (l *Ledger) emitViolations(ctx context.Context, kinds []Kind) {
 	for _, k := range kinds {
-		l.emit(ctx, Sample{Metric: MetricOnlineViolations, Value: 1, Tags: Tags{Kind: k}})
+		l.emit(ctx, Sample{Metric: MetricOnlineViolations, Value: 1, Tags: Tags{Kind: string(k)}})
 	}
 }
 
@@ -545,7 +545,7 @@ func (l *Ledger) SettleRead(ctx context.Context, rd Read, s Snapshot) error {
 	sh.mu.Lock()
 	m := l.now()
 	a.rc.add(readRec{id: rd.ID, call: rd.call, ret: m, snap: s})
-	var v [2]string
+	var v [2]Kind
 	n := 0
 	if a.open != nil {
 		b0 := a.open.snap.Balance

@@ -165,17 +165,17 @@ func TestObserverSamples(t *testing.T) {
 	if v := obs.sum(MetricCreditsConfirmed, Tags{Feature: "f"}); v != 10 {
 		t.Errorf("credits confirmed %v", v)
 	}
-	if v := obs.sum(MetricOnlineViolations, Tags{Kind: KindLostUpdate}); v < 1 {
+	if v := obs.sum(MetricOnlineViolations, Tags{Kind: string(KindLostUpdate)}); v < 1 {
 		t.Errorf("online lost updates %v", v)
 	}
-	if v := obs.sum(MetricOnlineViolations, Tags{Kind: KindStaleRead}); v != 1 {
+	if v := obs.sum(MetricOnlineViolations, Tags{Kind: string(KindStaleRead)}); v != 1 {
 		t.Errorf("online stale reads %v", v)
 	}
 	r := s.verify(VerifyOptions{})
 	if v := obs.sum(MetricDiscrepancies, Tags{}); int(v) != r.DiscrepancyCount() || v == 0 {
 		t.Errorf("discrepancies %v, report %d", v, r.DiscrepancyCount())
 	}
-	if v := obs.sum(MetricDiscrepancies, Tags{Kind: KindLostUpdate}); int(v) != r.Discrepancies[KindLostUpdate] {
+	if v := obs.sum(MetricDiscrepancies, Tags{Kind: string(KindLostUpdate)}); int(v) != r.Discrepancies[KindLostUpdate] {
 		t.Errorf("lost updates %v, report %d", v, r.Discrepancies[KindLostUpdate])
 	}
 	if v := obs.sum(MetricUnknownOutcomes, Tags{}); v != 1 {

@@ -140,7 +140,7 @@ func (c *acctCheck) reconcile(keys map[string]opLoc) {
 	}
 }
 
-func (c *acctCheck) serverOnly(t *LogTx, why string, o *hop) {
+func (c *acctCheck) serverOnly(t *LogTx, why string, o *mergedOp) {
 	c.over.log += t.Amount
 	c.add(Finding{
 		Kind: KindServerOnlyDebit, Credits: t.Amount,

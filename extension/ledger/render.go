@@ -88,7 +88,7 @@ func (r *Report) Figures() []string {
 	p("losses        %d credits leaked, %d overcharged", t.Leaked, t.Overcharged)
 	if r.Deep.Mode != DeepOff.String() {
 		p("deep check    %d linearizable, %d not, %d out of budget, %d skipped (%s)",
-			r.Deep.OK, r.Deep.Illegal, r.Deep.Unknown, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))
+			r.Deep.OK, r.Deep.Illegal, r.Deep.OutOfBudget, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))
 	}
 	if n := r.DiscrepancyCount(); n > 0 {
 		var parts []string
@@ -115,7 +115,7 @@ func (r *Report) Headline() string { return "ledger: " + verdictWord(r.Verdict) 
 // and the note.
 func (f *Finding) Text() string {
 	var b strings.Builder
-	b.WriteString(strings.ReplaceAll(f.Kind, "_", " "))
+	b.WriteString(strings.ReplaceAll(string(f.Kind), "_", " "))
 	if f.Credits != 0 {
 		fmt.Fprintf(&b, ", %s", plural(f.Credits, "credit"))
 	}
@@ -136,7 +136,7 @@ func verdictWord(v Verdict) string {
 	case Fail:
 		return "FAIL"
 	}
-	return "UNKNOWN (nothing wrong found, but not everything could be checked)"
+	return "UNDECIDED (nothing wrong found, but not everything could be checked)"
 }
 
 func quoteIfNeeded(s string) string {

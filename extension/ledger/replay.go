@@ -48,7 +48,7 @@ func (l *Ledger) SettleReplay(ctx context.Context, op Op, o Outcome) error {
 		return fmt.Errorf("settle replay of op %d (%v): %w", op.ID, rec.out.Kind, ErrNotUnresolved)
 	}
 	m := l.now()
-	var v [2]string
+	var v [2]Kind
 	n := 0
 	switch o.Kind {
 	case OK, Insufficient:

@@ -5,27 +5,31 @@ import (
 	"time"
 )
 
-// Anomaly kinds: the class of a finding.
+// Kind is the class of a finding; its value is the anomaly's name in
+// reports, metric tags and the text summary.
+type Kind string
+
+// Anomaly kinds.
 const (
-	KindOverdraft              = "overdraft"               // a balance below zero
-	KindLostUpdate             = "lost_update"             // confirmed credits that never left the balance
-	KindDoubleCharge           = "double_charge"           // one request debited more than once
-	KindOvercharge             = "overcharge"              // credits taken that no request explains (without a log to tell which)
-	KindServerOnlyDebit        = "server_only_debit"       // a logged debit no generator requested
-	KindMissingDebit           = "missing_debit"           // a confirmed deduction, or a balance drop, with no log record
-	KindChargeWithoutService   = "charge_without_service"  // debited although the request was refused or failed explicitly
-	KindStaleRead              = "stale_read"              // a read missed a deduction that finished before it began
-	KindRealTime               = "real_time"               // an observation of a deduction that had not begun yet
-	KindPriceMismatch          = "price_mismatch"          // charged a different amount than the expected price
-	KindNotificationDuplicate  = "notification_duplicate"  // more than one notice of a kind
-	KindNotificationMissing    = "notification_missing"    // a notice that was due is absent
-	KindNotificationUnexpected = "notification_unexpected" // a notice or flag that was never due
-	KindConservation           = "conservation"            // totals that do not add up (used credits, per-feature log totals, an unexplainable residue)
-	KindNotLinearizable        = "not_linearizable"        // the deep check found no linearization
+	KindOverdraft              Kind = "overdraft"               // a balance below zero
+	KindLostUpdate             Kind = "lost_update"             // confirmed credits that never left the balance
+	KindDoubleCharge           Kind = "double_charge"           // one request debited more than once
+	KindOvercharge             Kind = "overcharge"              // credits taken that no request explains (without a log to tell which)
+	KindServerOnlyDebit        Kind = "server_only_debit"       // a logged debit no generator requested
+	KindMissingDebit           Kind = "missing_debit"           // a confirmed deduction, or a balance drop, with no log record
+	KindChargeWithoutService   Kind = "charge_without_service"  // debited although the request was refused or failed explicitly
+	KindStaleRead              Kind = "stale_read"              // a read missed a deduction that finished before it began
+	KindRealTime               Kind = "real_time"               // an observation of a deduction that had not begun yet
+	KindPriceMismatch          Kind = "price_mismatch"          // charged a different amount than the expected price
+	KindNotificationDuplicate  Kind = "notification_duplicate"  // more than one notice of a kind
+	KindNotificationMissing    Kind = "notification_missing"    // a notice that was due is absent
+	KindNotificationUnexpected Kind = "notification_unexpected" // a notice or flag that was never due
+	KindConservation           Kind = "conservation"            // totals that do not add up (used credits, per-feature log totals, an unexplainable residue)
+	KindNotLinearizable        Kind = "not_linearizable"        // the deep check found no linearization
 )
 
 // Kinds lists every anomaly kind, in report order.
-var Kinds = []string{
+var Kinds = []Kind{
 	KindOverdraft, KindLostUpdate, KindDoubleCharge, KindOvercharge, KindServerOnlyDebit,
 	KindMissingDebit, KindChargeWithoutService, KindStaleRead, KindRealTime, KindPriceMismatch,
 	KindNotificationDuplicate, KindNotificationMissing, KindNotificationUnexpected, KindConservation,
@@ -35,21 +39,26 @@ var Kinds = []string{
 // Verdict is the tri-state result of a verification.
 type Verdict string
 
-// Verdicts. Unknown means nothing wrong was found but a check could not run
-// (an account without an opening or closing snapshot, for instance).
+// Verdicts. Undecided means nothing wrong was found but a check could not
+// run (an account without an opening or closing snapshot, for instance).
+// "unknown" is reserved for outcomes (OutcomeKind Unknown): a verdict is
+// never unknown, only undecided.
 const (
 	Pass      Verdict = "pass"
 	Fail      Verdict = "fail"
-	Undecided Verdict = "unknown"
+	Undecided Verdict = "undecided"
 )
 
-// Linearizability results of the deep check, per account.
+// Linearizability is the result of the deep check on one account.
+type Linearizability string
+
+// Linearizability results.
 const (
-	LinOff     = "off"     // deep check not requested
-	LinOK      = "ok"      // a linearization exists
-	LinIllegal = "illegal" // none exists: a failure
-	LinUnknown = "unknown" // out of budget (time, memory or total): not a failure
-	LinSkipped = "skipped" // not run: too many operations, or no opening snapshot
+	LinOff         Linearizability = "off"           // deep check not requested
+	LinOK          Linearizability = "ok"            // a linearization exists
+	LinIllegal     Linearizability = "illegal"       // none exists: a failure
+	LinOutOfBudget Linearizability = "out_of_budget" // the search ran out of time, memory or the run's total budget: not a failure
+	LinSkipped     Linearizability = "skipped"       // not run: too many operations, or no opening snapshot
 )
 
 // Finding is one anomaly: its kind, the account, the credits involved (0
@@ -57,7 +66,7 @@ const (
 // seen, in plain words, and the operations involved ("#17", or "i2#17" when
 // journals of several instances were merged).
 type Finding struct {
-	Kind     string   `json:"kind"`
+	Kind     Kind     `json:"kind"`
 	Account  string   `json:"account"`
 	Credits  int64    `json:"credits"`
 	Expected string   `json:"expected"`
@@ -99,19 +108,19 @@ func (c *Counts) add(o Counts) {
 
 // AccountReport is the verdict on one account.
 type AccountReport struct {
-	Verdict      Verdict   `json:"verdict"`
-	Interval     *Interval `json:"interval,omitempty"`
-	UnknownTaken int64     `json:"unknownTaken"` // credits taken by unknown deductions, by the interval check
-	Counts       Counts    `json:"counts"`
-	Confirmed    int64     `json:"confirmed"`  // credits of confirmed (and resolved charged) deductions
-	Unresolved   int64     `json:"unresolved"` // credits of deductions still unknown
-	Leaked       int64     `json:"leaked"`
-	Overcharged  int64     `json:"overcharged"`
-	Linearizable string    `json:"linearizable"`
-	Anomalies    []Finding `json:"anomalies"`
-	Omitted      int       `json:"omitted,omitempty"` // findings counted but not listed (over MaxFindings per kind)
-	Notes        []string  `json:"notes,omitempty"`
-	Shared       bool      `json:"shared,omitempty"` // deductions or reads came from several instances
+	Verdict      Verdict         `json:"verdict"`
+	Interval     *Interval       `json:"interval,omitempty"`
+	UnknownTaken int64           `json:"unknownTaken"` // credits taken by unknown deductions, by the interval check
+	Counts       Counts          `json:"counts"`
+	Confirmed    int64           `json:"confirmed"`  // credits of confirmed (and resolved charged) deductions
+	Unresolved   int64           `json:"unresolved"` // credits of deductions still unknown
+	Leaked       int64           `json:"leaked"`
+	Overcharged  int64           `json:"overcharged"`
+	Linearizable Linearizability `json:"linearizable"`
+	Anomalies    []Finding       `json:"anomalies"`
+	Omitted      int             `json:"omitted,omitempty"` // findings counted but not listed (over MaxFindings per kind)
+	Notes        []string        `json:"notes,omitempty"`
+	Shared       bool            `json:"shared,omitempty"` // deductions or reads came from several instances
 }
 
 // FeatureTotals are the credits per feature over the run.
@@ -140,12 +149,12 @@ type Totals struct {
 
 // DeepSummary sums the deep check over accounts.
 type DeepSummary struct {
-	Mode    string        `json:"mode"` // "off" or "auto"
-	OK      int           `json:"ok"`
-	Illegal int           `json:"illegal"`
-	Unknown int           `json:"unknown"`
-	Skipped int           `json:"skipped"`
-	Elapsed time.Duration `json:"elapsedNs"`
+	Mode        string        `json:"mode"` // "off" or "auto"
+	OK          int           `json:"ok"`
+	Illegal     int           `json:"illegal"`
+	OutOfBudget int           `json:"outOfBudget"`
+	Skipped     int           `json:"skipped"`
+	Elapsed     time.Duration `json:"elapsedNs"`
 }
 
 // Report is the result of a verification.
@@ -154,7 +163,7 @@ type Report struct {
 	Totals        Totals                    `json:"totals"`
 	Features      map[string]*FeatureTotals `json:"features"`
 	Accounts      map[string]*AccountReport `json:"accounts"`
-	Discrepancies map[string]int            `json:"discrepancies"` // findings by kind, listed or not
+	Discrepancies map[Kind]int              `json:"discrepancies"` // findings by kind, listed or not
 	Deep          DeepSummary               `json:"deep"`
 	Instances     []string                  `json:"instances"`
 	Notes         []string                  `json:"notes,omitempty"`

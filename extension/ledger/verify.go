@@ -121,13 +121,13 @@ func (l *Ledger) emitReport(ctx context.Context, r *Report) {
 	}
 	for _, k := range Kinds {
 		if n := r.Discrepancies[k]; n > 0 {
-			l.obs.Observe(ctx, Sample{Metric: MetricDiscrepancies, Value: float64(n), Tags: Tags{Kind: k}})
+			l.obs.Observe(ctx, Sample{Metric: MetricDiscrepancies, Value: float64(n), Tags: Tags{Kind: string(k)}})
 		}
 	}
 	l.obs.Observe(ctx, Sample{Metric: MetricCreditsLeaked, Value: float64(r.Totals.Leaked)})
 	l.obs.Observe(ctx, Sample{Metric: MetricCreditsOvercharge, Value: float64(r.Totals.Overcharged)})
 	l.obs.Observe(ctx, Sample{Metric: MetricUnknownOutcomes, Value: float64(r.Totals.Counts.Unknown)})
-	l.obs.Observe(ctx, Sample{Metric: MetricLinearizabilityNA, Value: float64(r.Deep.Unknown)})
+	l.obs.Observe(ctx, Sample{Metric: MetricLinearizabilityNA, Value: float64(r.Deep.OutOfBudget)})
 	for _, id := range r.AccountIDs() {
 		v := 0.0
 		if r.Accounts[id].Verdict == Pass {
@@ -157,7 +157,7 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	r := &Report{
 		Features:      make(map[string]*FeatureTotals),
 		Accounts:      make(map[string]*AccountReport, len(h.accounts)),
-		Discrepancies: make(map[string]int),
+		Discrepancies: make(map[Kind]int),
 		Notes:         append([]string(nil), h.notes...),
 		Deep:          DeepSummary{Mode: opts.Deep.String()},
 	}
@@ -215,7 +215,7 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 
 // opLoc locates a deduction in a history.
 type opLoc struct {
-	a *hacct
+	a *mergedAccount
 	i int
 }
 
@@ -239,18 +239,18 @@ func keyIndex(h *history) map[string]opLoc {
 // acctCheck runs the checks of one account and collects its findings.
 type acctCheck struct {
 	h         *history
-	a         *hacct
+	a         *mergedAccount
 	opts      *VerifyOptions
 	low       int64
 	overdraft bool
 	rep       *AccountReport
 
 	hasOpen, hasClose bool
-	open, close       hsnap
+	open, close       mergedSnapshot
 	b0                int64
 
-	disc   map[string]int
-	listed map[string]int
+	disc   map[Kind]int
+	listed map[Kind]int
 	seen   map[string]struct{}
 
 	leak, over struct{ interval, chain, log, counter int64 }
@@ -260,12 +260,12 @@ type acctCheck struct {
 	obs  []obs // observed balances in server order, built once
 }
 
-func newAcctCheck(h *history, a *hacct, opts *VerifyOptions, low int64, overdraft bool) *acctCheck {
+func newAcctCheck(h *history, a *mergedAccount, opts *VerifyOptions, low int64, overdraft bool) *acctCheck {
 	return &acctCheck{
 		h: h, a: a, opts: opts, low: low, overdraft: overdraft,
 		rep:    &AccountReport{Linearizable: LinOff},
-		disc:   make(map[string]int),
-		listed: make(map[string]int),
+		disc:   make(map[Kind]int),
+		listed: make(map[Kind]int),
 		seen:   make(map[string]struct{}),
 	}
 }
@@ -274,7 +274,7 @@ func newAcctCheck(h *history, a *hacct, opts *VerifyOptions, low int64, overdraf
 // finding of the same kind about the same thing.
 func (c *acctCheck) add(f Finding, dedupe string) {
 	if dedupe != "" {
-		k := f.Kind + "\x00" + dedupe
+		k := string(f.Kind) + "\x00" + dedupe
 		if _, dup := c.seen[k]; dup {
 			return
 		}
@@ -294,9 +294,9 @@ func (c *acctCheck) note(format string, args ...any) {
 	c.rep.Notes = append(c.rep.Notes, fmt.Sprintf(format, args...))
 }
 
-func (c *acctCheck) ref(o *hop) string { return c.h.ref(o.inst, o.id) }
+func (c *acctCheck) ref(o *mergedOp) string { return c.h.ref(o.inst, o.id) }
 
-func (c *acctCheck) refs(ops ...*hop) []string {
+func (c *acctCheck) refs(ops ...*mergedOp) []string {
 	out := make([]string, 0, len(ops))
 	for _, o := range ops {
 		if o != nil {
@@ -467,7 +467,7 @@ func (c *acctCheck) finish() {
 	}
 }
 
-func kindOrder(k string) int {
+func kindOrder(k Kind) int {
 	for i, x := range Kinds {
 		if x == k {
 			return i

@@ -49,7 +49,7 @@ seen values, and the operations involved.
 
 Exit codes:
   0    the verdict is pass
-  0    the verdict is unknown: nothing wrong was found, but a check could not
+  0    the verdict is undecided: nothing wrong was found, but a check could not
        run (an account without an opening or closing snapshot, for instance);
        a line on stderr says so. With --strict the exit code is 99 instead.
   99   the verdict is fail (the findings are printed)
@@ -72,7 +72,7 @@ Exit codes:
 	fl.SortFlags = false
 	fl.StringVar(&f.deep, "deep", "off", "porcupine linearizability check per account: auto or off")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of text")
-	fl.BoolVar(&f.strict, "strict", false, "exit with 99 when the verdict is unknown")
+	fl.BoolVar(&f.strict, "strict", false, "exit with 99 when the verdict is undecided")
 	fl.DurationVar(&f.accountBudget, "account-budget", ledger.DefaultAccountBudget, "deep check time per account")
 	fl.DurationVar(&f.totalBudget, "total-budget", ledger.DefaultTotalBudget, "deep check time in total")
 	fl.IntVar(&f.maxOps, "max-ops", ledger.DefaultMaxOps, "skip the deep check on accounts with more deductions")
@@ -125,11 +125,11 @@ func ledgerVerify(cmd *cobra.Command, env *Env, f *ledgerVerifyFlags, paths []st
 	case ledger.Fail:
 		return exitcode.Errorf(exitcode.ThresholdsFailed, "ledger verdict: fail (%s)", discrepancyWords(r))
 	case ledger.Undecided:
-		msg := "ledger verdict: unknown: nothing wrong was found, but not every check could run (see the notes)"
+		msg := "ledger verdict: undecided: nothing wrong was found, but not every check could run (see the notes)"
 		if f.strict {
 			return exitcode.Errorf(exitcode.ThresholdsFailed, "%s; --strict makes this a failure", msg)
 		}
-		fmt.Fprintf(env.Stderr, "tally: %s; exit code 0 (use --strict to fail on unknown)\n", msg)
+		fmt.Fprintf(env.Stderr, "tally: %s; exit code 0 (use --strict to fail on undecided)\n", msg)
 	}
 	return nil
 }

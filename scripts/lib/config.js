@@ -96,7 +96,7 @@ const DEFAULTS = {
   instance: '', // this load generator's name in a distributed run (ledger journals)
   journal: '', // write the ledger's journal (NDJSON) to this file
   deepCheck: 'auto', // the ledger's deep (linearizability, porcupine) check: auto or off
-  deepBudgetMs: 30000, // time the deep check may take in all; an account out of budget is "unknown", not failed
+  deepBudgetMs: 30000, // time the deep check may take in all; an account out of budget is "out_of_budget", not failed
 };
 
 // OPTIONAL_FIELDS may be '' (the service does not report them); the others are required.

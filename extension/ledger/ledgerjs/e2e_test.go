@@ -195,7 +195,7 @@ func TestSegmentedRunsMerge(t *testing.T) {
 			if len(split.Instances) != 2 {
 				t.Errorf("instances %v", split.Instances)
 			}
-			if fault != "" && (whole.Discrepancies[fault] == 0 || split.Discrepancies[fault] == 0) {
+			if fault != "" && (whole.Discrepancies[ledger.Kind(fault)] == 0 || split.Discrepancies[ledger.Kind(fault)] == 0) {
 				t.Errorf("discrepancies: whole %v, split %v", whole.Discrepancies, split.Discrepancies)
 			}
 		})
@@ -253,8 +253,8 @@ func TestLedgerVerifyCommand(t *testing.T) {
 		{"pass", []string{pass}, 0, "ledger: PASS", ""},
 		{"fail", []string{fail}, 99, "account x: lost_update, 5 credits", "ledger verdict: fail (1 discrepancy: lost_update 1)"},
 		{"fail as JSON", []string{"--json", fail}, 99, `"verdict": "fail"`, "ledger verdict: fail"},
-		{"unknown", []string{undecided}, 0, "ledger: UNKNOWN", "ledger verdict: unknown: nothing wrong was found, but not every check could run (see the notes); exit code 0 (use --strict to fail on unknown)"},
-		{"unknown, strict", []string{"--strict", undecided}, 99, "ledger: UNKNOWN", "--strict makes this a failure"},
+		{"undecided", []string{undecided}, 0, "ledger: UNDECIDED", "ledger verdict: undecided: nothing wrong was found, but not every check could run (see the notes); exit code 0 (use --strict to fail on undecided)"},
+		{"undecided, strict", []string{"--strict", undecided}, 99, "ledger: UNDECIDED", "--strict makes this a failure"},
 		{"bad line", []string{pass, bad}, 255, "", "journal bad.ndjson line 3"},
 		{"missing file", []string{"nope.ndjson"}, 255, "", "journal nope.ndjson: open nope.ndjson"},
 		{"different runs", []string{pass, other}, 255, "", "merge journals"},

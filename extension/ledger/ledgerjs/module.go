@@ -146,7 +146,7 @@ func (m *RootModule) Verdict() *modules.Verdict {
 				continue
 			}
 			f := &a.Anomalies[i]
-			v.Findings = append(v.Findings, modules.VerdictFinding{Subject: "account " + id, Kind: f.Kind, Text: f.Text()})
+			v.Findings = append(v.Findings, modules.VerdictFinding{Subject: "account " + id, Kind: string(f.Kind), Text: f.Text()})
 		}
 		for _, n := range a.Notes {
 			v.Notes = append(v.Notes, fmt.Sprintf("account %s: %s", id, n))
