@@ -196,7 +196,7 @@ func (v *VU) require(name string) sobek.Value {
 	if !ok {
 		panic(v.rt.NewGoError(fmt.Errorf("require(%q): not a module", name)))
 	}
-	return newGoModuleInstance(v.rt, v.moduleInstance(g).Exports()).GetBindingValue("default")
+	return newGoModuleInstance(v.rt, g.name, v.logger, v.moduleInstance(g).Exports()).GetBindingValue("default")
 }
 
 // logAt returns a console method logging at level.

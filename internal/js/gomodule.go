@@ -2,6 +2,7 @@ package js
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 
@@ -113,7 +114,7 @@ func (g *goModuleRecord) Instantiate(rt *sobek.Runtime) (sobek.CyclicModuleInsta
 		return nil, fmt.Errorf("module %q instantiated outside a VU", g.name)
 	}
 	g.learnNames(vu)
-	return newGoModuleInstance(rt, vu.moduleInstance(g).Exports()), nil
+	return newGoModuleInstance(rt, g.name, vu.logger, vu.moduleInstance(g).Exports()), nil
 }
 
 // goModuleInstance is one runtime's instance of a Go module. Exports are
@@ -121,12 +122,14 @@ func (g *goModuleRecord) Instantiate(rt *sobek.Runtime) (sobek.CyclicModuleInsta
 // small and quick to create.
 type goModuleInstance struct {
 	rt     *sobek.Runtime
+	module string
+	logger *slog.Logger
 	e      modules.Exports
 	values map[string]sobek.Value
 }
 
-func newGoModuleInstance(rt *sobek.Runtime, e modules.Exports) *goModuleInstance {
-	return &goModuleInstance{rt: rt, e: e, values: map[string]sobek.Value{}}
+func newGoModuleInstance(rt *sobek.Runtime, module string, logger *slog.Logger, e modules.Exports) *goModuleInstance {
+	return &goModuleInstance{rt: rt, module: module, logger: logger, e: e, values: map[string]sobek.Value{}}
 }
 
 // GetBindingValue returns an export, converting it on first use.
@@ -146,13 +149,13 @@ func (i *goModuleInstance) GetBindingValue(name string) sobek.Value {
 
 func (i *goModuleInstance) named(name string) sobek.Value {
 	if x, ok := i.e.Named[name]; ok {
-		return i.rt.ToValue(x)
+		return i.rt.ToValue(i.guardExport(name, x))
 	}
 	if len(i.e.Named) == 0 {
 		switch d := i.e.Default.(type) {
 		case map[string]any:
 			if x, ok := d[name]; ok {
-				return i.rt.ToValue(x)
+				return i.rt.ToValue(i.guardExport(name, x))
 			}
 		case *sobek.Object:
 			return d.Get(name)

@@ -44,7 +44,7 @@ func (v *VU) runLifecycle(ctx context.Context, name string, args ...sobek.Value)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s() was interrupted: %w", name, context.Cause(ctx))
 		}
-		return nil, &ScriptError{Phase: name, Err: err}
+		return nil, newScriptError(v.rt, name, err)
 	}
 	return ret, nil
 }
@@ -131,7 +131,7 @@ func (v *VU) RunHandleSummary(ctx context.Context, data []byte) (map[string][]by
 	}
 	obj, ok := ret.(*sobek.Object)
 	if !ok {
-		return nil, true, fmt.Errorf("handleSummary() must return an object mapping outputs (stdout, stderr or a file path) to their content, got %s", ret.String())
+		return nil, true, fmt.Errorf("handleSummary() must return an object mapping outputs (stdout, stderr or a file path) to their content, got %s", FormatValue(v.rt, ret))
 	}
 	out := map[string][]byte{}
 	for _, k := range obj.Keys() {
@@ -145,8 +145,25 @@ func (v *VU) RunHandleSummary(ctx context.Context, data []byte) (map[string][]by
 			if sobek.IsUndefined(val) || sobek.IsNull(val) {
 				continue
 			}
-			out[k] = []byte(val.String())
+			str, err := v.stringOf(val)
+			if err != nil {
+				return nil, true, fmt.Errorf("handleSummary(): the output %q cannot be converted to a string: %s", k, err)
+			}
+			out[k] = []byte(str)
 		}
 	}
 	return out, true, nil
+}
+
+// stringOf converts val as String(val) does, returning what a throwing or
+// absent toString raised as an error.
+func (v *VU) stringOf(val sobek.Value) (string, error) {
+	if _, ok := val.(*sobek.Object); !ok {
+		return FormatValue(v.rt, val), nil
+	}
+	s, err := runGuarded(v.rt, "String", val)
+	if err != nil {
+		return "", errors.New(errorText(v.rt, err))
+	}
+	return s, nil
 }

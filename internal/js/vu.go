@@ -122,10 +122,10 @@ func (v *VU) init(ctx context.Context) error {
 		err := v.r.link()
 		v.r.linkingVU = nil
 		if err != nil {
-			return &ScriptError{Phase: "init", Err: err}
+			return newScriptError(v.rt, "init", err)
 		}
 	} else if err := v.r.link(); err != nil {
-		return &ScriptError{Phase: "init", Err: err}
+		return newScriptError(v.rt, "init", err)
 	}
 
 	var evalErr error
@@ -133,7 +133,7 @@ func (v *VU) init(ctx context.Context) error {
 	func() {
 		defer func() {
 			if x := recover(); x != nil {
-				evalErr = fmt.Errorf("%v", x)
+				evalErr = v.recovered(x)
 			}
 		}()
 		p := v.rt.CyclicModuleRecordEvaluate(v.r.main, v.r.resolve)
@@ -143,14 +143,14 @@ func (v *VU) init(ctx context.Context) error {
 		}
 		switch p.State() {
 		case sobek.PromiseStateRejected:
-			evalErr = promiseError(p.Result())
+			evalErr = promiseError(v.rt, p.Result())
 		case sobek.PromiseStatePending:
 			evalErr = errors.New("the script's top-level await never finished")
 		}
 	}()
 	stop()
 	if evalErr != nil {
-		return &ScriptError{Phase: "init", Err: evalErr}
+		return newScriptError(v.rt, "init", evalErr)
 	}
 
 	inst := v.rt.GetModuleInstance(v.r.main)
@@ -266,9 +266,17 @@ func (v *VU) interruptOn(ctx context.Context) func() {
 
 var errInterrupted = errors.New("context cancelled")
 
-// call runs fn and the event loop until fn's promise (if any) settled.
-func (v *VU) call(ctx context.Context, fn sobek.Callable, args ...sobek.Value) (sobek.Value, error) {
-	ret, err := fn(sobek.Undefined(), args...)
+// call runs fn and the event loop until fn's promise (if any) settled. A Go
+// panic on the way (in a module, or in tally) is recovered and returned as a
+// *PanicError: the VU stays usable.
+func (v *VU) call(ctx context.Context, fn sobek.Callable, args ...sobek.Value) (ret sobek.Value, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			v.loop.reset()
+			ret, err = nil, v.recovered(x)
+		}
+	}()
+	ret, err = fn(sobek.Undefined(), args...)
 	if err != nil {
 		v.loop.reset()
 		return nil, err
@@ -279,29 +287,13 @@ func (v *VU) call(ctx context.Context, fn sobek.Callable, args ...sobek.Value) (
 	if p, ok := ret.Export().(*sobek.Promise); ok {
 		switch p.State() {
 		case sobek.PromiseStateRejected:
-			return nil, promiseError(p.Result())
+			return nil, promiseError(v.rt, p.Result())
 		case sobek.PromiseStatePending:
 			return nil, errors.New("the function returned a promise that never settled")
 		}
 		return p.Result(), nil
 	}
 	return ret, nil
-}
-
-// promiseError turns a rejection value into an error.
-func promiseError(val sobek.Value) error {
-	if val == nil {
-		return errors.New("rejected promise")
-	}
-	if err, ok := val.Export().(error); ok {
-		return err
-	}
-	if obj, ok := val.(*sobek.Object); ok {
-		if stack := obj.Get("stack"); stack != nil && !sobek.IsUndefined(stack) {
-			return errors.New(stack.String())
-		}
-	}
-	return errors.New(val.String())
 }
 
 // enterScenario switches the VU's tags and __ENV to it's scenario.
@@ -395,13 +387,11 @@ func isAbort(ie *sobek.InterruptedError) bool {
 
 // logException logs an iteration's exception with its stack.
 func (v *VU) logException(err error, sc *executor.Scenario) {
-	msg := err.Error()
-	var ex *sobek.Exception
-	if errors.As(err, &ex) {
-		msg = ex.String()
-		for len(msg) > 0 && msg[len(msg)-1] == '\n' {
-			msg = msg[:len(msg)-1]
-		}
+	msg := strings.TrimRight(FormatException(v.rt, err), "\n")
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		v.logger.Error(msg, "executor", sc.Executor, "scenario", sc.Name, "source", "stacktrace", "go_stack", string(pe.GoStack))
+		return
 	}
 	v.logger.Error(msg, "executor", sc.Executor, "scenario", sc.Name, "source", "stacktrace")
 }
