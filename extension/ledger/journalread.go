@@ -33,41 +33,49 @@ func (e *JournalError) Error() string {
 // Unwrap returns the cause, which wraps ErrBadJournal for format errors.
 func (e *JournalError) Unwrap() error { return e.Err }
 
-// jline is any journal line.
+// jline is any journal line: the union of every record type's fields,
+// with the short JSON names the journal uses (journal.go documents the
+// format) and descriptive Go names.
 type jline struct {
-	T         string          `json:"t"`
-	V         int             `json:"v"`
-	Run       string          `json:"run"`
-	Inst      string          `json:"inst"`
-	Host      string          `json:"host"`
-	Wall0     int64           `json:"wall0"`
-	EpsMs     float64         `json:"epsMs"`
-	Low       *int64          `json:"low"`
-	Overdraft bool            `json:"overdraft"`
-	ID        json.RawMessage `json:"id"`
-	A         string          `json:"a"`
-	M         *int64          `json:"m"`
-	M0        *int64          `json:"m0"`
-	Bal       *int64          `json:"bal"`
-	Used      *int64          `json:"used"`
-	Ver       *int64          `json:"ver"`
-	LowN      *bool           `json:"lowN"`
-	DepN      *bool           `json:"depN"`
-	F         string          `json:"f"`
-	Amt       *int64          `json:"amt"`
-	Key       string          `json:"key"`
-	O         string          `json:"o"`
-	Tx        string          `json:"tx"`
-	Chg       *int64          `json:"chg"`
-	St        int             `json:"st"`
-	C         string          `json:"c"`
-	Rp        int             `json:"rp"`
-	At        string          `json:"at"`
-	Lines     *int64          `json:"lines"`
-	List      []struct {
-		K   string `json:"k"`
-		Bal *int64 `json:"bal"`
-		At  string `json:"at"`
+	Type string `json:"t"` // hdr, ftr, open, close, beg, end, rd, notif, log
+
+	// header
+	Format     int     `json:"v"` // JournalVersion
+	Run        string  `json:"run"`
+	Instance   string  `json:"inst"`
+	Host       string  `json:"host"`
+	Wall0      int64   `json:"wall0"`
+	ClockBound float64 `json:"epsMs"` // milliseconds
+	Low        *int64  `json:"low"`
+	Overdraft  bool    `json:"overdraft"`
+
+	// footer
+	Lines *int64 `json:"lines"`
+
+	// events
+	ID               json.RawMessage `json:"id"`
+	Account          string          `json:"a"`
+	Mono             *int64          `json:"m"`  // monotonic time of the event (the return, for calls)
+	Mono0            *int64          `json:"m0"` // monotonic time of the call
+	Balance          *int64          `json:"bal"`
+	Used             *int64          `json:"used"`
+	Version          *int64          `json:"ver"`
+	LowNotified      *bool           `json:"lowN"`
+	DepletedNotified *bool           `json:"depN"`
+	Feature          string          `json:"f"`
+	Amount           *int64          `json:"amt"`
+	Key              string          `json:"key"`
+	Outcome          string          `json:"o"`
+	TxID             string          `json:"tx"`
+	Charged          *int64          `json:"chg"`
+	Status           int             `json:"st"`
+	Cause            string          `json:"c"`
+	Replay           int             `json:"rp"`
+	At               string          `json:"at"`
+	Notices          []struct {
+		Kind    string `json:"k"`
+		Balance *int64 `json:"bal"`
+		At      string `json:"at"`
 	} `json:"list"`
 }
 
@@ -149,34 +157,20 @@ func readJournal(rd io.Reader, path string) (*journalData, error) {
 	return r.finish()
 }
 
+// line parses journal line n: the header first, then events up to the
+// footer; lines after the footer are counted (a torn append) and ignored.
 func (r *journalReader) line(n int, b []byte) error {
 	var l jline
 	if err := json.Unmarshal(b, &l); err != nil {
 		return r.fail(n, "not a JSON object (%v)", err)
 	}
-	if !r.gotHdr {
-		if l.T != "hdr" {
-			return r.fail(n, "the first line must be the header ({\"t\":\"hdr\",...}), got %q", l.T)
-		}
-		if l.V != JournalVersion {
-			return r.fail(n, "format version %d, this tally reads version %d", l.V, JournalVersion)
-		}
-		low := int64(DefaultLowThreshold)
-		if l.Low != nil {
-			low = *l.Low
-		}
-		r.d.inst = instance{
-			name: l.Inst, run: l.Run, host: l.Host, source: r.path, wall0: l.Wall0,
-			eps: int64(l.EpsMs * 1e6), low: low, overdraft: l.Overdraft,
-		}
-		r.gotHdr = true
-		return nil
-	}
-	if r.footer != nil {
+	switch {
+	case !r.gotHdr:
+		return r.header(n, &l)
+	case r.footer != nil:
 		r.afterFtr++
 		return nil
-	}
-	if l.T == "ftr" {
+	case l.Type == "ftr":
 		if l.Lines == nil {
 			return r.fail(n, "footer without lines")
 		}
@@ -184,153 +178,230 @@ func (r *journalReader) line(n int, b []byte) error {
 		return nil
 	}
 	r.events++
-	need := func(what string, ok bool) error {
-		if !ok {
-			return r.fail(n, "%s line without %s", l.T, what)
-		}
-		return nil
+	if l.Mono == nil {
+		return r.fail(n, "%s line without m", l.Type)
 	}
-	if l.M == nil {
-		return r.fail(n, "%s line without m", l.T)
-	}
-	m := *l.M
-	switch l.T {
+	switch l.Type {
 	case "open", "close":
-		if err := errors.Join(need("a", l.A != ""), need("bal", l.Bal != nil)); err != nil {
-			return err
-		}
-		m0 := m
-		if l.M0 != nil {
-			m0 = *l.M0
-		}
-		s := &snapRec{call: m0, ret: m, snap: l.snapshot()}
-		a := r.account(l.A)
-		if l.T == "open" {
-			if a.open != nil {
-				return r.fail(n, "account %q opened twice", l.A)
-			}
-			a.open = s
-		} else {
-			if a.close != nil {
-				return r.fail(n, "account %q closed twice", l.A)
-			}
-			a.close = s
-		}
+		return r.snapshotLine(n, &l)
 	case "beg":
-		id, err := l.id()
-		if err != nil {
-			return r.fail(n, "beg line: %v", err)
-		}
-		if err := errors.Join(need("a", l.A != ""), need("amt", l.Amt != nil)); err != nil {
-			return err
-		}
-		if _, dup := r.begs[id]; dup {
-			return r.fail(n, "operation %d begun twice", id)
-		}
-		r.begs[id] = &jbeg{acct: l.A, rec: opRec{id: id, feature: l.F, key: l.Key, amount: *l.Amt, call: m}}
+		return r.beginLine(n, &l)
 	case "end":
-		id, err := l.id()
-		if err != nil {
-			return r.fail(n, "end line: %v", err)
-		}
-		kind, err := ParseOutcomeKind(l.O)
-		if err != nil {
-			return r.fail(n, "end line: %v", err)
-		}
-		o := Outcome{Kind: kind, TxID: l.Tx, Status: l.St}
-		if l.Bal != nil {
-			o.Balance, o.HasBalance = *l.Bal, true
-		}
-		if l.Ver != nil {
-			o.Version, o.HasVersion = *l.Ver, true
-		}
-		if l.Chg != nil {
-			o.Charged, o.HasCharged = *l.Chg, true
-		}
-		if kind == Unknown {
-			if o.Cause, err = ParseCause(l.C); err != nil {
-				return r.fail(n, "end line: %v", err)
-			}
-		}
-		if l.Rp != 0 {
-			r.replays[id] = jend{o, m}
-		} else {
-			r.ends[id] = jend{o, m}
-		}
+		return r.endLine(n, &l)
 	case "rd":
-		id, err := l.id()
-		if err != nil {
-			return r.fail(n, "rd line: %v", err)
-		}
-		if err := errors.Join(need("a", l.A != ""), need("bal", l.Bal != nil), need("m0", l.M0 != nil)); err != nil {
-			return err
-		}
-		a := r.account(l.A)
-		a.reads = append(a.reads, readRec{id: id, call: *l.M0, ret: m, snap: l.snapshot()})
+		return r.readLine(n, &l)
 	case "notif":
-		if err := need("a", l.A != ""); err != nil {
-			return err
-		}
-		a := r.account(l.A)
-		list := make([]Notice, 0, len(l.List))
-		for _, x := range l.List {
-			nt := Notice{Kind: x.K, CreatedAt: x.At}
-			if x.Bal != nil {
-				nt.Remaining, nt.HasRemaining = *x.Bal, true
-			}
-			list = append(list, nt)
-		}
-		if !a.noticesSet || m >= a.noticesAt {
-			a.notices, a.noticesSet, a.noticesAt = list, true, m
-		}
+		return r.noticesLine(n, &l)
 	case "log":
-		if err := need("a", l.A != ""); err != nil {
-			return err
+		return r.logLine(n, &l)
+	}
+	return r.fail(n, "unknown line type %q", l.Type)
+}
+
+// need fails line n when a required field is absent.
+func (r *journalReader) need(n int, l *jline, fields ...fieldCheck) error {
+	var errs []error
+	for _, f := range fields {
+		if !f.ok {
+			errs = append(errs, r.fail(n, "%s line without %s", l.Type, f.name))
 		}
-		a := r.account(l.A)
-		a.logSet = true
-		if len(l.ID) == 0 {
-			return nil
-		}
-		id, err := l.idString()
-		if err != nil {
-			return r.fail(n, "log line: %v", err)
-		}
-		if err := need("amt", l.Amt != nil); err != nil {
-			return err
-		}
-		tx := LogTx{ID: id, Feature: l.F, Amount: *l.Amt, Key: l.Key, CreatedAt: l.At}
-		if l.Bal != nil {
-			tx.BalanceAfter, tx.HasBalance = *l.Bal, true
-		}
-		if a.logIDs == nil {
-			a.logIDs = make(map[string]struct{})
-		}
-		if _, dup := a.logIDs[id]; dup && id != "" {
-			return nil
-		}
-		a.logIDs[id] = struct{}{}
-		a.log = append(a.log, tx)
-	default:
-		return r.fail(n, "unknown line type %q", l.T)
+	}
+	return errors.Join(errs...)
+}
+
+// fieldCheck is a required field and whether the line has it.
+type fieldCheck struct {
+	name string
+	ok   bool
+}
+
+func has(name string, ok bool) fieldCheck { return fieldCheck{name, ok} }
+
+// header reads the first line: the run, the instance and its settings.
+func (r *journalReader) header(n int, l *jline) error {
+	if l.Type != "hdr" {
+		return r.fail(n, "the first line must be the header ({\"t\":\"hdr\",...}), got %q", l.Type)
+	}
+	if l.Format != JournalVersion {
+		return r.fail(n, "format version %d, this tally reads version %d", l.Format, JournalVersion)
+	}
+	low := int64(DefaultLowThreshold)
+	if l.Low != nil {
+		low = *l.Low
+	}
+	r.d.inst = instance{
+		name: l.Instance, run: l.Run, host: l.Host, source: r.path, wall0: l.Wall0,
+		eps: int64(l.ClockBound * 1e6), low: low, overdraft: l.Overdraft,
+	}
+	r.gotHdr = true
+	return nil
+}
+
+// snapshotLine reads an opening or closing snapshot; each is allowed once
+// per account.
+func (r *journalReader) snapshotLine(n int, l *jline) error {
+	if err := r.need(n, l, has("a", l.Account != ""), has("bal", l.Balance != nil)); err != nil {
+		return err
+	}
+	m0 := *l.Mono
+	if l.Mono0 != nil {
+		m0 = *l.Mono0
+	}
+	s := &snapRec{call: m0, ret: *l.Mono, snap: l.snapshot()}
+	a := r.account(l.Account)
+	slot, verb := &a.open, "opened"
+	if l.Type == "close" {
+		slot, verb = &a.close, "closed"
+	}
+	if *slot != nil {
+		return r.fail(n, "account %q %s twice", l.Account, verb)
+	}
+	*slot = s
+	return nil
+}
+
+// beginLine reads the start of a deduction.
+func (r *journalReader) beginLine(n int, l *jline) error {
+	id, err := l.id()
+	if err != nil {
+		return r.fail(n, "beg line: %v", err)
+	}
+	if err := r.need(n, l, has("a", l.Account != ""), has("amt", l.Amount != nil)); err != nil {
+		return err
+	}
+	if _, dup := r.begs[id]; dup {
+		return r.fail(n, "operation %d begun twice", id)
+	}
+	r.begs[id] = &jbeg{acct: l.Account, rec: opRec{id: id, feature: l.Feature, key: l.Key, amount: *l.Amount, call: *l.Mono}}
+	return nil
+}
+
+// endLine reads the outcome of a deduction, or of its replay ("rp":1).
+func (r *journalReader) endLine(n int, l *jline) error {
+	id, err := l.id()
+	if err != nil {
+		return r.fail(n, "end line: %v", err)
+	}
+	o, err := l.outcome()
+	if err != nil {
+		return r.fail(n, "end line: %v", err)
+	}
+	if l.Replay != 0 {
+		r.replays[id] = jend{o, *l.Mono}
+	} else {
+		r.ends[id] = jend{o, *l.Mono}
 	}
 	return nil
 }
 
+// outcome is the Outcome an end line records.
+func (l *jline) outcome() (Outcome, error) {
+	kind, err := ParseOutcomeKind(l.Outcome)
+	if err != nil {
+		return Outcome{}, err
+	}
+	o := Outcome{Kind: kind, TxID: l.TxID, Status: l.Status}
+	if l.Balance != nil {
+		o.Balance, o.HasBalance = *l.Balance, true
+	}
+	if l.Version != nil {
+		o.Version, o.HasVersion = *l.Version, true
+	}
+	if l.Charged != nil {
+		o.Charged, o.HasCharged = *l.Charged, true
+	}
+	if kind == Unknown {
+		if o.Cause, err = ParseCause(l.Cause); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return o, nil
+}
+
+// readLine reads a balance read.
+func (r *journalReader) readLine(n int, l *jline) error {
+	id, err := l.id()
+	if err != nil {
+		return r.fail(n, "rd line: %v", err)
+	}
+	if err := r.need(n, l, has("a", l.Account != ""), has("bal", l.Balance != nil), has("m0", l.Mono0 != nil)); err != nil {
+		return err
+	}
+	a := r.account(l.Account)
+	a.reads = append(a.reads, readRec{id: id, call: *l.Mono0, ret: *l.Mono, snap: l.snapshot()})
+	return nil
+}
+
+// noticesLine reads the notices of an account; the latest list wins.
+func (r *journalReader) noticesLine(n int, l *jline) error {
+	if err := r.need(n, l, has("a", l.Account != "")); err != nil {
+		return err
+	}
+	a := r.account(l.Account)
+	list := make([]Notice, 0, len(l.Notices))
+	for _, x := range l.Notices {
+		nt := Notice{Kind: x.Kind, CreatedAt: x.At}
+		if x.Balance != nil {
+			nt.Remaining, nt.HasRemaining = *x.Balance, true
+		}
+		list = append(list, nt)
+	}
+	if m := *l.Mono; !a.noticesSet || m >= a.noticesAt {
+		a.notices, a.noticesSet, a.noticesAt = list, true, m
+	}
+	return nil
+}
+
+// logLine reads one transaction of the server's log of an account (or,
+// without an id, that the log was read and is empty); a transaction id seen
+// before is dropped.
+func (r *journalReader) logLine(n int, l *jline) error {
+	if err := r.need(n, l, has("a", l.Account != "")); err != nil {
+		return err
+	}
+	a := r.account(l.Account)
+	a.logSet = true
+	if len(l.ID) == 0 {
+		return nil
+	}
+	id, err := l.idString()
+	if err != nil {
+		return r.fail(n, "log line: %v", err)
+	}
+	if err := r.need(n, l, has("amt", l.Amount != nil)); err != nil {
+		return err
+	}
+	tx := LogTx{ID: id, Feature: l.Feature, Amount: *l.Amount, Key: l.Key, CreatedAt: l.At}
+	if l.Balance != nil {
+		tx.BalanceAfter, tx.HasBalance = *l.Balance, true
+	}
+	if a.logIDs == nil {
+		a.logIDs = make(map[string]struct{})
+	}
+	if _, dup := a.logIDs[id]; dup && id != "" {
+		return nil
+	}
+	a.logIDs[id] = struct{}{}
+	a.log = append(a.log, tx)
+	return nil
+}
+
+// snapshot is the balance snapshot of an open, close or rd line.
 func (l *jline) snapshot() Snapshot {
-	s := Snapshot{Balance: *l.Bal}
+	s := Snapshot{Balance: *l.Balance}
 	if l.Used != nil {
 		s.Used, s.HasUsed = *l.Used, true
 	}
-	if l.Ver != nil {
-		s.Version, s.HasVersion = *l.Ver, true
+	if l.Version != nil {
+		s.Version, s.HasVersion = *l.Version, true
 	}
-	if l.LowN != nil && l.DepN != nil {
-		s.LowNotified, s.DepletedNotified, s.HasFlags = *l.LowN, *l.DepN, true
+	if l.LowNotified != nil && l.DepletedNotified != nil {
+		s.LowNotified, s.DepletedNotified, s.HasFlags = *l.LowNotified, *l.DepletedNotified, true
 	}
 	return s
 }
 
+// id is the operation id of a beg, end or rd line.
 func (l *jline) id() (uint64, error) {
 	if len(l.ID) == 0 {
 		return 0, errors.New("no id")
@@ -342,6 +413,7 @@ func (l *jline) id() (uint64, error) {
 	return id, nil
 }
 
+// idString is the transaction id of a log line (a string or a number).
 func (l *jline) idString() (string, error) {
 	var s string
 	if json.Unmarshal(l.ID, &s) == nil {

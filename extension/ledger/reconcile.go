@@ -12,23 +12,47 @@ import (
 // generator issued is a server-only debit. Runs before classify.
 func (c *acctCheck) reconcile(keys map[string]opLoc) {
 	a := c.a
-	hasKeys := len(a.log) == 0 // an empty log: every confirmed deduction lacks its record
-	for i := range a.log {
-		if a.log[i].Key != "" {
-			hasKeys = true
-			break
-		}
-	}
-	if !hasKeys {
+	if !logHasKeys(a.log) {
 		if len(a.log) > 0 {
 			c.note("the server log carries no idempotency keys: the key join is skipped, per-feature totals are compared instead")
 		}
 		return
 	}
-	// the log's transactions per deduction: first[i] is the first (index+1,
-	// 0 for none), more holds any further ones
-	first := make([]int32, len(a.ops))
-	more := make(map[int][]int)
+	first, more := c.joinLog(keys)
+	var one [1]int
+	for i := range a.ops {
+		var txs []int
+		if first[i] != 0 {
+			one[0] = int(first[i] - 1)
+			txs = append(one[:1:1], more[i]...)
+		}
+		c.reconcileOp(&a.ops[i], txs)
+	}
+}
+
+// logHasKeys reports whether the key join applies: some transaction carries
+// an idempotency key, or the log is empty (then every confirmed deduction
+// lacks its record).
+func logHasKeys(log []LogTx) bool {
+	if len(log) == 0 {
+		return true
+	}
+	for i := range log {
+		if log[i].Key != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// joinLog finds the log's transactions of each deduction by key: first[i]
+// is the first one of deduction i (index+1, 0 for none), more[i] any
+// further ones. A transaction whose key names no deduction of this account
+// is a server-only debit.
+func (c *acctCheck) joinLog(keys map[string]opLoc) (first []int32, more map[int][]int) {
+	a := c.a
+	first = make([]int32, len(a.ops))
+	more = make(map[int][]int)
 	for ti := range a.log {
 		t := &a.log[ti]
 		loc, ok := keys[t.Key]
@@ -46,100 +70,112 @@ func (c *acctCheck) reconcile(keys map[string]opLoc) {
 			more[loc.i] = append(more[loc.i], ti)
 		}
 	}
-	var one [1]int
-	for i := range a.ops {
-		o := &a.ops[i]
-		var txs []int
-		if first[i] != 0 {
-			one[0] = int(first[i] - 1)
-			txs = append(one[:1:1], more[i]...)
-		}
-		if len(txs) > 0 {
-			o.logTx = txs[0]
-		}
-		var sum int64
+	return first, more
+}
+
+// reconcileOp checks one deduction against its logged transactions txs
+// (indexes into the log, in log order): one debit at most, and what its
+// outcome says about them.
+func (c *acctCheck) reconcileOp(o *mergedOp, txs []int) {
+	a := c.a
+	if len(txs) > 0 {
+		o.logTx = txs[0]
+	}
+	var sum int64
+	for _, ti := range txs {
+		sum += a.log[ti].Amount
+	}
+	if len(txs) > 1 {
+		ids := make([]string, 0, len(txs))
 		for _, ti := range txs {
-			sum += a.log[ti].Amount
+			ids = append(ids, a.log[ti].ID)
 		}
-		if len(txs) > 1 {
-			ids := make([]string, 0, len(txs))
-			for _, ti := range txs {
-				ids = append(ids, a.log[ti].ID)
-			}
-			c.over.log += sum - a.log[txs[0]].Amount
-			c.add(Finding{
-				Kind: KindDoubleCharge, Credits: sum - a.log[txs[0]].Amount,
-				Expected: fmt.Sprintf("one debit for key %q", c.h.key(o)),
-				Seen:     fmt.Sprintf("%d debits (%v), %d credits in all", len(txs), ids, sum),
-				Ops:      c.refs(o),
-			}, c.ref(o))
+		c.over.log += sum - a.log[txs[0]].Amount
+		c.add(Finding{
+			Kind: KindDoubleCharge, Credits: sum - a.log[txs[0]].Amount,
+			Expected: fmt.Sprintf("one debit for key %q", c.h.key(o)),
+			Seen:     fmt.Sprintf("%d debits (%v), %d credits in all", len(txs), ids, sum),
+			Ops:      c.refs(o),
+		}, c.ref(o))
+	}
+	switch o.out.Kind {
+	case OK:
+		c.confirmedInLog(o, txs)
+	case Insufficient, Rejected:
+		if len(txs) > 0 {
+			c.chargedWithoutService(o, txs, sum, fmt.Sprintf("no debit for a request refused as %v", o.out.Kind))
 		}
-		switch o.out.Kind {
-		case OK:
-			if len(txs) == 0 {
-				c.add(Finding{
-					Kind: KindMissingDebit, Credits: o.out.charge(o.amount),
-					Expected: fmt.Sprintf("a debit with key %q in the server log", c.h.key(o)),
-					Seen:     "none: the confirmed deduction has no record",
-					Ops:      c.refs(o),
-				}, c.ref(o))
-				continue
-			}
-			t := &a.log[txs[0]]
-			if want := o.out.charge(o.amount); t.Amount != want {
-				c.add(Finding{
-					Kind: KindPriceMismatch, Credits: abs(t.Amount - want),
-					Expected: fmt.Sprintf("the logged debit to be %d credits, as confirmed", want),
-					Seen:     fmt.Sprintf("transaction %s of %d", t.ID, t.Amount),
-					Ops:      c.refs(o),
-				}, c.ref(o)+"/log")
-			}
-			if o.out.TxID != "" && t.ID != "" && o.out.TxID != t.ID && len(txs) == 1 {
-				c.add(Finding{
-					Kind:     KindMissingDebit,
-					Expected: fmt.Sprintf("transaction %s (named in the response) in the log", o.out.TxID),
-					Seen:     fmt.Sprintf("the key's debit is transaction %s", t.ID),
-					Ops:      c.refs(o),
-				}, c.ref(o)+"/tx")
-			}
-		case Insufficient, Rejected:
-			if len(txs) > 0 {
-				c.over.log += sum
-				c.add(Finding{
-					Kind: KindChargeWithoutService, Credits: sum,
-					Expected: fmt.Sprintf("no debit for a request refused as %v", o.out.Kind),
-					Seen:     fmt.Sprintf("transaction %s of %d credits", a.log[txs[0]].ID, sum),
-					Ops:      c.refs(o),
-				}, c.ref(o))
-			}
-		case Unknown, Pending:
-			if len(txs) > 0 && o.out.explicitError() {
-				c.over.log += sum
-				c.add(Finding{
-					Kind: KindChargeWithoutService, Credits: sum,
-					Expected: fmt.Sprintf("no debit for a request answered with status %d", o.out.Status),
-					Seen:     fmt.Sprintf("transaction %s of %d credits", a.log[txs[0]].ID, sum),
-					Ops:      c.refs(o),
-				}, c.ref(o))
-			}
-			if c.opts.NoLogJoin {
-				continue
-			}
-			o.resolved = true
-			if len(txs) == 0 {
-				o.state = stNone
-				continue
-			}
-			o.state, o.eff = stCharged, sum
-			// It landed before the idle closing snapshot, at an unknown time after its call.
-			o.ret = noReturn
-			if c.hasClose && o.call < c.close.call {
-				o.ret = c.close.call - 1
-			}
+	case Unknown, Pending:
+		if len(txs) > 0 && o.out.explicitError() {
+			c.chargedWithoutService(o, txs, sum, fmt.Sprintf("no debit for a request answered with status %d", o.out.Status))
+		}
+		if !c.opts.NoLogJoin {
+			c.resolveByLog(o, txs, sum)
 		}
 	}
 }
 
+// confirmedInLog checks a confirmed deduction: its debit is in the log,
+// of the confirmed amount, with the transaction id the response named.
+func (c *acctCheck) confirmedInLog(o *mergedOp, txs []int) {
+	if len(txs) == 0 {
+		c.add(Finding{
+			Kind: KindMissingDebit, Credits: o.out.charge(o.amount),
+			Expected: fmt.Sprintf("a debit with key %q in the server log", c.h.key(o)),
+			Seen:     "none: the confirmed deduction has no record",
+			Ops:      c.refs(o),
+		}, c.ref(o))
+		return
+	}
+	t := &c.a.log[txs[0]]
+	if want := o.out.charge(o.amount); t.Amount != want {
+		c.add(Finding{
+			Kind: KindPriceMismatch, Credits: abs(t.Amount - want),
+			Expected: fmt.Sprintf("the logged debit to be %d credits, as confirmed", want),
+			Seen:     fmt.Sprintf("transaction %s of %d", t.ID, t.Amount),
+			Ops:      c.refs(o),
+		}, c.ref(o)+"/log")
+	}
+	if o.out.TxID != "" && t.ID != "" && o.out.TxID != t.ID && len(txs) == 1 {
+		c.add(Finding{
+			Kind:     KindMissingDebit,
+			Expected: fmt.Sprintf("transaction %s (named in the response) in the log", o.out.TxID),
+			Seen:     fmt.Sprintf("the key's debit is transaction %s", t.ID),
+			Ops:      c.refs(o),
+		}, c.ref(o)+"/tx")
+	}
+}
+
+// chargedWithoutService reports the sum credits debited for a request that
+// was refused or failed explicitly; expected says what should have been.
+func (c *acctCheck) chargedWithoutService(o *mergedOp, txs []int, sum int64, expected string) {
+	c.over.log += sum
+	c.add(Finding{
+		Kind: KindChargeWithoutService, Credits: sum,
+		Expected: expected,
+		Seen:     fmt.Sprintf("transaction %s of %d credits", c.a.log[txs[0]].ID, sum),
+		Ops:      c.refs(o),
+	}, c.ref(o))
+}
+
+// resolveByLog settles an unknown or pending deduction by the log: no
+// debit means not charged, a debit means charged (sum credits), landing
+// before the idle closing snapshot at an unknown time after its call.
+func (c *acctCheck) resolveByLog(o *mergedOp, txs []int, sum int64) {
+	o.resolved = true
+	if len(txs) == 0 {
+		o.state = stNone
+		return
+	}
+	o.state, o.eff = stCharged, sum
+	o.ret = noReturn
+	if c.hasClose && o.call < c.close.call {
+		o.ret = c.close.call - 1
+	}
+}
+
+// serverOnly reports a logged debit that answers no request of this account
+// (o is the deduction whose key it carries, if any).
 func (c *acctCheck) serverOnly(t *LogTx, why string, o *mergedOp) {
 	c.over.log += t.Amount
 	c.add(Finding{
