@@ -16,6 +16,9 @@
 #   CREDITD_FLAGS  extra creditd flags (default: --ai-latency 20ms+-10ms --request-timeout 10s)
 #   TALLY_FLAGS    extra `tally run` flags, e.g. --summary-export out.json
 #   BIN            where the tally and creditd binaries are (default: bin)
+#   REPORTS        folder for the HTML reports, one per scenario, REPORTS/SCENARIO-PROFILE.html (default:
+#                  reports; empty: none). K6_WEB_DASHBOARD=true also serves the live dashboard during
+#                  each run (http://127.0.0.1:5665, K6_WEB_DASHBOARD_PORT to change).
 #   RSS_LOG        when set, a CSV file: every RSS_EVERY seconds (default 10) the resident memory (KiB) of
 #                  tally and of the creditd started here, as seconds,scenario,tally_rss_kib,creditd_rss_kib
 set -uo pipefail
@@ -28,6 +31,7 @@ TARGET=${TARGET:-}
 PORT=${PORT:-0}
 CREDITD_FLAGS=${CREDITD_FLAGS:---ai-latency 20ms+-10ms --request-timeout 10s}
 TALLY_FLAGS=${TALLY_FLAGS:-}
+REPORTS=${REPORTS-reports}
 RSS_LOG=${RSS_LOG:-}
 RSS_EVERY=${RSS_EVERY:-10}
 
@@ -125,8 +129,10 @@ sample() {
 }
 [ -n "$RSS_LOG" ] && echo "seconds,scenario,tally_rss_kib,creditd_rss_kib" >"$RSS_LOG"
 
+[ -n "$REPORTS" ] && mkdir -p "$REPORTS"
 status=0
 results=""
+reports=""
 interrupted=""
 # From here a SIGINT is tally's to handle (it got the same signal from the terminal): note it, let the
 # running scenario finish its teardown, run no further scenario.
@@ -135,6 +141,12 @@ for s in ${SCENARIO//,/ }; do
   if [ -n "$interrupted" ]; then
     results="$results $s=skipped"
     continue
+  fi
+  report=""
+  if [ -n "$REPORTS" ]; then
+    report="$REPORTS/$s-$PROFILE.html"
+    rm -f "$report"
+    export K6_WEB_DASHBOARD_EXPORT="$report"
   fi
   say "tally run -e PROFILE=$PROFILE -e BASE_URL=$url $TALLY_FLAGS scripts/$s.js"
   if [ -n "$RSS_LOG" ]; then
@@ -152,6 +164,7 @@ for s in ${SCENARIO//,/ }; do
     rc=$?
   fi
   results="$results $s=$rc"
+  if [ -n "$report" ] && [ -f "$report" ]; then reports="$reports $report"; fi
   if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then status=$rc; fi
 done
 trap 'exit 130' INT
@@ -161,5 +174,6 @@ if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
   tail -n 20 "$dir/creditd.log" >&2
   [ "$status" -eq 0 ] && status=1
 fi
+for r in $reports; do say "HTML report: $r"; done
 say "exit statuses:$results (0 passed, 99 thresholds failed, 105 interrupted, 108 aborted, 107 script error)"
 exit "$status"

@@ -84,6 +84,17 @@ next:
 	return out
 }
 
+// webDashboardHelp describes the K6_WEB_DASHBOARD* variables (package dashboard).
+const webDashboardHelp = `  K6_WEB_DASHBOARD=true        serve the live web dashboard (same as --out web-dashboard)
+  K6_WEB_DASHBOARD_HOST        its address (default 127.0.0.1)
+  K6_WEB_DASHBOARD_PORT        its port (default 5665; 0 a free one; -1 no page, report only)
+  K6_WEB_DASHBOARD_PERIOD      how often the page updates (default 10s)
+  K6_WEB_DASHBOARD_OPEN=true   open the page in the system's browser
+  K6_WEB_DASHBOARD_EXPORT      write a self-contained HTML report to FILE at the end of the run
+                               (also after an abort or Ctrl-C; on its own it serves no page)
+  (--out web-dashboard=port=0&export=r.html sets them per run, over the environment)
+`
+
 // envHelp lists the K6_* variables tally reads, for `tally run --help`.
 func envHelp() string {
 	var b strings.Builder
@@ -119,6 +130,7 @@ func envHelp() string {
 	for _, k := range cmds {
 		fmt.Fprintf(&b, "  %-28s %s\n", k, commandEnvVars[k])
 	}
+	b.WriteString(webDashboardHelp)
 	b.WriteString("  Any other K6_* variable (K6_DNS, K6_CLOUD_*, ...) is reported as ignored.\n")
 	b.WriteString("  NO_COLOR also disables colours.")
 	return b.String()

@@ -210,9 +210,17 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}
+	dashCfg, specs, err := dashboardConfig(specs, r.cfg.Getenv)
+	if err != nil {
+		return err
+	}
 	outs, err := output.NewAll(specs, output.Params{Stdout: r.cfg.Stdout, Logger: r.log})
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
+	}
+	dash := r.newDashboard(dashCfg)
+	if dash != nil {
+		outs = append(outs, dash)
 	}
 	me, err := metricsengine.New(metricsengine.Config{
 		Registry: r.reg, Thresholds: r.opts.Thresholds, NoThresholds: r.cfg.NoThresholds,
@@ -225,6 +233,9 @@ func (r *run) execute(ctx context.Context) error {
 		return exitcode.WithIfNone(exitcode.InvalidConfig, err)
 	}
 	r.metrics = me
+	if dash != nil {
+		attachDashboard(dash, me)
+	}
 
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
@@ -275,10 +286,19 @@ func (r *run) execute(ctx context.Context) error {
 			}
 		}
 	}
-	if err := r.writeSummary(context.WithoutCancel(ctx), vu0, trendStats); err != nil {
+	data := r.summaryData(trendStats)
+	if err := r.writeSummary(context.WithoutCancel(ctx), vu0, data); err != nil {
 		r.log.Error(err.Error())
 		if runErr == nil {
 			runErr = exitcode.WithIfNone(exitcode.Other, err)
+		}
+	}
+	if dash != nil {
+		if err := r.finishDashboard(context.WithoutCancel(ctx), dash, data, runErr, thresholdsFailed); err != nil {
+			r.log.Error(err.Error())
+			if runErr == nil {
+				runErr = exitcode.WithIfNone(exitcode.Other, err)
+			}
 		}
 	}
 	if n := runner.IterationErrors(); n > 0 {

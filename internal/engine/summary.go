@@ -58,8 +58,7 @@ func (r *run) summaryData(trendStats []string) *summary.Data {
 
 // writeSummary runs handleSummary (or prints the text summary) and writes
 // --summary-export.
-func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, trendStats []string) error {
-	data := r.summaryData(trendStats)
+func (r *run) writeSummary(ctx context.Context, vu0 *js.VU, data *summary.Data) error {
 	if r.cfg.SummaryExport != "" {
 		b, err := summary.Export(data)
 		if err == nil {

@@ -109,6 +109,8 @@ func New(spec string, p Params) (Output, error) {
 			return nil, fmt.Errorf("--out %q: the csv output needs a file, e.g. --out csv=results.csv", spec)
 		}
 		return &csvOutput{dest: destination{path: arg}}, nil
+	case "web-dashboard":
+		return nil, fmt.Errorf("--out %q: the web dashboard is set up by the run itself (package dashboard), not by output.New", spec)
 	case "":
 		return nil, fmt.Errorf("--out %q: missing output type; use one of %s", spec, strings.Join(Types, ", "))
 	}
