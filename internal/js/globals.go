@@ -30,7 +30,9 @@ func (v *VU) setGlobals() error {
 		}
 		return v.open(call.Argument(0).String(), mode)
 	})
-	_ = rt.Set("require", func(call sobek.FunctionCall) sobek.Value { return v.require(call.Argument(0).String()) })
+	_ = rt.Set("require", func(call sobek.FunctionCall) sobek.Value {
+		return v.require(call.Argument(0).String(), v.callerDir())
+	})
 	for name, fn := range v.timerFunctions() {
 		_ = rt.Set(name, fn)
 	}
@@ -180,13 +182,33 @@ func (v *VU) open(path string, mode string) sobek.Value {
 	return v.rt.ToValue(string(data))
 }
 
-// require implements CommonJS require() for built-in and native modules.
-func (v *VU) require(name string) sobek.Value {
+// require implements CommonJS require() in the init context: built-in and
+// native modules by name, local CommonJS files by path relative to dir (the
+// directory of the requiring file).
+func (v *VU) require(name, dir string) sobek.Value {
 	if v.initEnv == nil {
-		panic(v.rt.NewGoError(errors.New("require() can only be called in the init context")))
+		panic(v.rt.NewGoError(errors.New("require() can only be called in the init context (the script's top level), not in setup, iterations or teardown")))
 	}
 	if isFileSpecifier(name) {
-		panic(v.rt.NewGoError(fmt.Errorf("require(%q): files must be imported with ES module syntax (import ... from %q)", name, name)))
+		path := name
+		if strings.HasPrefix(path, "file://") {
+			p, err := v.r.resolvePath("", name)
+			if err != nil {
+				panic(v.rt.NewGoError(err))
+			}
+			path = p
+		} else if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, filepath.FromSlash(path))
+		}
+		exp, err := v.requireFile(path)
+		if err != nil {
+			var ex *sobek.Exception
+			if errors.As(err, &ex) {
+				panic(ex)
+			}
+			panic(v.rt.NewGoError(fmt.Errorf("require(%q): %w", name, err)))
+		}
+		return exp
 	}
 	rec, err := v.r.resolve(nil, name)
 	if err != nil {

@@ -94,7 +94,7 @@ func (r *Runner) resolveLocked(referrer any, specifier string) (sobek.ModuleReco
 	if err != nil {
 		return nil, fmt.Errorf("import %q from %s: %w", specifier, from, err)
 	}
-	return r.parse(path, src)
+	return r.loadFileModule(path, src)
 }
 
 // resolvePath turns a file specifier into an absolute path, relative to the

@@ -77,6 +77,9 @@ type Runner struct {
 	linkingVU   *VU
 	exportNames []string
 
+	cjsMu sync.Mutex
+	cjs   map[string]*cjsProgram // compiled CommonJS files by path
+
 	vus sync.Map // *sobek.Runtime -> *VU
 
 	filesMu    sync.Mutex
@@ -101,6 +104,7 @@ func New(cfg Config) (*Runner, error) {
 		cfg:     cfg,
 		records: map[string]sobek.ModuleRecord{},
 		urls:    map[sobek.ModuleRecord]string{},
+		cjs:     map[string]*cjsProgram{},
 		files:   map[string][]byte{},
 	}
 	if cfg.Path == "-" {

@@ -41,6 +41,7 @@ type VU struct {
 	setupValue    sobek.Value
 	setupDecoded  bool
 	fns           map[string]sobek.Callable
+	cjs           map[string]*sobek.Object // CommonJS module objects by path
 }
 
 var (
@@ -58,6 +59,7 @@ func newVU(r *Runner, id, idInTest uint64) *VU {
 		instances:     map[*goModuleRecord]modules.Instance{},
 		scenarioIters: map[*executor.Scenario]uint64{},
 		fns:           map[string]sobek.Callable{},
+		cjs:           map[string]*sobek.Object{},
 		iter:          -1,
 	}
 	v.loop = newEventLoop(v)
