@@ -115,3 +115,27 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+func TestExecutionSegmentIndex(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "s.js", `export const options = { iterations: 9, vus: 3 };
+export default function () {}`)
+	r := tally(t, dir, "run", "-q", "--execution-segment-sequence", "0,1/3,2/3,1", "--execution-segment-index", "1", "s.js")
+	if r.code != 0 || !strings.Contains(r.stdout, "iterations") || !strings.Contains(r.stdout, ": 3 ") {
+		t.Errorf("index 1 of three: exit %d, want 3 iterations\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--execution-segment-sequence", "0,1/2,1", "--execution-segment-index", "2"}, "out of range"},
+		{[]string{"--execution-segment-index", "0"}, "needs --execution-segment-sequence"},
+		{[]string{"--execution-segment", "0:1/2", "--execution-segment-sequence", "0,1/2,1", "--execution-segment-index", "0"}, "not both"},
+	} {
+		r := tally(t, dir, append(append([]string{"run", "-q"}, c.args...), "s.js")...)
+		if r.code != 255 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, want 255 with %q\n%s", c.args, r.code, c.want, r.stderr)
+		}
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +25,7 @@ type mergeFlags struct {
 	noColor, noLedger          bool
 	journals                   []string
 	deep                       string
+	wait                       time.Duration
 }
 
 func newMergeCmd(env *Env) *cobra.Command {
@@ -78,6 +81,7 @@ Exit codes:
 	fl.BoolVar(&f.noColor, "no-color", false, "no ANSI colours")
 	fl.StringArrayVar(&f.journals, "journal", nil, "ledger journal to verify (repeatable; a glob pattern is expanded); replaces the journals the states recorded")
 	fl.BoolVar(&f.noLedger, "no-ledger", false, "do not verify the ledger journals")
+	fl.DurationVar(&f.wait, "wait", 0, "wait up to this long for every state file to appear (states are written whole, at the end of each instance's run), e.g. in a Kubernetes Job started beside the run")
 	fl.StringVar(&f.deep, "deep", "off", "porcupine linearizability check per account in the merged verification: auto or off")
 	return cmd
 }
@@ -89,6 +93,11 @@ func mergeStates(cmd *cobra.Command, env *Env, f *mergeFlags, paths []string) er
 	deep, err := ledger.ParseDeepMode(f.deep)
 	if err != nil {
 		return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("--deep: %w", err)})
+	}
+	if f.wait > 0 {
+		if err := waitForFiles(env, paths, f.wait); err != nil {
+			return exitcode.With(exitcode.Other, err)
+		}
 	}
 	inputs := make([]runstate.Input, 0, len(paths))
 	for _, p := range paths {
@@ -201,4 +210,29 @@ func instanceList(in []runstate.Input) string {
 func k6NoColor(environ map[string]string) bool {
 	b, err := strconv.ParseBool(strings.TrimSpace(environ["K6_NO_COLOR"]))
 	return err == nil && b
+}
+
+// waitForFiles polls until every path exists, for at most wait.
+func waitForFiles(env *Env, paths []string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	announced := false
+	for {
+		var missing []string
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waited %s, and these states are still missing: %s (did those instances fail before their end?)", wait, strings.Join(missing, ", "))
+		}
+		if !announced {
+			fmt.Fprintf(env.Stderr, "tally merge: waiting up to %s for %d of %d states: %s\n", wait, len(missing), len(paths), strings.Join(missing, ", "))
+			announced = true
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

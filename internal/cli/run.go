@@ -18,6 +18,7 @@ import (
 
 	"github.com/tallyhq/tally/internal/archive"
 	"github.com/tallyhq/tally/internal/engine"
+	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/logging"
 	"github.com/tallyhq/tally/internal/options"
@@ -36,6 +37,7 @@ type runFlags struct {
 	httpDebug                              string
 	systemTags                             string
 	segment, sequence                      string
+	segmentIndex                           int
 	logOutput, logFormat                   string
 	noSetup, noTeardown, noThresholds      bool
 	throw                                  bool
@@ -122,6 +124,7 @@ func addOptionFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.systemTags, "system-tags", "", "comma-separated system tags to attach to samples")
 	fl.StringVar(&f.segment, "execution-segment", "", "run only this segment of the test, e.g. 1/2:1")
 	fl.StringVar(&f.sequence, "execution-segment-sequence", "", "all segments of a distributed run, e.g. 0,1/3,2/3,1")
+	fl.IntVar(&f.segmentIndex, "execution-segment-index", 0, "run the N-th (0-based) segment of --execution-segment-sequence, e.g. a Kubernetes Job's completion index")
 	fl.BoolVar(&f.noSetup, "no-setup", false, "do not run setup()")
 	fl.BoolVar(&f.noTeardown, "no-teardown", false, "do not run teardown()")
 	fl.BoolVarP(&f.throw, "throw", "w", false, "throw on failed requests and bad metric values instead of logging")
@@ -375,6 +378,13 @@ func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 	if fl.Changed("execution-segment-sequence") {
 		o.ExecutionSegmentSequence = &f.sequence
 	}
+	if fl.Changed("execution-segment-index") {
+		seg, err := segmentByIndex(fl.Changed("execution-segment"), f.sequence, f.segmentIndex)
+		if err != nil {
+			return o, exitcode.With(exitcode.Other, &usageError{err})
+		}
+		o.ExecutionSegment = &seg
+	}
 	if fl.Changed("min-iteration-duration") {
 		d, err := options.ParseDuration(f.minIterationDuration)
 		if err != nil {
@@ -485,4 +495,20 @@ func signalContext(env *Env, logger *slog.Logger) (context.Context, func()) {
 		}
 	}()
 	return ctx, func() { close(done); cancel() }
+}
+
+// segmentByIndex returns the index-th segment of the sequence given with
+// --execution-segment-sequence (--execution-segment-index).
+func segmentByIndex(segmentGiven bool, sequence string, index int) (string, error) {
+	if segmentGiven {
+		return "", errors.New("give either --execution-segment or --execution-segment-index, not both")
+	}
+	seq, err := executor.ParseSequence(sequence)
+	if err != nil || seq == nil {
+		return "", fmt.Errorf("--execution-segment-index needs --execution-segment-sequence (e.g. 0,1/3,2/3,1): %v", err)
+	}
+	if index < 0 || index >= len(seq)-1 {
+		return "", fmt.Errorf("--execution-segment-index %d is out of range: the sequence %s has %d segments (0 to %d)", index, sequence, len(seq)-1, len(seq)-2)
+	}
+	return executor.Segment{From: seq[index], To: seq[index+1]}.String(), nil
 }
