@@ -58,3 +58,9 @@ bench-race: build
 soak: build
 	@BIN="$(BIN)" PORT="$(PORT)" CREDITD_FLAGS="$(CREDITD_FLAGS)" TALLY_FLAGS="$(TALLY_FLAGS)" \
 	  $(if $(filter command line,$(origin PROFILE)),PROFILE="$(PROFILE)") scripts/soak.sh
+
+# k8s: write deploy/k8s/scripts.yaml, the ConfigMap of scripts/ and thresholds/ the Kubernetes run mounts
+# (kubectl apply -k deploy/k8s needs it; README "Distributed runs").
+k8s:
+	@scripts/k8s-configmap.sh > deploy/k8s/scripts.yaml
+	@echo "wrote deploy/k8s/scripts.yaml"
