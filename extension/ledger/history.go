@@ -19,6 +19,7 @@ type instance struct {
 	eps             int64  // clock error bound, ns
 	low             int64
 	overdraft       bool
+	sign            AmountSign // configured sign of logged amounts (SignAuto: detect)
 	footer          bool
 	keyPrefix       string // generated keys are keyPrefix + id ("" when every key is explicit)
 }
@@ -36,7 +37,7 @@ func (l *Ledger) snapshot() *journalData {
 	d := &journalData{
 		inst: instance{
 			name: l.cfg.Instance, run: l.cfg.Run, host: l.cfg.Host, wall0: l.wall0,
-			eps: int64(l.cfg.ClockBound), low: l.low, overdraft: l.cfg.Overdraft, footer: true,
+			eps: int64(l.cfg.ClockBound), low: l.low, overdraft: l.cfg.Overdraft, sign: l.cfg.AmountSign, footer: true,
 			keyPrefix: l.prefix,
 		},
 		accounts: make(map[string]*account),

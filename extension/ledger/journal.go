@@ -14,7 +14,8 @@ const JournalVersion = 1
 // Journal format (NDJSON, one JSON object per line; "m" is monotonic
 // nanoseconds since the writing process started):
 //
-//	{"t":"hdr","v":1,"run":R,"inst":I,"host":H,"wall0":NS,"epsMs":E,"low":L,"overdraft":B}
+//	{"t":"hdr","v":1,"run":R,"inst":I,"host":H,"wall0":NS,"epsMs":E,"low":L,"overdraft":B,"sign":S}
+//	(sign: "positive" or "negative" when configured, absent for auto)
 //	{"t":"open"|"close","a":ACCT,"m":M,"bal":N[,"used":N][,"ver":N][,"lowN":B,"depN":B]}
 //	{"t":"beg","id":N,"a":ACCT,"f":FEATURE,"amt":N,"key":K,"m":M}
 //	{"t":"end","id":N,"o":"ok"|"insufficient"|"rejected"|"unknown"[,"bal":N][,"ver":N][,"tx":S][,"chg":N][,"st":N][,"c":"timeout"|"error"][,"rp":1],"m":M}
@@ -97,6 +98,7 @@ type instanceHeader struct {
 	EpsMs     float64
 	Low       int64
 	Overdraft bool
+	Sign      AmountSign
 }
 
 func appendHeader(b []byte, h instanceHeader) []byte {
@@ -114,6 +116,10 @@ func appendHeader(b []byte, h instanceHeader) []byte {
 	b = appendIntField(b, "low", h.Low)
 	b = appendKey(b, "overdraft")
 	b = strconv.AppendBool(b, h.Overdraft)
+	if h.Sign != SignAuto {
+		b = appendKey(b, "sign")
+		b = appendString(b, string(h.Sign))
+	}
 	return append(b, "}\n"...)
 }
 

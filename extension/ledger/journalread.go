@@ -48,6 +48,7 @@ type jline struct {
 	ClockBound float64 `json:"epsMs"` // milliseconds
 	Low        *int64  `json:"low"`
 	Overdraft  bool    `json:"overdraft"`
+	Sign       string  `json:"sign"` // AmountSign; absent: auto
 
 	// footer
 	Lines *int64 `json:"lines"`
@@ -229,9 +230,13 @@ func (r *journalReader) header(n int, l *jline) error {
 	if l.Low != nil {
 		low = *l.Low
 	}
+	sign, err := ParseAmountSign(l.Sign)
+	if err != nil {
+		return r.fail(n, "header: %v", err)
+	}
 	r.d.inst = instance{
 		name: l.Instance, run: l.Run, host: l.Host, source: r.path, wall0: l.Wall0,
-		eps: int64(l.ClockBound * 1e6), low: low, overdraft: l.Overdraft,
+		eps: int64(l.ClockBound * 1e6), low: low, overdraft: l.Overdraft, sign: sign,
 	}
 	r.gotHdr = true
 	return nil

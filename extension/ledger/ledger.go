@@ -29,6 +29,7 @@ type Config struct {
 	Overdraft    bool          // negative balances are allowed by the service under test
 	ClockBound   time.Duration // this host's clock error bound, used when journals of several hosts are merged; 0 means DefaultClockBound
 	Rules        *Rules        // HTTP mapping for SettleHTTP; nil means DefaultRules()
+	AmountSign   AmountSign    // how the service's log writes debits; SignAuto detects it at Verify (detectSign)
 
 	// Journal, when set, receives the journal as NDJSON while the run goes;
 	// CloseJournal writes the footer (the caller closes Journal). JournalPath
@@ -213,7 +214,7 @@ func (l *Ledger) header() instanceHeader {
 	return instanceHeader{
 		Run: l.cfg.Run, Inst: l.cfg.Instance, Host: l.cfg.Host, Wall0: l.wall0,
 		EpsMs: float64(l.cfg.ClockBound) / float64(time.Millisecond),
-		Low:   l.low, Overdraft: l.cfg.Overdraft,
+		Low:   l.low, Overdraft: l.cfg.Overdraft, Sign: l.cfg.AmountSign,
 	}
 }
 

@@ -86,6 +86,9 @@ func (r *Report) Figures() []string {
 	p("credits       start %d, end %d, confirmed %d, taken by unknown requests %d, still unresolved %d",
 		t.Start, t.End, t.Confirmed, t.UnknownTaken, t.Unresolved)
 	p("losses        %d credits leaked, %d overcharged", t.Leaked, t.Overcharged)
+	if r.AmountSign != nil {
+		p("log amounts   %s", r.AmountSign.Text())
+	}
 	if r.Deep.Mode != DeepOff.String() {
 		p("deep check    %d linearizable, %d not, %d out of budget, %d skipped (%s)",
 			r.Deep.OK, r.Deep.Illegal, r.Deep.OutOfBudget, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))

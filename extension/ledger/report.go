@@ -166,6 +166,7 @@ type Report struct {
 	Discrepancies map[Kind]int              `json:"discrepancies"` // findings by kind, listed or not
 	Deep          DeepSummary               `json:"deep"`
 	Instances     []string                  `json:"instances"`
+	AmountSign    *SignReport               `json:"amountSign,omitempty"` // how the server logs were read; nil without logs
 	Notes         []string                  `json:"notes,omitempty"`
 	Elapsed       time.Duration             `json:"elapsedNs"`
 }

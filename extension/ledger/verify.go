@@ -61,6 +61,10 @@ type VerifyOptions struct {
 	// LowThreshold overrides the low-balance threshold of the bookkeeping
 	// (0 keeps it; negative disables the rule).
 	LowThreshold int64
+
+	// AmountSign forces how the server logs write debits; SignAuto takes
+	// the configured one of the bookkeeping, or detects it (detectSign).
+	AmountSign AmountSign
 }
 
 func (o VerifyOptions) withDefaults() VerifyOptions {
@@ -154,6 +158,12 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	if opts.LowThreshold != 0 {
 		low = opts.LowThreshold
 	}
+	sign := opts.AmountSign
+	for _, in := range h.insts {
+		if sign == SignAuto && in.sign != SignAuto {
+			sign = in.sign
+		}
+	}
 	r := &Report{
 		Features:      make(map[string]*FeatureTotals),
 		Accounts:      make(map[string]*AccountReport, len(h.accounts)),
@@ -164,6 +174,7 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	for _, in := range h.insts {
 		r.Instances = append(r.Instances, in.name)
 	}
+	r.AmountSign = detectSign(h, sign)
 	names := make([]string, 0, len(h.accounts))
 	for n := range h.accounts {
 		names = append(names, n)

@@ -28,6 +28,7 @@ ledger.exportJournal()): one NDJSON file per tally instance of a run.`,
 // ledgerVerifyFlags are the flags of `tally ledger verify`.
 type ledgerVerifyFlags struct {
 	deep          string
+	amountSign    string
 	json, strict  bool
 	accountBudget time.Duration
 	totalBudget   time.Duration
@@ -71,6 +72,7 @@ Exit codes:
 	fl := cmd.Flags()
 	fl.SortFlags = false
 	fl.StringVar(&f.deep, "deep", "off", "porcupine linearizability check per account: auto or off")
+	fl.StringVar(&f.amountSign, "amount-sign", "auto", "how the server logs write debits: auto (from the balance chain), positive or negative; overrides the journals' setting")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of text")
 	fl.BoolVar(&f.strict, "strict", false, "exit with 99 when the verdict is undecided")
 	fl.DurationVar(&f.accountBudget, "account-budget", ledger.DefaultAccountBudget, "deep check time per account")
@@ -82,6 +84,10 @@ Exit codes:
 }
 
 func ledgerVerify(cmd *cobra.Command, env *Env, f *ledgerVerifyFlags, paths []string) error {
+	sign, err := ledger.ParseAmountSign(f.amountSign)
+	if err != nil {
+		return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("--amount-sign: %w", err)})
+	}
 	deep, err := ledger.ParseDeepMode(f.deep)
 	if err != nil {
 		return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("--deep: %w", err)})
@@ -104,7 +110,7 @@ func ledgerVerify(cmd *cobra.Command, env *Env, f *ledgerVerifyFlags, paths []st
 		}()
 	}
 	r, err := ledger.VerifyJournals(ctx, paths, ledger.VerifyOptions{
-		Deep: deep, AccountBudget: f.accountBudget, TotalBudget: f.totalBudget,
+		AmountSign: sign, Deep: deep, AccountBudget: f.accountBudget, TotalBudget: f.totalBudget,
 		MaxOps: f.maxOps, MaxFindings: f.maxFindings, VisualizeDir: f.visualizeDir,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ export function configureLedger(ledger, cfg) {
   const f = cfg.fields;
   const s = {
     lowThreshold: cfg.lowThreshold,
+    amountSign: cfg.txAmountSign, // auto, positive or negative: how the service's log writes debits
     settleMs: cfg.settleMs,
     rules: {
       insufficient: [String(cfg.insufficientStatus)],

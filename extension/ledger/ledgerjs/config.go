@@ -18,6 +18,7 @@ type settings struct {
 	run, instance, host string
 	low                 int64 // 0: ledger.DefaultLowThreshold; negative: no low-balance rule
 	overdraft           bool
+	amountSign          ledger.AmountSign
 	settle              time.Duration
 	clockBound          time.Duration
 	journal             string
@@ -39,6 +40,7 @@ func (s settings) diff(o settings) string {
 	add("host", s.host, o.host)
 	add("lowThreshold", s.low, o.low)
 	add("overdraft", s.overdraft, o.overdraft)
+	add("amountSign", s.amountSign, o.amountSign)
 	add("settleMs", s.settle, o.settle)
 	add("clockBoundMs", s.clockBound, o.clockBound)
 	add("journal", s.journal, o.journal)
@@ -56,7 +58,7 @@ func show(v any) any {
 	return v
 }
 
-var configKeys = []string{"run", "instance", "host", "lowThreshold", "overdraft", "settleMs", "clockBoundMs", "journal", "rules", "allowUnopened"}
+var configKeys = []string{"run", "instance", "host", "lowThreshold", "overdraft", "amountSign", "settleMs", "clockBoundMs", "journal", "rules", "allowUnopened"}
 
 // parseSettings reads the object given to ledger.configure().
 func parseSettings(rt *sobek.Runtime, v sobek.Value) (settings, error) {
@@ -85,6 +87,11 @@ func parseSettings(rt *sobek.Runtime, v sobek.Value) (settings, error) {
 			s.low, err = intValue(k, val)
 		case "overdraft":
 			s.overdraft, err = boolValue(k, val)
+		case "amountSign":
+			var str string
+			if str, err = stringValue(k, val); err == nil {
+				s.amountSign, err = ledger.ParseAmountSign(str)
+			}
 		case "allowUnopened":
 			s.allowUnopened, err = boolValue(k, val)
 		case "settleMs":

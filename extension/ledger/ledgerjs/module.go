@@ -227,7 +227,7 @@ func (m *RootModule) create(segment string) (*ledger.Ledger, error) {
 	}
 	cfg := ledger.Config{
 		Run: info.run, Instance: info.instance, Host: host,
-		LowThreshold: s.low, Overdraft: s.overdraft, ClockBound: s.clockBound,
+		LowThreshold: s.low, Overdraft: s.overdraft, ClockBound: s.clockBound, AmountSign: s.amountSign,
 		JournalPath: info.journal, Observer: m,
 	}
 	if s.hasRules {
