@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tallyhq/tally/internal/dashboard"
 	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/js"
@@ -175,6 +176,10 @@ func (r *run) load(ctx context.Context) (*js.VU, []executor.Config, error) {
 	return vu0, scenarios, nil
 }
 
+// execute runs one test in three steps: prepare (options the summary and
+// the samples need, the metrics engine and outputs), run (the scheduler and
+// the lifecycle of setup, scenarios and teardown), finish (thresholds,
+// module close, summary state, summary and dashboard, the exit code).
 func (r *run) execute(ctx context.Context) error {
 	// Load and evaluate the init context once to read options.
 	vu0, scenarios, err := r.load(ctx)
@@ -182,34 +187,71 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	defer vu0.Release()
-	runner := r.runner
+	p, err := r.prepare()
+	if err != nil {
+		return err
+	}
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	r.cancelRun = cancelRun
+	if err := r.schedule(scenarios, p); err != nil {
+		return err
+	}
+	// From here on the run has started: the summary is always written.
+	runErr := r.lifecycle(ctx, runCtx, vu0)
+	r.endTime = time.Now()
+	return r.finish(ctx, vu0, p, runErr)
+}
+
+// prepared is what the run settled before starting: the summary's trend
+// columns, the summary-state files to write, the tags of every sample and
+// the web dashboard (nil when off).
+type prepared struct {
+	trendStats []string
+	stateFiles []string
+	systemTags metrics.SystemTagSet
+	runTags    *metrics.TagSet
+	dash       *dashboard.Dashboard
+}
+
+// prepare validates the options the summary and the samples depend on and
+// starts the metrics engine with its outputs; nothing has run yet, so an
+// error here is a configuration error and no summary is written.
+func (r *run) prepare() (prepared, error) {
+	var p prepared
 	if r.opts.UserAgent == nil && r.cfg.Version != "" {
 		ua := "tally/" + r.cfg.Version
 		r.opts.UserAgent = &ua
 	}
-
-	trendStats := r.opts.SummaryTrendStats
-	if len(trendStats) == 0 {
-		trendStats = options.DefaultSummaryTrendStats
+	p.trendStats = r.opts.SummaryTrendStats
+	if len(p.trendStats) == 0 {
+		p.trendStats = options.DefaultSummaryTrendStats
 	}
-	if err := summary.ValidateTrendStats(trendStats); err != nil {
-		return exitcode.With(exitcode.Other, fmt.Errorf("summaryTrendStats: %w", err))
+	if err := summary.ValidateTrendStats(p.trendStats); err != nil {
+		return p, exitcode.With(exitcode.Other, fmt.Errorf("summaryTrendStats: %w", err))
 	}
 	if err := summary.ValidateTimeUnit(options.String(r.opts.SummaryTimeUnit, "")); err != nil {
-		return exitcode.With(exitcode.Other, fmt.Errorf("summaryTimeUnit: %w", err))
+		return p, exitcode.With(exitcode.Other, fmt.Errorf("summaryTimeUnit: %w", err))
 	}
-	systemTags := metrics.DefaultSystemTags
+	p.systemTags = metrics.DefaultSystemTags
 	if r.opts.SystemTags != nil {
-		if systemTags, err = metrics.ParseSystemTags(r.opts.SystemTags); err != nil {
-			return exitcode.With(exitcode.InvalidConfig, fmt.Errorf("systemTags: %w", err))
+		var err error
+		if p.systemTags, err = metrics.ParseSystemTags(r.opts.SystemTags); err != nil {
+			return p, exitcode.With(exitcode.InvalidConfig, fmt.Errorf("systemTags: %w", err))
 		}
 	}
-	runTags := metrics.NewTagSet(r.opts.Tags)
+	p.runTags = metrics.NewTagSet(r.opts.Tags)
+	return p, r.startMetrics(&p)
+}
 
+// startMetrics creates the outputs (the dashboard among them) and the
+// metrics engine that feeds them.
+func (r *run) startMetrics(p *prepared) error {
 	stateFiles, specs, err := output.SplitSummaryState(r.cfg.Outputs)
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}
+	p.stateFiles = stateFiles
 	dashCfg, specs, err := dashboardConfig(specs, r.cfg.Getenv)
 	if err != nil {
 		return err
@@ -218,9 +260,9 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}
-	dash := r.newDashboard(dashCfg)
-	if dash != nil {
-		outs = append(outs, dash)
+	p.dash = r.newDashboard(dashCfg)
+	if p.dash != nil {
+		outs = append(outs, p.dash)
 	}
 	me, err := metricsengine.New(metricsengine.Config{
 		Registry: r.reg, Thresholds: r.opts.Thresholds, NoThresholds: r.cfg.NoThresholds,
@@ -233,16 +275,18 @@ func (r *run) execute(ctx context.Context) error {
 		return exitcode.WithIfNone(exitcode.InvalidConfig, err)
 	}
 	r.metrics = me
-	if dash != nil {
-		attachDashboard(dash, me)
+	if p.dash != nil {
+		attachDashboard(p.dash, me)
 	}
+	return nil
+}
 
-	runCtx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
-	r.cancelRun = cancelRun
-
+// schedule configures the runner for running and builds the scheduler of
+// this instance's share of the scenarios.
+func (r *run) schedule(scenarios []executor.Config, p prepared) error {
+	runner, me := r.runner, r.metrics
 	runner.Configure(js.RunConfig{
-		Options: &r.opts, SystemTags: systemTags, RunTags: runTags, Samples: me, Controller: r,
+		Options: &r.opts, SystemTags: p.systemTags, RunTags: p.runTags, Samples: me, Controller: r,
 	})
 	sched, err := executor.NewScheduler(executor.SchedulerConfig{
 		Scenarios: scenarios,
@@ -255,7 +299,7 @@ func (r *run) execute(ctx context.Context) error {
 			}
 			return v, nil
 		},
-		Samples: me, Builtin: r.builtin, RunTags: runTags, SystemTags: systemTags, Logger: r.log,
+		Samples: me, Builtin: r.builtin, RunTags: p.runTags, SystemTags: p.systemTags, Logger: r.log,
 		Progress: progress.Config{Out: r.cfg.Stderr, TTY: r.cfg.StderrTTY, Quiet: r.cfg.Quiet,
 			NoColor: r.cfg.NoColor || !r.cfg.StderrTTY, Width: r.cfg.TerminalWidth},
 	})
@@ -263,11 +307,16 @@ func (r *run) execute(ctx context.Context) error {
 		return segmentOrConfigError(err)
 	}
 	r.sched = sched
+	return nil
+}
 
-	// From here on the run has started: the summary is always written.
-	runErr := r.lifecycle(ctx, runCtx, vu0)
-	r.endTime = time.Now()
-
+// finish runs after the test, however it ended: it flushes the metrics,
+// evaluates the thresholds, closes the modules, writes the summary state,
+// the summary and the dashboard's report, and returns the run's error, in
+// order of precedence: the run's own (or the first write error), crossed
+// thresholds, test.fail().
+func (r *run) finish(ctx context.Context, vu0 *js.VU, p prepared, runErr error) error {
+	me := r.metrics
 	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancelStop()
 	if err := me.Stop(stopCtx); err != nil {
@@ -278,30 +327,24 @@ func (r *run) execute(ctx context.Context) error {
 		thresholdsFailed = me.EvaluateThresholds()
 	}
 	r.closeModules()
-	for _, path := range stateFiles {
-		if err := r.writeState(path, runErr); err != nil {
-			r.log.Error(err.Error())
-			if runErr == nil {
-				runErr = exitcode.WithIfNone(exitcode.Other, err)
-			}
+	keep := func(err error) {
+		if err == nil {
+			return
 		}
-	}
-	data := r.summaryData(trendStats)
-	if err := r.writeSummary(context.WithoutCancel(ctx), vu0, data); err != nil {
 		r.log.Error(err.Error())
 		if runErr == nil {
 			runErr = exitcode.WithIfNone(exitcode.Other, err)
 		}
 	}
-	if dash != nil {
-		if err := r.finishDashboard(context.WithoutCancel(ctx), dash, data, runErr, thresholdsFailed); err != nil {
-			r.log.Error(err.Error())
-			if runErr == nil {
-				runErr = exitcode.WithIfNone(exitcode.Other, err)
-			}
-		}
+	for _, path := range p.stateFiles {
+		keep(r.writeState(path, runErr))
 	}
-	if n := runner.IterationErrors(); n > 0 {
+	data := r.summaryData(p.trendStats)
+	keep(r.writeSummary(context.WithoutCancel(ctx), vu0, data))
+	if p.dash != nil {
+		keep(r.finishDashboard(context.WithoutCancel(ctx), p.dash, data, runErr, thresholdsFailed))
+	}
+	if n := r.runner.IterationErrors(); n > 0 {
 		r.log.Warn(fmt.Sprintf("%d iteration(s) ended with an uncaught exception (see the errors above)", n))
 	}
 
