@@ -36,7 +36,7 @@ func (v *VU) runLifecycle(ctx context.Context, name string, args ...sobek.Value)
 	ret, err := v.call(ctx, fn, args...)
 	stop()
 	v.ctx = context.Background()
-	v.emitData(time.Now())
+	v.emitData(time.Now(), nil)
 	if err != nil {
 		if ae, ok := Aborted(err); ok {
 			return nil, ae
@@ -49,7 +49,9 @@ func (v *VU) runLifecycle(ctx context.Context, name string, args ...sobek.Value)
 	return ret, nil
 }
 
-func (v *VU) emitData(t time.Time) {
+// emitData pushes the data_sent/data_received samples of what the VU moved
+// since the last ones (none when it moved no bytes), with metadata md.
+func (v *VU) emitData(t time.Time, md map[string]string) {
 	st := v.state
 	b := v.r.cfg.Builtin
 	sent, recv := st.DataSent.Swap(0), st.DataReceived.Swap(0)
@@ -58,8 +60,8 @@ func (v *VU) emitData(t time.Time) {
 	}
 	tags := st.TagCtx.Current()
 	st.Samples.Push(metrics.Samples{
-		{Metric: b.DataSent, Time: t, Value: float64(sent), Tags: tags},
-		{Metric: b.DataReceived, Time: t, Value: float64(recv), Tags: tags},
+		{Metric: b.DataSent, Time: t, Value: float64(sent), Tags: tags, Metadata: md},
+		{Metric: b.DataReceived, Time: t, Value: float64(recv), Tags: tags, Metadata: md},
 	})
 }
 

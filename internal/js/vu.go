@@ -353,9 +353,9 @@ func (v *VU) RunIteration(ctx context.Context, it *executor.Iteration) bool {
 	case aborting || (err != nil && errors.As(err, &ie) && isAbort(ie)):
 		// test.abort(): the aborting iteration counts.
 	case ctx.Err() != nil || (err != nil && errors.As(err, &ie)):
-		// Interrupted (also when a sleep returned early): not counted.
-		st.DataSent.Store(0)
-		st.DataReceived.Store(0)
+		// Interrupted (also when a sleep returned early): not counted in
+		// iterations, but the bytes it moved are (as in k6).
+		v.emitData(end, v.metadata())
 		return false
 	case err != nil:
 		v.r.iterErrors.Add(1)

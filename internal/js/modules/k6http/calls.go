@@ -59,12 +59,15 @@ func (mi *Instance) requestError(rq *request, err error) sobek.Value {
 // finish turns a result into a Response, or throws for a failed request
 // when throw is set. Failures are logged as warnings otherwise.
 func (mi *Instance) finish(rq *request, res *result) sobek.Value {
+	if res.interrupted {
+		mi.interrupt()
+	}
 	if res.failed() {
 		if rq.throw {
 			panic(mi.rt.NewGoError(fmt.Errorf("%s %s: %s", rq.method, res.url, res.err)))
 		}
 		if rq.state != nil {
-			rq.state.Logger.Warn("Request Failed", "error", res.err, "error_code", res.errCode)
+			logFailure(rq, res)
 		}
 	}
 	return mi.newResponse(rq, res)
@@ -113,14 +116,38 @@ func (mi *Instance) errorResult(rq *request, ue *urlError) *result {
 
 // settle resolves or rejects an asyncRequest Promise on the VU goroutine.
 func settle(mi *Instance, rq *request, res *result, resolve, reject func(any) error) {
+	if res.interrupted {
+		mi.interrupt()
+	}
 	if res.failed() && rq.throw {
 		_ = reject(mi.rt.NewGoError(fmt.Errorf("%s %s: %s", rq.method, res.url, res.err)))
 		return
 	}
 	if res.failed() {
-		rq.state.Logger.Warn("Request Failed", "error", res.err, "error_code", res.errCode)
+		logFailure(rq, res)
 	}
 	_ = resolve(mi.newResponse(rq, res))
+}
+
+// errRequestInterrupted stops the JS code of a VU whose request was cut off
+// by the end of the test.
+var errRequestInterrupted = errors.New("the request was interrupted by the end of the test")
+
+// interrupt stops the VU's JS code at its next instruction, so an
+// iteration whose request was cut off ends there as k6's does (no check
+// or other code after the request runs), whichever of the request and the
+// VU's own interrupt notices the end of the test first.
+func (mi *Instance) interrupt() { mi.rt.Interrupt(errRequestInterrupted) }
+
+// logFailure logs a failed request as k6 does ("Request Failed"); a request
+// cut off by the end of the test is not the service's failure and is only
+// logged at debug level.
+func logFailure(rq *request, res *result) {
+	if res.interrupted {
+		rq.state.Logger.Debug("Request interrupted by the end of the test", "url", res.url)
+		return
+	}
+	rq.state.Logger.Warn("Request Failed", "error", res.err, "error_code", res.errCode)
 }
 
 // batchItem is one request of http.batch.

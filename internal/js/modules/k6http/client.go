@@ -85,6 +85,10 @@ type result struct {
 	errCode int
 	err     string
 	goErr   error // the underlying error of a failed request
+	// interrupted: the request was cut off by the end of the VU's work
+	// (gracefulStop, ramp-down, abort, interrupt). It emits no samples and
+	// is not logged as a failure, as in k6; the Response still has status 0.
+	interrupted bool
 
 	// The request as last sent.
 	sentMethod  string
@@ -367,6 +371,7 @@ func (c *client) do(rq *request) *result {
 			if err := c.limiter.Wait(rq.ctx); err != nil {
 				res.setError(err, nil)
 				res.url = hopURL
+				res.interrupted = rq.ctx.Err() != nil
 				return res
 			}
 		}
@@ -399,10 +404,17 @@ func (c *client) do(rq *request) *result {
 		}
 		now := c.now()
 		if err != nil {
-			var ctxErr error
 			if cerr := rq.ctx.Err(); cerr != nil {
-				err = cerr
-			} else if !now.Before(deadline) {
+				// Cut off by the end of the test, not a failure of the
+				// service: no samples.
+				res.setError(cerr, nil)
+				res.interrupted = true
+				res.url = hopURL
+				res.timings = h.timings
+				return res
+			}
+			var ctxErr error
+			if !now.Before(deadline) {
 				ctxErr = context.DeadlineExceeded
 			}
 			res.setError(err, ctxErr)

@@ -2,9 +2,12 @@ package k6http
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/sobek"
 
 	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/metrics"
@@ -746,9 +749,22 @@ func testVUContextCancel(t *testing.T, std bool) {
 	_ = v.rt.Set("BASE", f.URL)
 	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
 	start := time.Now()
-	v.expect(`const r = http.get(BASE + "/delay/5000"); return r.status === 0 || r.status;`)
+	// The request stops with the VU context, and so does the JS code after
+	// it (as in k6, an iteration cut off at the end of the test ends there);
+	// the cut-off request emits no samples and no "Request Failed" warning.
+	err := v.runErr(`const r = http.get(BASE + "/delay/5000"); globalThis.after = true;`)
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("request did not stop with the VU context")
+	}
+	var ie *sobek.InterruptedError
+	if !errors.As(err, &ie) || v.rt.Get("after") != nil {
+		t.Fatalf("JS went on after the cut-off request: err %v, after %v", err, v.rt.Get("after"))
+	}
+	if n, _ := v.count("http_reqs", nil); n != 0 {
+		t.Errorf("the cut-off request emitted %d http_reqs samples", n)
+	}
+	if strings.Contains(v.logs.String(), "Request Failed") {
+		t.Errorf("the cut-off request was logged as failed: %s", v.logs.String())
 	}
 }
 
