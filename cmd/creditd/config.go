@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,17 +52,24 @@ type StoreSpec struct {
 	DSN         string // postgres
 }
 
-// String formats the spec for logs, without a PostgreSQL password.
+// String formats the spec for logs, without a PostgreSQL password (in the user info or a password=
+// parameter).
 func (s StoreSpec) String() string {
 	if s.Kind == "sqlite" {
 		return "sqlite:" + s.Path
 	}
-	if i := strings.Index(s.DSN, "@"); i > 0 && strings.Contains(s.DSN[:i], "://") {
-		scheme, userinfo, _ := strings.Cut(s.DSN[:i], "://")
-		user, _, _ := strings.Cut(userinfo, ":")
-		return scheme + "://" + user + s.DSN[i:]
+	u, err := url.Parse(s.DSN)
+	if err != nil {
+		return "postgres (unparsable URL)"
 	}
-	return "postgres"
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // ParseStore reads --store: sqlite:PATH[?synchronous=full|normal], sqlite::memory:, or a postgres:// or
