@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -140,8 +141,19 @@ func (s *server) middleware(next http.Handler) http.Handler {
 				s.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start))
 			}
 		}()
+		if p := r.URL.Path; !isClean(p) {
+			// ServeMux would answer a redirect in HTML; ids never need such a path (. and .. are not ids).
+			s.fail(rw, r, creditd.Errorf(creditd.EINVALID, "path %.200q has an empty, . or .. segment; send the canonical path (see docs/api.md)", p))
+			return
+		}
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// isClean reports whether p is a rooted path without empty, . or .. segments (a trailing slash allowed).
+func isClean(p string) bool {
+	c := path.Clean(p)
+	return p == c || (strings.HasSuffix(p, "/") && p == c+"/")
 }
 
 type statusWriter struct {
