@@ -98,6 +98,13 @@ type VerdictReporter interface {
 	Verdict() *Verdict
 }
 
+// OutcomeSummaryWriter is implemented by SummaryWriters whose section depends on how the run's
+// thresholds ended; the runtime calls SummaryTextFor instead of SummaryText. failed lists the metrics
+// (with their tag filters, e.g. "http_req_duration{name:deduct}") that have a failed threshold, sorted.
+type OutcomeSummaryWriter interface {
+	SummaryTextFor(failed []string) string
+}
+
 // VU is what a module instance sees of the virtual user it belongs to. All
 // methods must be called on the VU's goroutine.
 type VU interface {

@@ -132,6 +132,46 @@ func (f *Finding) Text() string {
 	return b.String()
 }
 
+// OutcomeLine says in one line how a run's failed thresholds relate to the
+// ledger's verdict, so that a reader of the summary does not take one for
+// the other: "integrity: PASS — ..." when the books are right and only
+// thresholds outside the ledger (availability, latency, checks) failed;
+// "integrity: FAIL — ..." when the verdict is FAIL. failed lists the metrics
+// with a failed threshold; ledger_* metrics are the ledger's own. It is
+// empty when no threshold failed.
+func OutcomeLine(v Verdict, failed []string) string {
+	if len(failed) == 0 {
+		return ""
+	}
+	var own, other []string
+	for _, m := range failed {
+		if strings.HasPrefix(m, "ledger_") {
+			own = append(own, m)
+		} else {
+			other = append(other, m)
+		}
+	}
+	switch {
+	case v == Fail:
+		return "integrity: FAIL — credits are out of place (findings above); the run failed on integrity" +
+			list(", and on thresholds outside the ledger: ", other)
+	case v == Pass && len(own) == 0:
+		return "integrity: PASS — every credit is accounted for; the thresholds that failed are on availability, " +
+			"latency or checks, not integrity: " + strings.Join(other, ", ")
+	case v == Pass:
+		return "integrity: PASS — no credit out of place, but ledger thresholds failed: " + strings.Join(own, ", ") +
+			list("; and outside the ledger: ", other)
+	}
+	return "integrity: UNKNOWN — not everything could be checked" + list("; failed thresholds: ", failed)
+}
+
+func list(prefix string, items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return prefix + strings.Join(items, ", ")
+}
+
 func verdictWord(v Verdict) string {
 	switch v {
 	case Pass:

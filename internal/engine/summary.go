@@ -131,12 +131,26 @@ func (r *run) writeOutputs(outs map[string][]byte) error {
 
 // printText prints the text summary to stdout, with module sections.
 func (r *run) printText(data *summary.Data) error {
+	var failed []string
+	for name, m := range data.Metrics {
+		for _, t := range m.Thresholds {
+			if !t.OK {
+				failed = append(failed, name)
+				break
+			}
+		}
+	}
+	sort.Strings(failed)
 	var extra []summary.Section
 	for _, m := range r.runner.Modules() {
-		if sw, ok := m.(modules.SummaryWriter); ok {
-			if text := sw.SummaryText(); text != "" {
-				extra = append(extra, summary.Section{Text: text})
-			}
+		var text string
+		if ow, ok := m.(modules.OutcomeSummaryWriter); ok {
+			text = ow.SummaryTextFor(failed)
+		} else if sw, ok := m.(modules.SummaryWriter); ok {
+			text = sw.SummaryText()
+		}
+		if text != "" {
+			extra = append(extra, summary.Section{Text: text})
 		}
 	}
 	mode := r.cfg.SummaryMode

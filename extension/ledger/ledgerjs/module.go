@@ -109,7 +109,12 @@ func (m *RootModule) JournalPath() string {
 
 // SummaryText renders the last verification in plain words; it is empty
 // when ledger.verify() was never called.
-func (m *RootModule) SummaryText() string {
+func (m *RootModule) SummaryText() string { return m.SummaryTextFor(nil) }
+
+// SummaryTextFor is SummaryText followed, when thresholds failed, by the
+// line that says whether integrity or something else failed the run
+// (ledger.OutcomeLine).
+func (m *RootModule) SummaryTextFor(failed []string) string {
 	m.lastMu.Lock()
 	r := m.last
 	m.lastMu.Unlock()
@@ -119,6 +124,9 @@ func (m *RootModule) SummaryText() string {
 	var b strings.Builder
 	if err := ledger.WriteText(&b, r); err != nil {
 		return "ledger: " + err.Error()
+	}
+	if line := ledger.OutcomeLine(r.Verdict, failed); line != "" {
+		b.WriteString("\n" + line + "\n")
 	}
 	return b.String()
 }
