@@ -75,6 +75,10 @@ func TestCommandLine(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ok := write(t, dir, "ok.js", "export default function () {}\n")
+	bigSetupTimeout := write(t, dir, "setup-timeout.js", "export const options = { setupTimeout: 10000000000000 };\nexport function setup() {}\nexport default function () {}\n")
+	infSetupTimeout := write(t, dir, "setup-timeout-inf.js", "export const options = { setupTimeout: 'Inf' };\nexport function setup() {}\nexport default function () {}\n")
+	trailing := write(t, dir, "trailing.json", "{\"vus\": 1}\n}garbage\n")
+	truncated := write(t, dir, "truncated.json", "{\"vus\": 1,\n \"iterations\": ")
 	tests := []struct {
 		name  string
 		args  []string
@@ -94,6 +98,11 @@ func TestCommandLine(t *testing.T) {
 		{"bad trend stat", []string{"run", "--summary-trend-stats", "avg,p(101)", ok}, 255, "p(101)", ""},
 		{"bad segment", []string{"run", "--execution-segment", "2:1", ok}, 255, "segment", ""},
 		{"bad duration flag", []string{"run", "--duration", "soon", ok}, 104, "duration", ""},
+		{"duration flag out of range", []string{"run", "--duration", "213504d", ok}, 104, `invalid duration "213504d": out of range`, ""},
+		{"setupTimeout out of range", []string{"run", "-q", bigSetupTimeout}, 104, `invalid option "setupTimeout": invalid duration "10000000000000": out of range`, ""},
+		{"setupTimeout infinite", []string{"run", "-q", infSetupTimeout}, 104, `invalid duration "Inf"`, ""},
+		{"config trailing data", []string{"run", "-q", "--config", trailing, ok}, 104, "trailing.json: line 2, column 1: unexpected data after the JSON object", ""},
+		{"config truncated", []string{"run", "-q", "--config", truncated, ok}, 104, "truncated.json: line 2, column 15: unexpected end of JSON input", ""},
 		{"bad output", []string{"run", "--out", "influxdb=x", ok}, 255, "influxdb", ""},
 		{"ok run", []string{"run", "-q", ok}, 0, "iterations", ""},
 		{"stdin script", []string{"run", "-q", "-"}, 0, "iterations", "export default function () {}\n"},

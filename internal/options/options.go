@@ -130,16 +130,17 @@ var unsupportedKeys = map[string]string{
 
 // Parse decodes options from JSON (the script's exported `options`, or a
 // config file). It returns the options and warnings about unknown keys; a
-// value of the wrong type is an *InvalidError naming the option.
+// value of the wrong type is an *InvalidError naming the option. The data
+// must be exactly one JSON object (nothing after it, no key twice);
+// otherwise the error is a *SyntaxError with the line and column.
 func Parse(data []byte) (Options, []string, error) {
 	var o Options
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || string(data) == "null" {
+	if t := bytes.TrimSpace(data); len(t) == 0 || string(t) == "null" {
 		return o, nil, nil
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return o, nil, &InvalidError{Option: "options", Err: errors.New("options must be an object")}
+	raw, err := decodeObject(data)
+	if err != nil {
+		return o, nil, err
 	}
 	var warnings []string
 	keys := make([]string, 0, len(raw))

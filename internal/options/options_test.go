@@ -23,11 +23,79 @@ func TestParseDuration(t *testing.T) {
 		{"", 0, true},
 		{"soon", 0, true},
 		{"1x", 0, true},
+		{"106751d23h47m16s", 106751*24*time.Hour + 23*time.Hour + 47*time.Minute + 16*time.Second, false},
+		{"-1d2h", -26 * time.Hour, false},
+		// Out of range, NaN and infinities are errors, not wrapped values
+		// (before: 10000000000000 and 1e300 became -2562047h47m16s, 213504d
+		// wrapped to 25m26s).
+		{"10000000000000", 0, true},
+		{"1e300", 0, true},
+		{"1e400", 0, true},
+		{"NaN", 0, true},
+		{"Inf", 0, true},
+		{"-Infinity", 0, true},
+		{"213504d", 0, true},
+		{"106751d23h47m17s", 0, true},
+		{"99999999999999999999d", 0, true},
+		{"9999999999h", 0, true},
+		{"1d-2h", 0, true},
 	}
 	for _, tc := range tests {
 		got, err := ParseDuration(tc.in)
 		if (err != nil) != tc.err || got != tc.want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestDurationJSON: a number of milliseconds in JSON out of range is an
+// error (before: 1e300 and 10000000000000 became the minimum int64).
+func TestDurationJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"1500", 1500 * time.Millisecond, false},
+		{`"2s"`, 2 * time.Second, false},
+		{"9223372036", 9223372036 * time.Millisecond, false},
+		{"10000000000000", 0, true},
+		{"1e300", 0, true},
+		{"-1e300", 0, true},
+		{"1e400", 0, true},
+		{`"NaN"`, 0, true},
+	}
+	for _, tc := range tests {
+		var d Duration
+		err := d.UnmarshalJSON([]byte(tc.in))
+		if (err != nil) != tc.err || d.D() != tc.want {
+			t.Errorf("UnmarshalJSON(%s) = %v, %v; want %v, err %v", tc.in, d, err, tc.want, tc.err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "invalid duration") {
+			t.Errorf("UnmarshalJSON(%s): unclear error %v", tc.in, err)
+		}
+	}
+}
+
+// TestParseStrict: a config file must be exactly one JSON object; errors
+// give the line and column (before: trailing data was accepted and a
+// truncated file said only "options must be an object").
+func TestParseStrict(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"{\"vus\": 1}\n}garbage", "line 2, column 1: unexpected data after the JSON object"},
+		{`{"vus": 1}{"vus": 2}`, "line 1, column 11: unexpected data after the JSON object"},
+		{"{\"vus\": 1,\n \"iterations\": ", "line 2, column 15: unexpected end of JSON input (the file is truncated"},
+		{`{"vus": 1, "vus": 2}`, `line 1, column 12: option "vus" is given twice`},
+		{"\n\n  [1]", "line 3, column 3: options must be a JSON object such as {\"vus\": 10}, got an array"},
+		{"{\n  \"vus\": 1,\n  \"iterations\": 2x\n}", "line 3, column 18: invalid character 'x' after object key:value pair"},
+	}
+	for _, tc := range tests {
+		_, _, err := Parse([]byte(tc.in))
+		var se *SyntaxError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want a SyntaxError containing %q", tc.in, err, tc.want)
 		}
 	}
 }
@@ -46,7 +114,7 @@ func TestParse(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "noSuchOption") {
 		t.Errorf("warnings = %v (unknown keys warn, ignored k6 keys do not)", warnings)
 	}
-	for _, bad := range []string{`{"vus": "x"}`, `{"duration": true}`, `{"stages": {}}`, `[1]`, `{"tags": {"a": 1}}`} {
+	for _, bad := range []string{`{"vus": "x"}`, `{"duration": true}`, `{"stages": {}}`, `{"tags": {"a": 1}}`} {
 		_, _, err := Parse([]byte(bad))
 		var ie *InvalidError
 		if !errors.As(err, &ie) {
