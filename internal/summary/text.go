@@ -84,7 +84,9 @@ func Text(w io.Writer, d *Data, opts TextOptions) error {
 	r.line("")
 	r.thresholds()
 	r.header("TOTAL RESULTS")
-	r.results(d.Metrics, d.RootGroup, true)
+	// Checks are listed under their groups: in full mode in the group
+	// sections below, in compact mode after the root's own checks.
+	r.results(d.Metrics, d.RootGroup, !(full && d.Breakdown != nil))
 	if full && d.Breakdown != nil {
 		r.groups(d.RootGroup, d.Breakdown.Groups, 0)
 		names := make([]string, 0, len(d.Breakdown.Scenarios))
@@ -205,11 +207,13 @@ type row struct {
 }
 
 // results writes checks and metric blocks for one set of metrics. root
-// (may be nil) lists the checks; nested=true flattens checks of subgroups.
+// (may be nil) lists the checks; nested=true also lists the checks of its
+// subgroups, each under a GROUP label, so same-named checks of different
+// groups stay apart.
 func (r *renderer) results(metrics map[string]*MetricData, root *GroupData, nested bool) {
 	var checks []*CheckData
 	if root != nil {
-		checks = collectChecks(root, nested)
+		checks = root.Checks
 	}
 	var blocks []block
 	if c, ok := metrics["checks"]; ok && c.Type == "rate" {
@@ -239,10 +243,13 @@ func (r *renderer) results(metrics map[string]*MetricData, root *GroupData, nest
 		r.writeRows(blocks[0].rows, widths)
 		r.line("")
 		for _, c := range checks {
-			r.writeCheck(c)
+			r.writeCheck(c, "    ")
 		}
 		if len(checks) > 0 {
 			r.line("")
+		}
+		if nested && root != nil {
+			r.groupChecks(root, "    ")
 		}
 	}
 	for _, b := range named {
@@ -333,28 +340,47 @@ func (r *renderer) checkRows(c *MetricData) block {
 	}}
 }
 
-func (r *renderer) writeCheck(c *CheckData) {
+func (r *renderer) writeCheck(c *CheckData, indent string) {
 	if c.Fails == 0 {
-		r.line("    " + r.mark(true) + " " + c.Name)
+		r.line(indent + r.mark(true) + " " + c.Name)
 		return
 	}
-	r.line("    " + r.mark(false) + " " + r.color(colorRed, c.Name))
+	r.line(indent + r.mark(false) + " " + r.color(colorRed, c.Name))
 	total := c.Passes + c.Fails
 	pct := 0
 	if total > 0 {
 		pct = int(float64(c.Passes) * 100 / float64(total))
 	}
-	r.line(fmt.Sprintf("      %s  %d%% — %s %d / %s %d", r.color(colorFaint, "↳"), pct, r.mark(true), c.Passes, r.mark(false), c.Fails))
+	r.line(fmt.Sprintf("%s  %s  %d%% — %s %d / %s %d", indent, r.color(colorFaint, "↳"), pct, r.mark(true), c.Passes, r.mark(false), c.Fails))
 }
 
-func collectChecks(g *GroupData, nested bool) []*CheckData {
-	out := append([]*CheckData(nil), g.Checks...)
-	if nested {
-		for _, sub := range g.Groups {
-			out = append(out, collectChecks(sub, true)...)
+// groupChecks lists the checks of g's subgroups (depth first, first-seen
+// order), each group under a "GROUP: name" label indented by its depth;
+// groups without checks below them are left out.
+func (r *renderer) groupChecks(g *GroupData, indent string) {
+	for _, sub := range g.Groups {
+		if !hasChecks(sub) {
+			continue
+		}
+		r.line(indent + r.color(colorBold, "GROUP: "+sub.Name))
+		for _, c := range sub.Checks {
+			r.writeCheck(c, indent+"  ")
+		}
+		r.line("")
+		r.groupChecks(sub, indent+"  ")
+	}
+}
+
+func hasChecks(g *GroupData) bool {
+	if len(g.Checks) > 0 {
+		return true
+	}
+	for _, sub := range g.Groups {
+		if hasChecks(sub) {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // splitName splits "name{tags}" into the parent name and the tag text.

@@ -265,3 +265,48 @@ func TestTextMinimalData(t *testing.T) {
 		t.Errorf("Export of empty data: %v", err)
 	}
 }
+
+// The same check name at the top level and in two groups is listed once
+// per group, under the group's label (compact mode), and only in the group
+// sections in full mode.
+func TestTextSameCheckInGroups(t *testing.T) {
+	root := NewRootGroup()
+	top, _ := root.Check("is valid")
+	top.Passes.Add(2)
+	alpha, _ := root.Group("alpha")
+	a, _ := alpha.Check("is valid")
+	a.Passes.Add(3)
+	a.Fails.Add(1)
+	beta, _ := root.Group("beta")
+	b, _ := beta.Check("is valid")
+	b.Fails.Add(2)
+	inner, _ := beta.Group("inner")
+	in, _ := inner.Check("is valid")
+	in.Passes.Add(2)
+	_, _ = root.Group("empty")
+	d := &Data{RootGroup: root.Data(), State: State{TestRunDurationMs: 1000},
+		Metrics: map[string]*MetricData{"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 0.7, "passes": 7, "fails": 3}}}}
+	var buf bytes.Buffer
+	if err := Text(&buf, d, TextOptions{NoColor: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := `    ✓ is valid
+
+    GROUP: alpha
+      ✗ is valid
+        ↳  75% — ✓ 3 / ✗ 1
+
+    GROUP: beta
+      ✗ is valid
+        ↳  0% — ✓ 0 / ✗ 2
+
+      GROUP: inner
+        ✓ is valid
+`
+	if !strings.Contains(buf.String(), want) {
+		t.Errorf("checks not listed under their groups:\n%s", buf.String())
+	}
+	if strings.Contains(buf.String(), "empty") {
+		t.Errorf("a group without checks is listed:\n%s", buf.String())
+	}
+}
