@@ -68,7 +68,11 @@ func (r *Runner) compileCJS(path string, src []byte) (*cjsProgram, error) {
 // CommonJS file when it has no import/export and uses CommonJS (also when
 // it is not valid as an ES module but compiles as CommonJS, e.g. because of
 // a top-level return).
-func (r *Runner) loadFileModule(path string, src []byte) (sobek.ModuleRecord, error) {
+func (r *Runner) loadFileModule(path string, orig []byte) (sobek.ModuleRecord, error) {
+	src, err := scriptSource(path, orig)
+	if err != nil {
+		return nil, err
+	}
 	u := fileURL(path)
 	rec, esmErr := sobek.ParseModule(u, string(src), r.resolve)
 	if esmErr == nil && (len(rec.RequestedModules()) > 0 || hasExports(rec) || !looksCommonJS(src)) {
@@ -82,12 +86,12 @@ func (r *Runner) loadFileModule(path string, src []byte) (sobek.ModuleRecord, er
 		return rec, nil
 	}
 	if esmErr != nil && !looksCommonJS(src) {
-		return nil, esmErr
+		return nil, withTypeScriptHint(path, orig, esmErr)
 	}
 	p, err := r.compileCJS(path, src)
 	if err != nil {
 		if esmErr != nil {
-			return nil, esmErr
+			return nil, withTypeScriptHint(path, orig, esmErr)
 		}
 		return nil, err
 	}

@@ -120,10 +120,14 @@ func (r *Runner) resolvePath(fromURL, specifier string) (string, error) {
 // parse compiles one source module and, recursively, the modules it imports,
 // so that every error surfaces before a VU starts.
 func (r *Runner) parse(path string, src []byte) (*sobek.SourceTextModuleRecord, error) {
-	u := fileURL(path)
-	rec, err := sobek.ParseModule(u, string(src), r.resolve)
+	js, err := scriptSource(path, src)
 	if err != nil {
 		return nil, err
+	}
+	u := fileURL(path)
+	rec, err := sobek.ParseModule(u, string(js), r.resolve)
+	if err != nil {
+		return nil, withTypeScriptHint(path, src, err)
 	}
 	r.records[path] = rec
 	r.urls[rec] = u
