@@ -37,8 +37,8 @@ func Example() {
 	// send with Idempotency-Key: demo:i0:2
 	// verdict: fail discrepancies: map[lost_update:2]
 	// ledger: FAIL
-	//   accounts      1: 0 passed, 1 failed, 0 undecided
-	//   deductions    2: 2 ok, 0 insufficient, 0 rejected, 0 unknown (0 never settled), 0 resolved by replay or log
+	//   accounts      1: 0 passed, 1 failed, 0 undecided, 0 not exercised
+	//   deductions    2: 2 ok, 0 insufficient, 0 rejected, 0 unknown (0 never settled); 0 resolved by replay or log (included)
 	//   reads         0
 	//   credits       start 100, end 95, confirmed 10, taken by unknown requests 0, still unresolved 0
 	//   losses        5 credits leaked, 0 overcharged

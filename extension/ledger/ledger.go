@@ -63,6 +63,10 @@ type Ledger struct {
 	shards [shardCount]shard
 	obs    Observer
 	zero   sync.Once
+	// confirmed holds, per feature, the ledger_credits_confirmed credits
+	// emitted so far (*atomic.Int64), so Verify can emit the rest and the
+	// metric ends equal to the verdict's confirmed credits.
+	confirmed sync.Map
 	jw     *journalWriter
 
 	featMu   sync.Mutex                        // serializes additions to features
@@ -513,8 +517,18 @@ func (l *Ledger) emitOp(ctx context.Context, kind string, o Outcome, feature str
 	}
 	l.obs.Observe(ctx, Sample{Metric: MetricOps, Value: 1, Tags: Tags{Kind: kind, Outcome: o.Kind.String(), Feature: feature}})
 	if o.Kind == OK {
-		l.obs.Observe(ctx, Sample{Metric: MetricCreditsConfirmed, Value: float64(o.charge(amount)), Tags: Tags{Feature: feature}})
+		l.emitConfirmed(ctx, feature, o.charge(amount))
 	}
+}
+
+// emitConfirmed emits n confirmed credits of feature and counts them.
+func (l *Ledger) emitConfirmed(ctx context.Context, feature string, n int64) {
+	v, ok := l.confirmed.Load(feature)
+	if !ok {
+		v, _ = l.confirmed.LoadOrStore(feature, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(n)
+	l.obs.Observe(ctx, Sample{Metric: MetricCreditsConfirmed, Value: float64(n), Tags: Tags{Feature: feature}})
 }
 
 func (l *Ledger) emitViolations(ctx context.Context, kinds []Kind) {

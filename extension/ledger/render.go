@@ -78,10 +78,15 @@ func (r *Report) Figures() []string {
 	var out []string
 	p := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	t := &r.Totals
-	p("accounts      %d: %d passed, %d failed, %d undecided", t.Accounts, t.Passed, t.Failed, t.Undecided)
+	p("accounts      %d: %d passed, %d failed, %d undecided, %d not exercised", t.Accounts, t.Passed, t.Failed, t.Undecided, t.NotExercised)
 	c := t.Counts
-	p("deductions    %d: %d ok, %d insufficient, %d rejected, %d unknown (%d never settled), %d resolved by replay or log",
-		c.Deductions, c.OK, c.Insufficient, c.Rejected, c.Unknown, c.Pending, c.Resolved)
+	// The buckets add up to the total; replays are inside ok and insufficient.
+	byLog := ""
+	if c.LogCharged+c.LogNotCharged > 0 {
+		byLog = fmt.Sprintf("%d charged and %d not charged by the server log, ", c.LogCharged, c.LogNotCharged)
+	}
+	p("deductions    %d: %d ok, %d insufficient, %d rejected, %s%d unknown (%d never settled); %d resolved by replay or log (included)",
+		c.Deductions, c.OK, c.Insufficient, c.Rejected, byLog, c.Unknown, c.Pending, c.Resolved)
 	p("reads         %d", c.Reads)
 	p("credits       start %d, end %d, confirmed %d, taken by unknown requests %d, still unresolved %d",
 		t.Start, t.End, t.Confirmed, t.UnknownTaken, t.Unresolved)

@@ -47,6 +47,9 @@ const (
 	Pass      Verdict = "pass"
 	Fail      Verdict = "fail"
 	Undecided Verdict = "undecided"
+	// NotExercised is an account no deduction or read touched and in which
+	// nothing was found wrong: it proves nothing, so it is not verified.
+	NotExercised Verdict = "not_exercised"
 )
 
 // Linearizability is the result of the deep check on one account.
@@ -91,13 +94,20 @@ type Counts struct {
 	Rejected     int `json:"rejected"`
 	Unknown      int `json:"unknown"`  // unresolved at verification (pending ones included)
 	Pending      int `json:"pending"`  // never settled
-	Resolved     int `json:"resolved"` // unknown outcomes resolved by replay or by the server log (those by the log are counted only here)
+	Resolved     int `json:"resolved"` // unknown outcomes resolved by replay (counted as ok or insufficient too) or by the server log
+	// Unknown outcomes the server log resolved: charged (their key is in
+	// the log) or not. OK+Insufficient+Rejected+LogCharged+LogNotCharged+
+	// Unknown is Deductions.
+	LogCharged    int `json:"logCharged"`
+	LogNotCharged int `json:"logNotCharged"`
 	Reads        int `json:"reads"`
 }
 
 func (c *Counts) add(o Counts) {
 	c.Deductions += o.Deductions
 	c.OK += o.OK
+	c.LogCharged += o.LogCharged
+	c.LogNotCharged += o.LogNotCharged
 	c.Insufficient += o.Insufficient
 	c.Rejected += o.Rejected
 	c.Unknown += o.Unknown
@@ -137,6 +147,7 @@ type Totals struct {
 	Passed       int    `json:"passed"`
 	Failed       int    `json:"failed"`
 	Undecided    int    `json:"undecided"`
+	NotExercised int    `json:"notExercised"` // accounts without a deduction or read (and without findings)
 	Start        int64  `json:"start"` // sum of opening balances
 	End          int64  `json:"end"`   // sum of closing balances
 	Confirmed    int64  `json:"confirmed"`

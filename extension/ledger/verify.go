@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -128,11 +129,26 @@ func (l *Ledger) emitReport(ctx context.Context, r *Report) {
 			l.obs.Observe(ctx, Sample{Metric: MetricDiscrepancies, Value: float64(n), Tags: Tags{Kind: string(k)}})
 		}
 	}
+	// Credits confirmed after the answers (unknown outcomes the server log
+	// shows charged, other instances' in a merge): the metric ends equal to
+	// the verdict's figure.
+	for name, f := range r.Features {
+		var sent int64
+		if v, ok := l.confirmed.Load(name); ok {
+			sent = v.(*atomic.Int64).Load()
+		}
+		if d := f.Confirmed - sent; d > 0 {
+			l.emitConfirmed(ctx, name, d)
+		}
+	}
 	l.obs.Observe(ctx, Sample{Metric: MetricCreditsLeaked, Value: float64(r.Totals.Leaked)})
 	l.obs.Observe(ctx, Sample{Metric: MetricCreditsOvercharge, Value: float64(r.Totals.Overcharged)})
 	l.obs.Observe(ctx, Sample{Metric: MetricUnknownOutcomes, Value: float64(r.Totals.Counts.Unknown)})
 	l.obs.Observe(ctx, Sample{Metric: MetricLinearizabilityNA, Value: float64(r.Deep.OutOfBudget)})
 	for _, id := range r.AccountIDs() {
+		if r.Accounts[id].Verdict == NotExercised {
+			continue // proves nothing: neither verified nor failed
+		}
 		v := 0.0
 		if r.Accounts[id].Verdict == Pass {
 			v = 1
@@ -212,13 +228,15 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	switch {
 	case r.Totals.Failed > 0:
 		r.Verdict = Fail
-	case r.Totals.Undecided > 0 || r.Totals.Accounts == 0:
+	case r.Totals.Undecided > 0 || r.Totals.Accounts == r.Totals.NotExercised:
 		r.Verdict = Undecided
 	default:
 		r.Verdict = Pass
 	}
 	if r.Totals.Accounts == 0 {
 		r.Notes = append(r.Notes, "no account was recorded")
+	} else if r.Totals.Accounts == r.Totals.NotExercised {
+		r.Notes = append(r.Notes, "no account saw a deduction or a read: nothing was verified")
 	}
 	r.Elapsed = time.Since(start)
 	return r, nil
@@ -419,6 +437,11 @@ func (c *acctCheck) classify() {
 		o := &c.a.ops[i]
 		if o.resolved { // by the server log, in reconcile
 			cnt.Resolved++
+			if o.state == stCharged {
+				cnt.LogCharged++
+			} else {
+				cnt.LogNotCharged++
+			}
 			continue
 		}
 		o.eff = o.amount
@@ -471,6 +494,8 @@ func (c *acctCheck) finish() {
 	switch {
 	case len(c.disc) > 0:
 		c.rep.Verdict = Fail
+	case len(c.a.ops) == 0 && len(c.a.reads) == 0:
+		c.rep.Verdict = NotExercised
 	case !c.hasOpen || !c.hasClose:
 		c.rep.Verdict = Undecided
 	default:
@@ -495,6 +520,8 @@ func (c *acctCheck) addTotals(r *Report) {
 		t.Passed++
 	case Fail:
 		t.Failed++
+	case NotExercised:
+		t.NotExercised++
 	default:
 		t.Undecided++
 	}

@@ -112,7 +112,7 @@ func TestExampleScript(t *testing.T) {
 		{"double_charge", 99, []string{"ledger: FAIL", ": double_charge", "✗ 'count==0'", "ledger_discrepancies"}},
 		// unknown outcomes resolved by replay: a clean verdict (the run
 		// fails only on http_req_failed, 8 of 104 requests)
-		{"flaky", 99, []string{"ledger: PASS", "0 unknown (0 never settled), 8 resolved by replay", "ledger_unknown_outcomes",
+		{"flaky", 99, []string{"ledger: PASS", "0 unknown (0 never settled); 8 resolved by replay", "ledger_unknown_outcomes",
 			"thresholds on metrics http_req_failed: rate<0.01 have been crossed"}},
 	}
 	script := exampleScript(t)
