@@ -67,7 +67,7 @@ type Ledger struct {
 	// emitted so far (*atomic.Int64), so Verify can emit the rest and the
 	// metric ends equal to the verdict's confirmed credits.
 	confirmed sync.Map
-	jw     *journalWriter
+	jw        *journalWriter
 
 	featMu   sync.Mutex                        // serializes additions to features
 	features atomic.Pointer[map[string]string] // interned feature names

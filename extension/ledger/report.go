@@ -100,7 +100,7 @@ type Counts struct {
 	// Unknown is Deductions.
 	LogCharged    int `json:"logCharged"`
 	LogNotCharged int `json:"logNotCharged"`
-	Reads        int `json:"reads"`
+	Reads         int `json:"reads"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -148,8 +148,8 @@ type Totals struct {
 	Failed       int    `json:"failed"`
 	Undecided    int    `json:"undecided"`
 	NotExercised int    `json:"notExercised"` // accounts without a deduction or read (and without findings)
-	Start        int64  `json:"start"` // sum of opening balances
-	End          int64  `json:"end"`   // sum of closing balances
+	Start        int64  `json:"start"`        // sum of opening balances
+	End          int64  `json:"end"`          // sum of closing balances
 	Confirmed    int64  `json:"confirmed"`
 	Unresolved   int64  `json:"unresolved"`
 	UnknownTaken int64  `json:"unknownTaken"`
