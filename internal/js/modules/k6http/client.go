@@ -359,137 +359,186 @@ func (c *client) stdRoundTrip(s *stdState, hr *hopRequest) (hop, error) {
 func (c *client) do(rq *request) *result {
 	deadline := c.now().Add(rq.timeout)
 	res := &rq.res
-	method, u, body, hasBody := rq.method, rq.url, rq.body, rq.hasBody
-	header := rq.header
-	hopURL := rq.rawURL
+	st := hopState{method: rq.method, u: rq.url, rawURL: rq.rawURL, body: rq.body, hasBody: rq.hasBody, header: rq.header}
 	digestTried := false
-	basic := !rq.digest
 	var std *stdState
 	defer func() { c.releaseStd(std) }()
 	for redirects := 0; ; {
 		if c.limiter != nil {
 			if err := c.limiter.Wait(rq.ctx); err != nil {
 				res.setError(err, nil)
-				res.url = hopURL
+				res.url = st.rawURL
 				res.interrupted = rq.ctx.Err() != nil
 				return res
 			}
 		}
-		var cookies []paramCookie
-		cookies, header = rq.cookiesFor(u, header)
-		if basic && u.User != nil {
-			if _, ok := header["Authorization"]; !ok {
-				pw, _ := u.User.Password()
-				header = withHeader(header, "Authorization", basicAuth(u.User.Username(), pw))
-			}
-		}
-		res.sentMethod, res.sentURL, res.sentHeader, res.sentBody, res.sentCookies = method, hopURL, header, body, cookies
-		hr := hopRequest{method: method, url: u, host: rq.host, header: header, body: body, hasBody: hasBody,
-			keep: rq.respType != respNone}
-		if c.debug != "" {
-			c.logRequest(rq.state.Logger, &hr)
-		}
-		c.traffic.state.Store(rq.state)
-		var h hop
-		var err error
-		if c.useH1(u, header) {
-			if err = validHeaders(header); err == nil {
-				h, err = c.h1.roundTrip(rq.ctx, deadline, &hr)
-			}
-		} else {
-			if std == nil {
-				std = c.newStd(rq.ctx, deadline)
-			}
-			h, err = c.stdRoundTrip(std, &hr)
-		}
+		h, err := c.roundTrip(rq, &st, deadline, &std)
 		now := c.now()
 		if err != nil {
-			if cerr := rq.ctx.Err(); cerr != nil {
-				// Cut off by the end of the test, not a failure of the
-				// service: no samples.
-				res.setError(cerr, nil)
-				res.interrupted = true
-				res.url = hopURL
-				res.timings = h.timings
-				return res
-			}
-			var ctxErr error
-			if !now.Before(deadline) {
-				ctxErr = context.DeadlineExceeded
-			}
-			res.setError(err, ctxErr)
-			res.url = hopURL
-			res.timings = h.timings
-			c.emit(rq, res, method, u, hopURL, now)
+			c.recordError(rq, &st, h, err, deadline, now)
 			return res
 		}
-		if c.debug != "" {
-			c.logResponse(rq.state.Logger, &h)
+		c.record(rq, &st, &h, now)
+		if !digestTried && st.digestRetry(rq, &h) {
+			digestTried = true
+			continue
 		}
-		res.status, res.statusText, res.proto = h.status, h.statusText, h.proto
-		res.header, res.body, res.bodyNull = h.header, h.body, rq.respType == respNone
-		res.url = hopURL
-		res.tls, res.remote = h.tls, h.remote
-		res.timings = h.timings
-		if h.status >= 400 {
-			res.errCode = 1000 + h.status
-		} else {
-			res.errCode = 0
-		}
-		c.emit(rq, res, method, u, hopURL, now)
-		if rq.jar != nil {
-			if lines := h.header["Set-Cookie"]; len(lines) > 0 {
-				rq.jar.setCookies(u, parseSetCookies(lines))
-			}
-		}
-
-		if rq.digest && !digestTried && h.status == http.StatusUnauthorized && u.User != nil {
-			if chal := h.header.Get("Www-Authenticate"); strings.HasPrefix(strings.ToLower(chal), "digest ") {
-				digestTried = true
-				auth, err := digestAuthorization(chal, method, u, body)
-				if err == nil {
-					header = withHeader(header.Clone(), "Authorization", auth)
-					continue
-				}
-			}
-		}
-
-		if !isRedirect(h.status) {
-			return res
-		}
-		loc := h.header.Get("Location")
-		if loc == "" {
-			return res
-		}
-		if redirects >= rq.maxRedirects {
-			if rq.maxRedirects > 0 {
-				rq.state.Logger.Warn("Stopped after "+strconv.Itoa(redirects)+" redirects and returned the redirection",
-					"url", hopURL)
-			}
-			return res
-		}
-		next, err := u.Parse(loc)
-		if err != nil {
+		if !c.redirect(rq, &st, &h, redirects) {
 			return res
 		}
 		redirects++
-		if next.Host != u.Host || next.Scheme != u.Scheme {
-			header = header.Clone()
-			header.Del("Authorization")
-			header.Del("Cookie")
-		}
-		switch h.status {
-		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
-			if method != http.MethodGet && method != http.MethodHead {
-				method, body, hasBody = http.MethodGet, "", false
-				header = header.Clone()
-				header.Del("Content-Type")
-				header.Del("Content-Encoding")
-			}
-		}
-		u = next
-		hopURL = next.String()
 	}
+}
+
+// hopState is what changes from one round trip of a request to the next:
+// a redirect changes the URL (and may turn the request into a GET without
+// a body), the digest challenge adds an Authorization header.
+type hopState struct {
+	method  string
+	u       *url.URL
+	rawURL  string // u as the url tag shows it
+	body    string
+	hasBody bool
+	header  http.Header
+}
+
+// roundTrip sends one hop: cookies and basic auth for its URL, then the
+// request through the fast HTTP/1.1 path or the standard transport.
+func (c *client) roundTrip(rq *request, st *hopState, deadline time.Time, std **stdState) (hop, error) {
+	var cookies []paramCookie
+	cookies, st.header = rq.cookiesFor(st.u, st.header)
+	if !rq.digest && st.u.User != nil {
+		if _, ok := st.header["Authorization"]; !ok {
+			pw, _ := st.u.User.Password()
+			st.header = withHeader(st.header, "Authorization", basicAuth(st.u.User.Username(), pw))
+		}
+	}
+	res := &rq.res
+	res.sentMethod, res.sentURL, res.sentHeader, res.sentBody, res.sentCookies = st.method, st.rawURL, st.header, st.body, cookies
+	hr := hopRequest{method: st.method, url: st.u, host: rq.host, header: st.header, body: st.body, hasBody: st.hasBody,
+		keep: rq.respType != respNone}
+	if c.debug != "" {
+		c.logRequest(rq.state.Logger, &hr)
+	}
+	c.traffic.state.Store(rq.state)
+	if c.useH1(st.u, st.header) {
+		if err := validHeaders(st.header); err != nil {
+			return hop{}, err
+		}
+		return c.h1.roundTrip(rq.ctx, deadline, &hr)
+	}
+	if *std == nil {
+		*std = c.newStd(rq.ctx, deadline)
+	}
+	return c.stdRoundTrip(*std, &hr)
+}
+
+// recordError ends the request with a failed hop. A request cut off by the
+// end of the test is not a failure of the service: it emits no samples. A
+// passed deadline is a timeout.
+func (c *client) recordError(rq *request, st *hopState, h hop, err error, deadline, now time.Time) {
+	res := &rq.res
+	if cerr := rq.ctx.Err(); cerr != nil {
+		res.setError(cerr, nil)
+		res.interrupted = true
+		res.url = st.rawURL
+		res.timings = h.timings
+		return
+	}
+	var ctxErr error
+	if !now.Before(deadline) {
+		ctxErr = context.DeadlineExceeded
+	}
+	res.setError(err, ctxErr)
+	res.url = st.rawURL
+	res.timings = h.timings
+	c.emit(rq, res, st.method, st.u, st.rawURL, now)
+}
+
+// record makes the hop's response the request's result, emits its samples
+// and stores its cookies in the jar.
+func (c *client) record(rq *request, st *hopState, h *hop, now time.Time) {
+	if c.debug != "" {
+		c.logResponse(rq.state.Logger, h)
+	}
+	res := &rq.res
+	res.status, res.statusText, res.proto = h.status, h.statusText, h.proto
+	res.header, res.body, res.bodyNull = h.header, h.body, rq.respType == respNone
+	res.url = st.rawURL
+	res.tls, res.remote = h.tls, h.remote
+	res.timings = h.timings
+	if h.status >= 400 {
+		res.errCode = 1000 + h.status
+	} else {
+		res.errCode = 0
+	}
+	c.emit(rq, res, st.method, st.u, st.rawURL, now)
+	if rq.jar != nil {
+		if lines := h.header["Set-Cookie"]; len(lines) > 0 {
+			rq.jar.setCookies(st.u, parseSetCookies(lines))
+		}
+	}
+}
+
+// digestRetry answers a digest challenge (401 with WWW-Authenticate:
+// Digest) once: it reports whether the request should be sent again with
+// the Authorization header it added.
+func (st *hopState) digestRetry(rq *request, h *hop) bool {
+	if !rq.digest || h.status != http.StatusUnauthorized || st.u.User == nil {
+		return false
+	}
+	chal := h.header.Get("Www-Authenticate")
+	if !strings.HasPrefix(strings.ToLower(chal), "digest ") {
+		return false
+	}
+	auth, err := digestAuthorization(chal, st.method, st.u, st.body)
+	if err != nil {
+		return false
+	}
+	st.header = withHeader(st.header.Clone(), "Authorization", auth)
+	return true
+}
+
+// redirect moves st to the hop's Location when the response is a redirect
+// the request may follow (redirects so far < params.redirects): credentials
+// and cookies are dropped across origins, and 301/302/303 turn any method
+// but GET and HEAD into a GET without a body. It reports whether to go on.
+func (c *client) redirect(rq *request, st *hopState, h *hop, redirects int) bool {
+	if !isRedirect(h.status) {
+		return false
+	}
+	loc := h.header.Get("Location")
+	if loc == "" {
+		return false
+	}
+	if redirects >= rq.maxRedirects {
+		if rq.maxRedirects > 0 {
+			rq.state.Logger.Warn("Stopped after "+strconv.Itoa(redirects)+" redirects and returned the redirection",
+				"url", st.rawURL)
+		}
+		return false
+	}
+	next, err := st.u.Parse(loc)
+	if err != nil {
+		return false
+	}
+	if next.Host != st.u.Host || next.Scheme != st.u.Scheme {
+		st.header = st.header.Clone()
+		st.header.Del("Authorization")
+		st.header.Del("Cookie")
+	}
+	switch h.status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+		if st.method != http.MethodGet && st.method != http.MethodHead {
+			st.method, st.body, st.hasBody = http.MethodGet, "", false
+			st.header = st.header.Clone()
+			st.header.Del("Content-Type")
+			st.header.Del("Content-Encoding")
+		}
+	}
+	st.u = next
+	st.rawURL = next.String()
+	return true
 }
 
 // parseSetCookies parses Set-Cookie header lines, skipping invalid ones.

@@ -149,121 +149,20 @@ func (rq *request) setHeader(key, value string) {
 // applyParams reads a params object into rq. It returns the request's own
 // tags, sorted, and the compression asked for.
 func (mi *Instance) applyParams(rq *request, p *sobek.Object) ([]metrics.Tag, string, error) {
-	if v := p.Get("headers"); isSet(v) {
-		h, ok := v.(*sobek.Object)
-		if !ok {
-			return nil, "", errors.New("params.headers must be an object")
-		}
-		for _, k := range h.Keys() {
-			val := h.Get(k)
-			if val == nil || sobek.IsUndefined(val) || sobek.IsNull(val) {
-				continue
-			}
-			ck := textproto.CanonicalMIMEHeaderKey(k)
-			if ck == "Host" {
-				rq.host = val.String()
-				continue
-			}
-			rq.setHeader(ck, val.String())
-		}
+	if err := applyHeaders(rq, p.Get("headers")); err != nil {
+		return nil, "", err
 	}
-	var tags []metrics.Tag
-	if v := p.Get("tags"); isSet(v) {
-		t, ok := v.(*sobek.Object)
-		if !ok {
-			return nil, "", errors.New("params.tags must be an object")
-		}
-		keys := t.Keys()
-		tags = make([]metrics.Tag, 0, len(keys))
-		for _, k := range keys {
-			val := t.Get(k)
-			if val == nil || sobek.IsUndefined(val) || sobek.IsNull(val) {
-				continue
-			}
-			tags = append(tags, metrics.Tag{Key: k, Value: val.String()})
-			if k == "name" {
-				rq.name = val.String()
-			}
-		}
-		slices.SortFunc(tags, func(a, b metrics.Tag) int { return strings.Compare(a.Key, b.Key) })
+	tags, err := applyTags(rq, p.Get("tags"))
+	if err != nil {
+		return nil, "", err
 	}
-	if v := p.Get("timeout"); isSet(v) {
-		d, err := parseTimeout(v)
-		if err != nil {
+	for _, rp := range requestParams {
+		v := p.Get(rp.name)
+		if v == nil || sobek.IsUndefined(v) || (sobek.IsNull(v) && !rp.null) {
+			continue
+		}
+		if err := rp.apply(rq, v); err != nil {
 			return nil, "", err
-		}
-		rq.timeout = d
-	}
-	if v := p.Get("responseType"); isSet(v) {
-		switch s := v.String(); s {
-		case "text":
-			rq.respType = respText
-		case "binary":
-			rq.respType = respBinary
-		case "none":
-			rq.respType = respNone
-		default:
-			return nil, "", fmt.Errorf("invalid params.responseType %q: use \"text\", \"binary\" or \"none\"", s)
-		}
-	}
-	if v := p.Get("redirects"); isSet(v) {
-		n := v.ToInteger()
-		if n < 0 {
-			return nil, "", fmt.Errorf("invalid params.redirects %d: use a number >= 0", n)
-		}
-		rq.maxRedirects = int(n)
-	}
-	if v := p.Get("responseCallback"); v != nil && !sobek.IsUndefined(v) {
-		cb, err := callbackOf(v)
-		if err != nil {
-			return nil, "", fmt.Errorf("params.responseCallback: %w", err)
-		}
-		rq.callback = cb
-	}
-	if v := p.Get("throw"); isSet(v) {
-		rq.throw = v.ToBoolean()
-	}
-	if v := p.Get("jar"); v != nil && !sobek.IsUndefined(v) {
-		if sobek.IsNull(v) {
-			rq.jar = nil
-		} else {
-			j, ok := exportAs[*jsJar](v)
-			if !ok {
-				return nil, "", errors.New("params.jar must be a cookie jar (http.cookieJar() or new http.CookieJar())")
-			}
-			rq.jar = j.resolve()
-		}
-	}
-	if v := p.Get("cookies"); isSet(v) {
-		c, ok := v.(*sobek.Object)
-		if !ok {
-			return nil, "", errors.New("params.cookies must be an object")
-		}
-		for _, k := range c.Keys() {
-			pc := paramCookie{name: k}
-			val := c.Get(k)
-			if o, ok := val.(*sobek.Object); ok {
-				if vv := o.Get("value"); isSet(vv) {
-					pc.value = vv.String()
-				}
-				if r := o.Get("replace"); isSet(r) {
-					pc.replace = r.ToBoolean()
-				}
-			} else if isSet(val) {
-				pc.value = val.String()
-			}
-			rq.cookies = append(rq.cookies, pc)
-		}
-	}
-	if v := p.Get("auth"); isSet(v) {
-		switch s := strings.ToLower(v.String()); s {
-		case "basic":
-		case "digest":
-			rq.digest = true
-		case "ntlm":
-			return nil, "", errors.New("params.auth \"ntlm\" is not supported by tally; use \"basic\" or \"digest\"")
-		default:
-			return nil, "", fmt.Errorf("invalid params.auth %q: use \"basic\" or \"digest\"", s)
 		}
 	}
 	var compression string
@@ -271,6 +170,162 @@ func (mi *Instance) applyParams(rq *request, p *sobek.Object) ([]metrics.Tag, st
 		compression = v.String()
 	}
 	return tags, compression, nil
+}
+
+// applyHeaders sets params.headers on rq; a Host header sets the request's
+// host instead.
+func applyHeaders(rq *request, v sobek.Value) error {
+	if !isSet(v) {
+		return nil
+	}
+	h, ok := v.(*sobek.Object)
+	if !ok {
+		return errors.New("params.headers must be an object")
+	}
+	for _, k := range h.Keys() {
+		val := h.Get(k)
+		if !isSet(val) {
+			continue
+		}
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if ck == "Host" {
+			rq.host = val.String()
+			continue
+		}
+		rq.setHeader(ck, val.String())
+	}
+	return nil
+}
+
+// applyTags returns params.tags sorted by key; the name tag also names the
+// request (its URL group).
+func applyTags(rq *request, v sobek.Value) ([]metrics.Tag, error) {
+	if !isSet(v) {
+		return nil, nil
+	}
+	t, ok := v.(*sobek.Object)
+	if !ok {
+		return nil, errors.New("params.tags must be an object")
+	}
+	keys := t.Keys()
+	tags := make([]metrics.Tag, 0, len(keys))
+	for _, k := range keys {
+		val := t.Get(k)
+		if !isSet(val) {
+			continue
+		}
+		tags = append(tags, metrics.Tag{Key: k, Value: val.String()})
+		if k == "name" {
+			rq.name = val.String()
+		}
+	}
+	slices.SortFunc(tags, func(a, b metrics.Tag) int { return strings.Compare(a.Key, b.Key) })
+	return tags, nil
+}
+
+// requestParams are the params that set one field of a request each, in
+// the order they are read (the first bad one is the error). An undefined
+// param is skipped; so is null, unless null means something (null).
+var requestParams = []struct {
+	name  string
+	null  bool
+	apply func(rq *request, v sobek.Value) error
+}{
+	{"timeout", false, func(rq *request, v sobek.Value) error {
+		d, err := parseTimeout(v)
+		if err != nil {
+			return err
+		}
+		rq.timeout = d
+		return nil
+	}},
+	{"responseType", false, applyResponseType},
+	{"redirects", false, func(rq *request, v sobek.Value) error {
+		n := v.ToInteger()
+		if n < 0 {
+			return fmt.Errorf("invalid params.redirects %d: use a number >= 0", n)
+		}
+		rq.maxRedirects = int(n)
+		return nil
+	}},
+	{"responseCallback", true, func(rq *request, v sobek.Value) error {
+		cb, err := callbackOf(v)
+		if err != nil {
+			return fmt.Errorf("params.responseCallback: %w", err)
+		}
+		rq.callback = cb
+		return nil
+	}},
+	{"throw", false, func(rq *request, v sobek.Value) error { rq.throw = v.ToBoolean(); return nil }},
+	{"jar", true, applyJar},
+	{"cookies", false, applyCookies},
+	{"auth", false, applyAuth},
+}
+
+func applyResponseType(rq *request, v sobek.Value) error {
+	switch s := v.String(); s {
+	case "text":
+		rq.respType = respText
+	case "binary":
+		rq.respType = respBinary
+	case "none":
+		rq.respType = respNone
+	default:
+		return fmt.Errorf("invalid params.responseType %q: use \"text\", \"binary\" or \"none\"", s)
+	}
+	return nil
+}
+
+// applyJar sets the request's cookie jar; null means no jar at all.
+func applyJar(rq *request, v sobek.Value) error {
+	if sobek.IsNull(v) {
+		rq.jar = nil
+		return nil
+	}
+	j, ok := exportAs[*jsJar](v)
+	if !ok {
+		return errors.New("params.jar must be a cookie jar (http.cookieJar() or new http.CookieJar())")
+	}
+	rq.jar = j.resolve()
+	return nil
+}
+
+// applyCookies reads params.cookies: name -> value, or name -> {value,
+// replace}.
+func applyCookies(rq *request, v sobek.Value) error {
+	c, ok := v.(*sobek.Object)
+	if !ok {
+		return errors.New("params.cookies must be an object")
+	}
+	for _, k := range c.Keys() {
+		pc := paramCookie{name: k}
+		val := c.Get(k)
+		if o, ok := val.(*sobek.Object); ok {
+			if vv := o.Get("value"); isSet(vv) {
+				pc.value = vv.String()
+			}
+			if r := o.Get("replace"); isSet(r) {
+				pc.replace = r.ToBoolean()
+			}
+		} else if isSet(val) {
+			pc.value = val.String()
+		}
+		rq.cookies = append(rq.cookies, pc)
+	}
+	return nil
+}
+
+func applyAuth(rq *request, v sobek.Value) error {
+	switch s := strings.ToLower(v.String()); s {
+	case "basic":
+	case "digest":
+		rq.digest = true
+	case "ntlm":
+		return errors.New("params.auth \"ntlm\" is not supported by tally; use \"basic\" or \"digest\"")
+	default:
+		return fmt.Errorf("invalid params.auth %q: use \"basic\" or \"digest\"", s)
+	}
+	return nil
 }
 
 func isSet(v sobek.Value) bool {
