@@ -22,6 +22,7 @@ import (
 	"github.com/tallyhq/tally/internal/metricsengine"
 	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/internal/output"
+	_ "github.com/tallyhq/tally/internal/output/promrw" // --out experimental-prometheus-rw
 	"github.com/tallyhq/tally/internal/progress"
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
@@ -256,7 +257,8 @@ func (r *run) startMetrics(p *prepared) error {
 	if err != nil {
 		return err
 	}
-	outs, err := output.NewAll(specs, output.Params{Stdout: r.cfg.Stdout, Logger: r.log})
+	outs, err := output.NewAll(specs, output.Params{Stdout: r.cfg.Stdout, Logger: r.log,
+		Getenv: r.cfg.Getenv, Instance: r.instanceName(), RunID: r.cfg.Env["RUN_ID"]})
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}

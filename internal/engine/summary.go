@@ -199,13 +199,7 @@ type journalWriter interface {
 // atomically; runErr is how the run ended before its thresholds.
 func (r *run) writeState(path string, runErr error) error {
 	segment := options.String(r.opts.ExecutionSegment, "")
-	instance := r.cfg.Env["INSTANCE"]
-	if instance == "" {
-		instance = segment
-	}
-	if instance == "" {
-		instance = "0"
-	}
+	instance := r.instanceName()
 	var elapsed time.Duration
 	if !r.startTime.IsZero() {
 		elapsed = r.endTime.Sub(r.startTime)
@@ -246,4 +240,16 @@ func (r *run) writeState(path string, runErr error) error {
 		return fmt.Errorf("--out summary-state=%s: %w", path, err)
 	}
 	return nil
+}
+
+// instanceName names this instance of a distributed run: INSTANCE, else
+// its execution segment, else "0" (as the ledger names it).
+func (r *run) instanceName() string {
+	if v := r.cfg.Env["INSTANCE"]; v != "" {
+		return v
+	}
+	if seg := options.String(r.opts.ExecutionSegment, ""); seg != "" {
+		return seg
+	}
+	return "0"
 }

@@ -60,6 +60,39 @@ type Params struct {
 	// Stdout receives json output without a file name.
 	Stdout io.Writer
 	Logger *slog.Logger
+	// Getenv reads the process environment (K6_* settings of outputs);
+	// nil means none is set.
+	Getenv func(string) (string, bool)
+	// Instance names this instance of a distributed run (INSTANCE, else
+	// its execution segment, else "0") and RunID is the run's RUN_ID ("" when
+	// unset): live outputs label every series with them.
+	Instance, RunID string
+}
+
+// Env returns the value of the environment variable k ("" when unset).
+func (p Params) Env(k string) string {
+	if p.Getenv == nil {
+		return ""
+	}
+	v, _ := p.Getenv(k)
+	return v
+}
+
+// Factory makes an output of a registered type from the text after "=" in
+// its --out spec ("" when there is none).
+type Factory func(arg string, p Params) (Output, error)
+
+// factories are the output types registered by other packages (Register).
+var factories = map[string]Factory{}
+
+// Register adds an output type; packages call it from init. Registering a
+// type twice panics.
+func Register(typ string, f Factory) {
+	if _, dup := factories[typ]; dup {
+		panic("output: type " + typ + " registered twice")
+	}
+	factories[typ] = f
+	Types = append(Types, typ)
 }
 
 // SummaryStateType is the --out type of the mergeable end-of-run state
@@ -113,6 +146,9 @@ func New(spec string, p Params) (Output, error) {
 		return nil, fmt.Errorf("--out %q: the web dashboard is set up by the run itself (package dashboard), not by output.New", spec)
 	case "":
 		return nil, fmt.Errorf("--out %q: missing output type; use one of %s", spec, strings.Join(Types, ", "))
+	}
+	if f, ok := factories[typ]; ok {
+		return f(arg, p)
 	}
 	return nil, fmt.Errorf("--out %q: unknown output type %q; tally supports %s (e.g. --out json=results.json)", spec, typ, strings.Join(Types, ", "))
 }

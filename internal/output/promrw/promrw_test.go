@@ -1,0 +1,159 @@
+package promrw_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/tallyhq/tally/internal/output"
+	"github.com/tallyhq/tally/internal/output/promrw"
+	"github.com/tallyhq/tally/metrics"
+)
+
+func samples(reg *metrics.Registry, n int) metrics.Samples {
+	reqs, dur := reg.Get(metrics.HTTPReqsName), reg.Get(metrics.HTTPReqDurationName)
+	tags := metrics.NewTagSet(map[string]string{"name": "deduct", "url": "http://x/users/1", "status": "200"})
+	out := make(metrics.Samples, 0, 2*n)
+	for i := range n {
+		out = append(out, metrics.Sample{Metric: reqs, Value: 1, Tags: tags, Time: time.Now()},
+			metrics.Sample{Metric: dur, Value: float64(i % 100), Tags: tags, Time: time.Now()})
+	}
+	return out
+}
+
+func config(url string, interval time.Duration) promrw.Config {
+	return promrw.Config{ServerURL: url, PushInterval: interval, TrendStats: []string{"p(99)", "count"},
+		MaxSeries: 100, Labels: map[string]string{"instance": "i1"}}
+}
+
+// TestWritesSeries decodes what the output sends: snappy-compressed protobuf with the k6 names, the
+// instance label, no url label, and time trends in seconds.
+func TestWritesSeries(t *testing.T) {
+	var mu sync.Mutex
+	var last prompb.WriteRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		raw, err := snappy.Decode(nil, b)
+		if err != nil {
+			t.Errorf("not snappy: %v", err)
+		}
+		var req prompb.WriteRequest
+		if err := req.Unmarshal(raw); err != nil {
+			t.Errorf("not a WriteRequest: %v", err)
+		}
+		mu.Lock()
+		last = req
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	reg := metrics.NewRegistry()
+	metrics.RegisterBuiltin(reg)
+	o := promrw.NewWithConfig(config(srv.URL+"/api/v1/write", time.Hour), nil)
+	if err := o.Start(context.Background(), output.Run{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = o.AddSamples(samples(reg, 200))
+	if err := o.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	got := map[string]float64{}
+	for _, ts := range last.Timeseries {
+		name := ""
+		for _, l := range ts.Labels {
+			switch l.Name {
+			case "__name__":
+				name = l.Value
+			case "url":
+				t.Errorf("series %v carries the url label", ts.Labels)
+			case "instance":
+				if l.Value != "i1" {
+					t.Errorf("instance label %q", l.Value)
+				}
+			}
+		}
+		got[name] = ts.Samples[0].Value
+	}
+	if got["k6_http_reqs_total"] != 200 || got["k6_http_req_duration_count"] != 200 {
+		t.Errorf("series %v: want 200 requests", got)
+	}
+	if v := got["k6_http_req_duration_p99"]; v < 0.09 || v > 0.1 {
+		t.Errorf("p99 = %v, want about 0.099 s (99 ms in seconds)", v)
+	}
+	if st := o.Stats(); st.Written != 1 || st.Dropped != 0 || st.Failed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSlowReceiverNeverBlocks: with a receiver slower than the push interval, AddSamples stays fast,
+// snapshots are dropped and counted, and Stop gives up within its bound.
+func TestSlowReceiverNeverBlocks(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	reg := metrics.NewRegistry()
+	metrics.RegisterBuiltin(reg)
+	o := promrw.NewWithConfig(config(srv.URL, 10*time.Millisecond), nil)
+	if err := o.Start(context.Background(), output.Run{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	deadline := start.Add(300 * time.Millisecond)
+	batches := 0
+	for time.Now().Before(deadline) {
+		_ = o.AddSamples(samples(reg, 100))
+		batches++
+	}
+	stopStart := time.Now()
+	_ = o.Stop()
+	if d := time.Since(stopStart); d > 8*time.Second {
+		t.Errorf("Stop took %s with a stuck receiver", d)
+	}
+	st := o.Stats()
+	if st.Dropped == 0 {
+		t.Errorf("stats %+v: want dropped snapshots", st)
+	}
+	if batches < 50 {
+		t.Errorf("only %d batches added in 300 ms: AddSamples waited for the receiver", batches)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{}
+	p := output.Params{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Instance: "0:1/2", RunID: "r"}
+	c, err := promrw.ParseConfig(p)
+	if err != nil || c.ServerURL != promrw.DefaultServerURL || c.PushInterval != 5*time.Second || c.TrendStats[0] != "p(99)" ||
+		c.Labels["instance"] != "0:1/2" || c.Labels["run_id"] != "r" {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	for k, v := range map[string]string{
+		"K6_PROMETHEUS_RW_SERVER_URL":    "localhost:9090",
+		"K6_PROMETHEUS_RW_PUSH_INTERVAL": "soon",
+		"K6_PROMETHEUS_RW_TREND_STATS":   "p(101)",
+		"K6_PROMETHEUS_RW_HEADERS":       "nocolon",
+	} {
+		env = map[string]string{k: v}
+		if _, err := promrw.ParseConfig(p); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+	if got := promrw.MetricNames("http_req_duration", metrics.Trend, []string{"p(99.9)", "avg"}); got[0] != "k6_http_req_duration_p999" || got[1] != "k6_http_req_duration_avg" {
+		t.Errorf("names %v", got)
+	}
+}
