@@ -91,7 +91,7 @@ sends them through Go's net/http instead. Hosts under .invalid fail at once
 	fl := cmd.Flags()
 	fl.SortFlags = false
 	addOptionFlags(fl, f)
-	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses); web-dashboard[=port=N&export=FILE] serves the live dashboard; summary-state=FILE writes the mergeable end-of-run state for tally merge")
+	fl.StringArrayVarP(&f.outs, "out", "o", nil, "stream samples to an output: json[=FILE] or csv=FILE (repeatable; .gz compresses); web-dashboard[=port=N&export=FILE] serves the live dashboard; experimental-prometheus-rw and opentelemetry send live series (K6_PROMETHEUS_RW_*, K6_OTEL_*); summary-state=FILE writes the mergeable end-of-run state for tally merge")
 	fl.StringVar(&f.summaryExport, "summary-export", "", "write the end-of-test summary as JSON to FILE")
 	fl.StringVar(&f.summaryMode, "summary-mode", "compact", "summary: compact, full or disabled")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")

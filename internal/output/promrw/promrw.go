@@ -483,4 +483,3 @@ func (o *Output) report() {
 	}
 	o.log.Warn(msg)
 }
-
