@@ -20,6 +20,8 @@ type instance struct {
 	low             int64
 	overdraft       bool
 	sign            AmountSign // configured sign of logged amounts (SignAuto: detect)
+	segment         string     // execution segment ("" : not split)
+	sequence        string     // execution segment sequence
 	footer          bool
 	keyPrefix       string // generated keys are keyPrefix + id ("" when every key is explicit)
 }
@@ -38,6 +40,7 @@ func (l *Ledger) snapshot() *journalData {
 		inst: instance{
 			name: l.cfg.Instance, run: l.cfg.Run, host: l.cfg.Host, wall0: l.wall0,
 			eps: int64(l.cfg.ClockBound), low: l.low, overdraft: l.cfg.Overdraft, sign: l.cfg.AmountSign, footer: true,
+			segment: l.cfg.Segment, sequence: l.cfg.SegmentSequence,
 			keyPrefix: l.prefix,
 		},
 		accounts: make(map[string]*account),

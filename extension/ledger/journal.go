@@ -15,7 +15,8 @@ const JournalVersion = 1
 // nanoseconds since the writing process started):
 //
 //	{"t":"hdr","v":1,"run":R,"inst":I,"host":H,"wall0":NS,"epsMs":E,"low":L,"overdraft":B,"sign":S}
-//	(sign: "positive" or "negative" when configured, absent for auto)
+//	(sign: "positive" or "negative" when configured, absent for auto; "seg" and
+//	"seq": the execution segment and sequence of a split run)
 //	{"t":"open"|"close","a":ACCT,"m":M,"bal":N[,"used":N][,"ver":N][,"lowN":B,"depN":B]}
 //	{"t":"beg","id":N,"a":ACCT,"f":FEATURE,"amt":N,"key":K,"m":M}
 //	{"t":"end","id":N,"o":"ok"|"insufficient"|"rejected"|"unknown"[,"bal":N][,"ver":N][,"tx":S][,"chg":N][,"st":N][,"c":"timeout"|"error"][,"rp":1],"m":M}
@@ -99,6 +100,8 @@ type instanceHeader struct {
 	Low       int64
 	Overdraft bool
 	Sign      AmountSign
+	Segment   string
+	Sequence  string
 }
 
 func appendHeader(b []byte, h instanceHeader) []byte {
@@ -119,6 +122,14 @@ func appendHeader(b []byte, h instanceHeader) []byte {
 	if h.Sign != SignAuto {
 		b = appendKey(b, "sign")
 		b = appendString(b, string(h.Sign))
+	}
+	if h.Segment != "" {
+		b = appendKey(b, "seg")
+		b = appendString(b, h.Segment)
+	}
+	if h.Sequence != "" {
+		b = appendKey(b, "seq")
+		b = appendString(b, h.Sequence)
 	}
 	return append(b, "}\n"...)
 }

@@ -49,6 +49,8 @@ type jline struct {
 	Low        *int64  `json:"low"`
 	Overdraft  bool    `json:"overdraft"`
 	Sign       string  `json:"sign"` // AmountSign; absent: auto
+	Segment    string  `json:"seg"`  // execution segment
+	Sequence   string  `json:"seq"`  // execution segment sequence
 
 	// footer
 	Lines *int64 `json:"lines"`
@@ -237,6 +239,7 @@ func (r *journalReader) header(n int, l *jline) error {
 	r.d.inst = instance{
 		name: l.Instance, run: l.Run, host: l.Host, source: r.path, wall0: l.Wall0,
 		eps: int64(l.ClockBound * 1e6), low: low, overdraft: l.Overdraft, sign: sign,
+		segment: l.Segment, sequence: l.Sequence,
 	}
 	r.gotHdr = true
 	return nil
@@ -505,6 +508,7 @@ func VerifyJournals(ctx context.Context, paths []string, opts VerifyOptions) (*R
 	if err != nil {
 		return nil, fmt.Errorf("merge journals: %w", err)
 	}
+	opts.allSegments = true
 	return verifyHistory(ctx, h, opts)
 }
 

@@ -31,6 +31,13 @@ type Config struct {
 	Rules        *Rules        // HTTP mapping for SettleHTTP; nil means DefaultRules()
 	AmountSign   AmountSign    // how the service's log writes debits; SignAuto detects it at Verify (detectSign)
 
+	// Segment and SegmentSequence are this instance's execution segment and
+	// the sequence every instance shares ("" when the run is not split),
+	// written to the journal header so a merged verification can tell a
+	// missing or duplicated journal.
+	Segment         string
+	SegmentSequence string
+
 	// Journal, when set, receives the journal as NDJSON while the run goes;
 	// CloseJournal writes the footer (the caller closes Journal). JournalPath
 	// instead makes the Ledger create that file and close it in CloseJournal.
@@ -219,6 +226,7 @@ func (l *Ledger) header() instanceHeader {
 		Run: l.cfg.Run, Inst: l.cfg.Instance, Host: l.cfg.Host, Wall0: l.wall0,
 		EpsMs: float64(l.cfg.ClockBound) / float64(time.Millisecond),
 		Low:   l.low, Overdraft: l.cfg.Overdraft, Sign: l.cfg.AmountSign,
+		Segment: l.cfg.Segment, Sequence: l.cfg.SegmentSequence,
 	}
 }
 

@@ -109,6 +109,9 @@ func (r *Report) Figures() []string {
 	} else {
 		p("discrepancies 0")
 	}
+	if r.Segments != nil {
+		p("segments      %s", r.Segments.Text())
+	}
 	if len(r.Instances) > 1 {
 		p("instances     %s", strings.Join(r.Instances, ", "))
 	}

@@ -178,6 +178,7 @@ type Report struct {
 	Deep          DeepSummary               `json:"deep"`
 	Instances     []string                  `json:"instances"`
 	AmountSign    *SignReport               `json:"amountSign,omitempty"` // how the server logs were read; nil without logs
+	Segments      *SegmentReport            `json:"segments,omitempty"`   // execution segments covered; nil when the run was not split
 	Notes         []string                  `json:"notes,omitempty"`
 	Elapsed       time.Duration             `json:"elapsedNs"`
 }

@@ -66,6 +66,8 @@ type VerifyOptions struct {
 	// AmountSign forces how the server logs write debits; SignAuto takes
 	// the configured one of the bookkeeping, or detects it (detectSign).
 	AmountSign AmountSign
+
+	allSegments bool // the journals claim to be the whole run: an incomplete set of segments is no pass
 }
 
 func (o VerifyOptions) withDefaults() VerifyOptions {
@@ -112,6 +114,7 @@ func (l *Ledger) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 			h.notes = append(h.notes, "the journal is incomplete: "+err.Error())
 		}
 	}
+	opts.allSegments = len(parts) > 1 // merged with other instances' journals
 	r, err := verifyHistory(ctx, h, opts)
 	if err != nil {
 		return nil, err
@@ -232,6 +235,16 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 		r.Verdict = Undecided
 	default:
 		r.Verdict = Pass
+	}
+	if r.Segments = checkSegments(h.insts); r.Segments != nil && !r.Segments.Complete {
+		if opts.allSegments {
+			if r.Verdict == Pass {
+				r.Verdict = Undecided
+			}
+			r.Notes = append(r.Notes, "the journals do not cover the whole run ("+r.Segments.Text()+"): no pass for an incomplete set; verify every instance's journal together")
+		} else {
+			r.Notes = append(r.Notes, "this instance ran part of a split run ("+r.Segments.Text()+"): verify every instance's journal together (tally ledger verify) for the whole run")
+		}
 	}
 	if r.Totals.Accounts == 0 {
 		r.Notes = append(r.Notes, "no account was recorded")

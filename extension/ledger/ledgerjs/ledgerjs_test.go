@@ -539,7 +539,7 @@ func TestConfigureAgreement(t *testing.T) {
 	if err := m.configure(settings{run: "r", low: 20}); err == nil || !strings.Contains(err.Error(), "conflicting settings (lowThreshold 10 vs 20)") {
 		t.Errorf("conflict: %v", err)
 	}
-	if _, err := m.create(""); err != nil {
+	if _, err := m.create("", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.configure(a); err != nil {
@@ -549,7 +549,7 @@ func TestConfigureAgreement(t *testing.T) {
 		t.Errorf("after first use: %v", err)
 	}
 	fresh := New()
-	if _, err := fresh.create(""); err != nil {
+	if _, err := fresh.create("", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := fresh.configure(a); err == nil || !strings.Contains(err.Error(), "already in use with the default settings") {

@@ -203,9 +203,9 @@ func (m *RootModule) configure(s settings) error {
 	return nil
 }
 
-// create makes the Ledger on first use; segment is the run's execution
-// segment ("" when not segmented).
-func (m *RootModule) create(segment string) (*ledger.Ledger, error) {
+// create makes the Ledger on first use; segment and sequence are the run's
+// execution segment and sequence ("" when not segmented).
+func (m *RootModule) create(segment, sequence string) (*ledger.Ledger, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if l := m.led.Load(); l != nil {
@@ -237,6 +237,7 @@ func (m *RootModule) create(segment string) (*ledger.Ledger, error) {
 		Run: info.run, Instance: info.instance, Host: host,
 		LowThreshold: s.low, Overdraft: s.overdraft, ClockBound: s.clockBound, AmountSign: s.amountSign,
 		JournalPath: info.journal, Observer: m,
+		Segment: segment, SegmentSequence: sequence,
 	}
 	if s.hasRules {
 		r := s.rules
@@ -284,10 +285,10 @@ func fileSafe(s string) string {
 
 // segmentOf returns the run's execution segment as given on the command
 // line or in the options, "" when the instance runs the whole test.
-func segmentOf(vu modules.VU) string {
+func segmentOf(vu modules.VU) (segment, sequence string) {
 	st := vu.State()
 	if st == nil {
-		return ""
+		return "", ""
 	}
-	return st.Instance.ExecutionSegment
+	return st.Instance.ExecutionSegment, st.Instance.ExecutionSegmentSequence
 }
