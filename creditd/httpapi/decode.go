@@ -169,6 +169,50 @@ func kind(raw json.RawMessage) string {
 	return "a number"
 }
 
+// body reads a request's JSON object field by field. The first error
+// sticks: later reads return zero values, so a handler reads every field
+// and checks err once; the error is the first problem in reading order.
+type body struct {
+	obj object
+	err error
+}
+
+// readBody reads the request body (readObject); a bad body is body.err.
+func readBody(r *http.Request) *body {
+	obj, err := readObject(r)
+	return &body{obj: obj, err: err}
+}
+
+// str reads a required string field.
+func (b *body) str(name string) string {
+	if b.err != nil {
+		return ""
+	}
+	s, err := b.obj.str(name)
+	b.err = err
+	return s
+}
+
+// integer reads a whole-number field (object.integer); present is false
+// when an optional field is absent or after an error.
+func (b *body) integer(name string, required bool, code string) (n int64, present bool) {
+	if b.err != nil {
+		return 0, false
+	}
+	n, present, b.err = b.obj.integer(name, required, code)
+	return n, present
+}
+
+// metadata reads the optional "metadata" object in canonical form.
+func (b *body) metadata() string {
+	if b.err != nil {
+		return ""
+	}
+	m, err := b.obj.metadata()
+	b.err = err
+	return m
+}
+
 // str reads a required string field.
 func (o object) str(name string) (string, error) {
 	raw, ok := o[name]

@@ -9,7 +9,7 @@ import (
 	"github.com/tallyhq/tally/creditd"
 )
 
-func (s *server) health(w http.ResponseWriter, r *http.Request) {
+func (s *server) health(w http.ResponseWriter, r *http.Request) error {
 	store := s.Service.Store.Name()
 	if err := s.Service.Health(r.Context()); err != nil {
 		s.Logger.Warn("health check failed", "store", store, "error", err)
@@ -17,42 +17,34 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		writeJSON(w, map[string]string{"status": "unavailable", "store": store,
 			"error": creditd.EUNAVAILABLE, "message": creditd.ErrorMessage(err)})
-		return
+		return nil
 	}
 	s.respond(w, map[string]string{"status": "ok", "store": store})
+	return nil
 }
 
-func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
-	obj, err := readObject(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	user, err := obj.str("user_id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	credits, _, err := obj.integer("initial_credits", true, creditd.EAMOUNT)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+func (s *server) createUser(w http.ResponseWriter, r *http.Request) error {
+	body := readBody(r)
+	user := body.str("user_id")
+	credits, _ := body.integer("initial_credits", true, creditd.EAMOUNT)
+	if body.err != nil {
+		return body.err
 	}
 	a, err := s.Service.CreateUser(r.Context(), user, credits)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.respond(w, map[string]any{"user_id": a.UserID, "token": s.Auth.Issue(a.UserID), "remaining_credits": a.Remaining})
+	return nil
 }
 
-func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	user := r.PathValue("user_id")
 	if err := s.Service.DeleteUser(r.Context(), user); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.respond(w, map[string]any{"user_id": user, "deleted": true})
+	return nil
 }
 
 // balanceBody is the balance answer; balance and remaining_credits are the same number.
@@ -67,14 +59,14 @@ type balanceBody struct {
 	DepletedNotified   bool   `json:"depleted_notified"`
 }
 
-func (s *server) balance(w http.ResponseWriter, r *http.Request, user string) {
+func (s *server) balance(w http.ResponseWriter, r *http.Request, user string) error {
 	a, err := s.Service.Balance(r.Context(), user)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.respond(w, balanceBody{UserID: a.UserID, Balance: a.Remaining, RemainingCredits: a.Remaining, UsedCredits: a.Used,
 		GrantedCredits: a.Granted, Version: a.Version, LowBalanceNotified: a.LowBalanceNotified, DepletedNotified: a.DepletedNotified})
+	return nil
 }
 
 // chargeBody is the common part of every charging answer.
@@ -93,98 +85,66 @@ func receipt(w http.ResponseWriter, rc creditd.Receipt) chargeBody {
 	return chargeBody{CreditsCharged: t.Amount, RemainingCredits: t.BalanceAfter, TransactionID: t.ID, Version: t.Version}
 }
 
-func (s *server) aiSearch(w http.ResponseWriter, r *http.Request, user string) {
-	obj, err := readObject(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	query, err := obj.str("query")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	limit, present, err := obj.integer("limit", false, creditd.EINVALID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+func (s *server) aiSearch(w http.ResponseWriter, r *http.Request, user string) error {
+	body := readBody(r)
+	query := body.str("query")
+	limit, present := body.integer("limit", false, creditd.EINVALID)
+	if body.err != nil {
+		return body.err
 	}
 	if present && (limit < 1 || limit > creditd.MaxResults) {
-		s.fail(w, r, creditd.Errorf(creditd.EINVALID, "limit must be from 1 to %d, got %d", creditd.MaxResults, limit))
-		return
+		return creditd.Errorf(creditd.EINVALID, "limit must be from 1 to %d, got %d", creditd.MaxResults, limit)
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	rc, results, err := s.Service.Search(r.Context(), user, query, int(limit), key)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.respond(w, struct {
 		Results []creditd.Result `json:"results"`
 		chargeBody
 	}{results, receipt(w, rc)})
+	return nil
 }
 
-func (s *server) aiRecommendations(w http.ResponseWriter, r *http.Request, user string) {
+func (s *server) aiRecommendations(w http.ResponseWriter, r *http.Request, user string) error {
 	limit, err := queryInt(r, "limit", 1, creditd.MaxResults)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	rc, results, err := s.Service.Recommend(r.Context(), user, int(limit), key)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.respond(w, struct {
 		Results []creditd.Result `json:"results"`
 		chargeBody
 	}{results, receipt(w, rc)})
+	return nil
 }
 
-func (s *server) deduct(w http.ResponseWriter, r *http.Request, caller string) {
-	obj, err := readObject(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	user, err := obj.str("user_id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	feature, err := obj.str("feature")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	usage, _, err := obj.integer("usage_amount", true, creditd.EAMOUNT)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	meta, err := obj.metadata()
-	if err != nil {
-		s.fail(w, r, err)
-		return
+func (s *server) deduct(w http.ResponseWriter, r *http.Request, caller string) error {
+	body := readBody(r)
+	user := body.str("user_id")
+	feature := body.str("feature")
+	usage, _ := body.integer("usage_amount", true, creditd.EAMOUNT)
+	meta := body.metadata()
+	if body.err != nil {
+		return body.err
 	}
 	if user != caller {
-		s.fail(w, r, creditd.Errorf(creditd.EFORBIDDEN, "user_id %q is not the token's user; a token acts only on its own account", user))
-		return
+		return creditd.Errorf(creditd.EFORBIDDEN, "user_id %q is not the token's user; a token acts only on its own account", user)
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	rc, err := s.Service.Charge(r.Context(), creditd.Charge{
 		UserID:         user,
@@ -194,13 +154,13 @@ func (s *server) deduct(w http.ResponseWriter, r *http.Request, caller string) {
 		Request:        fmt.Sprintf("POST deduct\x00%s\x00%s\x00%d\x00%s", user, feature, usage, meta),
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.respond(w, struct {
 		Success bool `json:"success"`
 		chargeBody
 	}{true, receipt(w, rc)})
+	return nil
 }
 
 type transactionBody struct {
@@ -213,21 +173,18 @@ type transactionBody struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
-func (s *server) transactions(w http.ResponseWriter, r *http.Request, user string) {
+func (s *server) transactions(w http.ResponseWriter, r *http.Request, user string) error {
 	after, err := queryInt(r, "after", 0, 1<<62)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := queryInt(r, "limit", 1, creditd.MaxPage)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	txs, err := s.Service.Transactions(r.Context(), user, after, int(limit))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]transactionBody, len(txs))
 	for i, t := range txs {
@@ -239,6 +196,7 @@ func (s *server) transactions(w http.ResponseWriter, r *http.Request, user strin
 		}
 	}
 	s.respond(w, map[string]any{"transactions": out})
+	return nil
 }
 
 type noticeBody struct {
@@ -249,17 +207,17 @@ type noticeBody struct {
 	CreatedAt        time.Time `json:"created_at"`
 }
 
-func (s *server) notifications(w http.ResponseWriter, r *http.Request, user string) {
+func (s *server) notifications(w http.ResponseWriter, r *http.Request, user string) error {
 	ns, err := s.Service.Notices(r.Context(), user)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]noticeBody, len(ns))
 	for i, n := range ns {
 		out[i] = noticeBody{ID: n.ID, Kind: string(n.Kind), RemainingCredits: n.Remaining, TransactionID: n.TransactionID, CreatedAt: n.CreatedAt}
 	}
 	s.respond(w, map[string]any{"notifications": out})
+	return nil
 }
 
 // queryInt reads an optional whole-number query parameter in [lo, hi]; absent means 0.

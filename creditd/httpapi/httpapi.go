@@ -93,8 +93,8 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg}
 	mux := http.NewServeMux()
-	route := func(method, path string, h http.HandlerFunc) {
-		mux.Handle(method+" "+path, h)
+	route := func(method, path string, h handler) {
+		mux.Handle(method+" "+path, s.handle(h))
 		// The same path without a method catches the other methods: 405 in JSON, not ServeMux's text.
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", method)
@@ -174,29 +174,39 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// authed wraps a handler that needs the caller's user id from a valid bearer token.
-func (s *server) authed(h func(w http.ResponseWriter, r *http.Request, user string)) http.HandlerFunc {
+// handler is an endpoint: it writes its answer, or returns the error that
+// handle turns into the JSON error answer. Every error goes through fail,
+// the one place that maps errors to statuses.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to net/http.
+func (s *server) handle(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+// authed wraps a handler that needs the caller's user id from a valid bearer token.
+func (s *server) authed(h func(w http.ResponseWriter, r *http.Request, user string) error) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		auth := r.Header.Get("Authorization")
 		if auth == "" {
-			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "missing Authorization header; send Authorization: Bearer <token> (create-user returns the token)"))
-			return
+			return creditd.Errorf(creditd.EUNAUTHORIZED, "missing Authorization header; send Authorization: Bearer <token> (create-user returns the token)")
 		}
 		scheme, tok, ok := strings.Cut(auth, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "malformed Authorization header; want Authorization: Bearer <token>"))
-			return
+			return creditd.Errorf(creditd.EUNAUTHORIZED, "malformed Authorization header; want Authorization: Bearer <token>")
 		}
 		user, err := s.Auth.Verify(strings.TrimSpace(tok))
 		if errors.Is(err, token.ErrExpired) {
-			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token has expired (%v); get a new one (create-user issues tokens)", err))
-			return
+			return creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token has expired (%v); get a new one (create-user issues tokens)", err)
 		}
 		if err != nil {
-			s.fail(w, r, creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token is not valid for this server (forged, not in its canonical spelling, or issued with another secret)"))
-			return
+			return creditd.Errorf(creditd.EUNAUTHORIZED, "the bearer token is not valid for this server (forged, not in its canonical spelling, or issued with another secret)")
 		}
-		h(w, r, user)
+		return h(w, r, user)
 	}
 }
 
