@@ -5,9 +5,15 @@ BIN     ?= bin
 .PHONY: all build test lint bench run bench-race soak
 all: build
 
+# build stamps the version (a git tag on HEAD, else dev) and the commit (+"-dirty" with uncommitted
+# changes) into the binaries: `tally version` prints them (GOFLAGS=-buildvcs=false drops Go's own stamp).
+VERSION  ?= $(shell git describe --tags --exact-match 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo -dirty)
+LDFLAGS  := -X github.com/tallyhq/tally/internal/cli.Version=$(VERSION) -X github.com/tallyhq/tally/internal/cli.Revision=$(REVISION)
+
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # test: gofmt and go vet, then every package's tests, including e2e/ (it builds tally and creditd and
 # runs the scenarios' smoke profile against creditd, correct and with each fault mode; go test -short

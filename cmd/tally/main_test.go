@@ -86,7 +86,6 @@ func TestCommandLine(t *testing.T) {
 		out   string // substring of stdout+stderr
 		stdin string
 	}{
-		{"version", []string{"version"}, 0, "tally ", ""},
 		{"help", []string{"help"}, 0, "tally run", ""},
 		{"run help", []string{"run", "--help"}, 0, "--execution-segment", ""},
 		{"unknown flag", []string{"run", "--nope", ok}, 255, "unknown flag", ""},
@@ -105,6 +104,8 @@ func TestCommandLine(t *testing.T) {
 		{"config truncated", []string{"run", "-q", "--config", truncated, ok}, 104, "truncated.json: line 2, column 15: unexpected end of JSON input", ""},
 		{"bad output", []string{"run", "--out", "influxdb=x", ok}, 255, "influxdb", ""},
 		{"ok run", []string{"run", "-q", ok}, 0, "iterations", ""},
+		{"banner", []string{"run", ok}, 0, "scenarios: (100.00%) 1 scenario, 1 max VU, 10m30s max duration (incl. graceful stop):\n              * default: 1 iteration for each of 1 VU (maxDuration: 10m0s, gracefulStop: 30s)", ""},
+		{"version", []string{"version"}, 0, "(revision ", ""},
 		{"stdin script", []string{"run", "-q", "-"}, 0, "iterations", "export default function () {}\n"},
 	}
 	for _, tc := range tests {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -33,9 +34,14 @@ type Env struct {
 	Exit func(code int)
 }
 
-// Version is tally's version, set at link time with
-// -ldflags "-X github.com/tallyhq/tally/internal/cli.Version=v1.2.3".
-var Version = ""
+// Version and Revision are tally's version and VCS revision, set at link
+// time (make build does) with
+// -ldflags "-X github.com/tallyhq/tally/internal/cli.Version=v1.2.3 -X ...cli.Revision=<commit>".
+// Unset, they come from the build info.
+var (
+	Version  = ""
+	Revision = ""
+)
 
 // version returns Version or the module version from the build info.
 func version() string {
@@ -106,13 +112,59 @@ Exit codes follow k6: 0 success, 99 thresholds failed, 104 invalid options,
 	return root
 }
 
+// versionLine describes the build: version, VCS revision (with "modified"
+// for uncommitted changes) and commit time when known, Go version and
+// platform. A build without VCS information (go build -buildvcs=false, or
+// outside a git checkout) says so instead of showing a revision.
+func versionLine(bi *debug.BuildInfo) string {
+	rev, modified, when := Revision, false, ""
+	goVersion := runtime.Version()
+	if bi != nil {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if rev == "" {
+					rev = s.Value
+				}
+			case "vcs.modified":
+				modified = s.Value == "true"
+			case "vcs.time":
+				when = s.Value
+			}
+		}
+	}
+	var parts []string
+	switch {
+	case rev == "":
+		parts = append(parts, "revision unknown (built without VCS information; make build stamps it)")
+	default:
+		if r, dirty := strings.CutSuffix(rev, "-dirty"); dirty {
+			rev, modified = r, true
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		parts = append(parts, "revision "+rev)
+		if modified {
+			parts = append(parts, "modified")
+		}
+		if when != "" {
+			parts = append(parts, when)
+		}
+	}
+	parts = append(parts, goVersion, runtime.GOOS+"/"+runtime.GOARCH)
+	return fmt.Sprintf("tally %s (%s)", version(), strings.Join(parts, ", "))
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print tally's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "tally %s\n", version())
+			bi, _ := debug.ReadBuildInfo()
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine(bi))
 			return nil
 		},
 	}

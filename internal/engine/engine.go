@@ -309,6 +309,9 @@ func (r *run) schedule(scenarios []executor.Config, p prepared) error {
 		return segmentOrConfigError(err)
 	}
 	r.sched = sched
+	if r.bannerWanted() {
+		r.banner(r.cfg.Stdout, scenarios, sched.MaxVUs())
+	}
 	return nil
 }
 
