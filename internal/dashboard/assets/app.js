@@ -111,6 +111,8 @@
   // middle of an arbitrary scale.
   const RATIO = (u, lo, hi) => [0, Math.max(isNum(hi) ? hi * 1.1 : 0, 0.01)];
   const UNIT = (u, lo, hi) => [0, Math.max(isNum(hi) ? hi * 1.1 : 0, 1)];
+  // Time-axis steps in whole seconds, so that no two ticks read alike.
+  const CLOCK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400];
   function drawChart(id, key, defs, axes, data, scales = {}) {
     const host = document.getElementById(id);
     if (!host) return;
@@ -120,7 +122,7 @@
       const opts = {
         width: Math.max(host.clientWidth, 300), height: 240,
         series: [{ label: 'time', value: (u, v) => fmtClock(v) }, ...defs],
-        axes: [{ values: (u, vals) => vals.map(fmtClock) }, ...axes],
+        axes: [{ values: (u, vals) => vals.map(fmtClock), incrs: CLOCK_STEPS }, ...axes],
         scales: { x: { time: false }, y: { range: UNIT }, r: { range: UNIT }, ...scales },
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
