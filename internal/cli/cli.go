@@ -97,9 +97,11 @@ func newRoot(env *Env) *cobra.Command {
 k6/execution and k6/data) and adds the k6/x/ledger module, which checks that no
 credit is lost, double-charged, overdrawn or granted for free under load.
 
-Exit codes follow k6: 0 success, 99 thresholds failed, 104 invalid options,
-105 interrupted by a signal, 107 script exception, 108 test.abort(),
-110 test.fail(), 255 other errors (bad flags, missing files).`,
+Exit codes follow k6: 0 success, 99 thresholds failed, 100/101 setup/teardown
+timeout, 103 stopped by the memory guard (out of memory), 104 invalid options,
+105 interrupted by a signal, 107 script exception (also a script too large or
+binary), 108 test.abort(), 110 test.fail(), 255 other errors (bad flags,
+missing files).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),

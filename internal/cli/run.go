@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -20,6 +21,7 @@ import (
 	"github.com/tallyhq/tally/internal/engine"
 	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/limits"
 	"github.com/tallyhq/tally/internal/logging"
 	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/internal/progress"
@@ -71,6 +73,17 @@ the lower layers' values of all four are dropped.
 
 GOGC, when set, disables tally's own tuning of the garbage collector for runs
 with many VUs.
+
+Limits (each refused with a clear message): the script and each module it
+imports at most 16 MiB of text (a binary file is refused at once: 107), a
+file read by open() or an archive at most 512 MiB (107), JS calls nested at
+most 10,000 deep ("RangeError: Maximum call stack size exceeded"), durations
+at most 106751d23h47m16s (longer ones, NaN and infinities: 104). Memory:
+GOMEMLIMIT, when set, is honoured; otherwise tally sets it to 90 % of the
+machine's or the cgroup's memory. When the heap still live after a garbage
+collection passes 75 % of that limit, the run is stopped as on SIGINT
+(teardown and the summary still run) with "out of memory" and exit code 103.
+A signal also stops the init context (105).
 
 Plain http:// requests use tally's own HTTP/1.1 client; setting HTTP_PROXY
 sends them through Go's net/http instead. Hosts under .invalid fail at once
@@ -183,6 +196,8 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 
 	ctx, stop := signalContext(env, logger)
 	defer stop()
+	ctx, stopGuard := memoryGuard(ctx, environ, logger)
+	defer stopGuard()
 	cfg.Outputs, cfg.SummaryExport, cfg.SummaryMode = f.outs, f.summaryExport, f.summaryMode
 	cfg.NoThresholds, cfg.Quiet, cfg.NoColor = f.noThresholds, f.quiet, noColor
 	cfg.Stdout, cfg.Stderr, cfg.StdoutTTY, cfg.StderrTTY = env.Stdout, stderr, isTTY(env.Stdout), stderrTTY
@@ -197,15 +212,13 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 // and inspect share. flagEnv are the -e variables alone.
 func scriptConfig(env *Env, fl *pflag.FlagSet, f *runFlags, environ map[string]string, path string,
 	logger *slog.Logger) (cfg engine.Config, flagEnv map[string]string, err error) {
-	var source []byte
-	if path == "-" {
-		source, err = io.ReadAll(env.Stdin)
-	} else {
-		source, err = os.ReadFile(path)
-	}
+	source, err := readScript(env.Stdin, path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return cfg, nil, exitcode.Errorf(exitcode.Other, "script %s does not exist", path)
+		}
+		if errors.Is(err, limits.ErrTooLarge) || errors.Is(err, limits.ErrNotText) {
+			return cfg, nil, exitcode.With(exitcode.ScriptException, err)
 		}
 		return cfg, nil, exitcode.Errorf(exitcode.Other, "could not read the script %s: %v", path, err)
 	}
@@ -511,4 +524,60 @@ func segmentByIndex(segmentGiven bool, sequence string, index int) (string, erro
 		return "", fmt.Errorf("--execution-segment-index %d is out of range: the sequence %s has %d segments (0 to %d)", index, sequence, len(seq)-1, len(seq)-2)
 	}
 	return executor.Segment{From: seq[index], To: seq[index+1]}.String(), nil
+}
+
+// readScript reads the script (path, or stdin for "-"). A script over
+// limits.MaxScriptSize (an archive: limits.MaxOpenFileSize) is refused
+// before it is read, a binary file after its first bytes.
+func readScript(stdin io.Reader, path string) ([]byte, error) {
+	name := path
+	var r io.Reader = stdin
+	size := int64(-1)
+	if path == "-" {
+		name = "the script read from stdin"
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		r = f
+	}
+	head := make([]byte, 8<<10)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	head = head[:n]
+	limit := int64(limits.MaxScriptSize)
+	if archive.IsArchive(head) {
+		limit = limits.MaxOpenFileSize
+	} else if err := limits.CheckSource(name, head); err != nil {
+		return nil, err
+	}
+	if size > limit {
+		return nil, limits.TooLarge(name, size, limit)
+	}
+	return limits.ReadAll(io.MultiReader(bytes.NewReader(head), r), name, limit)
+}
+
+// memoryGuard sets the Go memory limit (GOMEMLIMIT when set, else a share
+// of the machine's or cgroup's memory) and returns a context cancelled,
+// with an error carrying exit code 103, when the live heap nears it: the
+// run then stops as on SIGINT (teardown and the summary still run) instead
+// of dying in Go's "fatal error: out of memory".
+func memoryGuard(parent context.Context, environ map[string]string, logger *slog.Logger) (context.Context, func()) {
+	limit, source := limits.SetMemoryLimit(func(k string) string { return environ[k] })
+	if limit > 0 {
+		logger.Debug(fmt.Sprintf("memory limit %d bytes (%s)", limit, source))
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	go limits.Guard(ctx, limit, source, 100*time.Millisecond, func(err error) {
+		logger.Error(err.Error())
+		cancel(exitcode.With(exitcode.OutOfMemory, err))
+	})
+	return ctx, func() { cancel(nil) }
 }

@@ -381,7 +381,7 @@ func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
 			return stop
 		}
 		if ctx.Err() != nil {
-			return exitcode.Errorf(exitcode.ExternalAbort, "test run was interrupted while initializing VUs")
+			return stopError(ctx, "test run was interrupted while initializing VUs")
 		}
 		return initError(err)
 	}
@@ -407,7 +407,7 @@ func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
 	if stop := r.stopReason(); stop != nil {
 		result = stop
 	} else if ctx.Err() != nil {
-		result = exitcode.Errorf(exitcode.ExternalAbort, "test run was stopped by a signal")
+		result = stopError(ctx, "test run was stopped by a signal")
 	}
 	if !options.Bool(r.opts.NoTeardown) && vu0.ExportedFunction("teardown") {
 		if err := r.runTeardown(context.WithoutCancel(ctx)); err != nil {
@@ -474,10 +474,27 @@ func (r *run) runTeardown(ctx context.Context) error {
 	return exitcode.WithIfNone(exitcode.ScriptException, err)
 }
 
+// stopError is the result of a run whose context was cancelled: the cause
+// when it carries an exit code (the memory guard's), else a signal (105).
+func stopError(ctx context.Context, signalMsg string) error {
+	var coded *exitcode.Error
+	if cause := context.Cause(ctx); errors.As(cause, &coded) {
+		return coded
+	}
+	return exitcode.Errorf(exitcode.ExternalAbort, "%s", signalMsg)
+}
+
 // initError maps an error from evaluating the init context.
 func initError(err error) error {
 	if ae, ok := js.Aborted(err); ok {
 		return exitcode.With(exitcode.ScriptAborted, ae)
+	}
+	if errors.Is(err, js.ErrInitInterrupted) {
+		var coded *exitcode.Error
+		if errors.As(err, &coded) { // the memory guard's cause
+			return coded
+		}
+		return exitcode.Errorf(exitcode.ExternalAbort, "test run was interrupted while initializing VUs")
 	}
 	return exitcode.WithIfNone(exitcode.ScriptException, err)
 }

@@ -19,7 +19,8 @@ const (
 	SetupTimeout             Code = 100 // setup() ran longer than setupTimeout
 	TeardownTimeout          Code = 101 // teardown() ran longer than teardownTimeout
 	GenericTimeout           Code = 102 // reserved
-	GenericEngine            Code = 103 // reserved (stopped via the REST API)
+	GenericEngine            Code = 103 // the run was stopped by tally's memory guard (see OutOfMemory)
+	OutOfMemory              Code = 103 // the live heap neared the memory limit: the run was stopped, the summary written
 	InvalidConfig            Code = 104 // invalid options, scenarios or thresholds
 	ExternalAbort            Code = 105 // SIGINT/SIGTERM
 	CannotStartRESTAPI       Code = 106 // reserved

@@ -160,7 +160,7 @@ func (v *VU) cjsProgramFor(path string) (*cjsProgram, error) {
 	if isESM && rec != nil {
 		return nil, fmt.Errorf("%s is an ES module: import it (import ... from './%s') instead of require()-ing it", path, filepath.Base(path))
 	}
-	src, err := v.r.readFile(path)
+	src, err := v.r.readSource(path)
 	if err != nil {
 		return nil, err
 	}

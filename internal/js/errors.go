@@ -98,17 +98,36 @@ func FormatException(rt *sobek.Runtime, err error) (s string) {
 	return err.Error()
 }
 
-// stackText renders frames one per line, each prefixed with "\n\tat ".
+// stackText renders frames one per line, each prefixed with "\n\tat ";
+// a frame repeated (a recursion) is shown once with its count, and at most
+// maxStackFrames lines are shown.
 func stackText(frames []sobek.StackFrame) string {
-	var b bytes.Buffer
-	for i := range frames {
-		if i == maxStackFrames {
-			fmt.Fprintf(&b, "\n\t... %d more frames", len(frames)-i)
-			break
+	var b, line bytes.Buffer
+	shown, prev, repeats := 0, "", 0
+	flush := func() {
+		if repeats > 0 {
+			fmt.Fprintf(&b, "\n\t... the frame above repeated %d more times", repeats)
+			repeats = 0
 		}
-		b.WriteString("\n\tat ")
-		frames[i].Write(&b)
 	}
+	for i := range frames {
+		line.Reset()
+		frames[i].Write(&line)
+		if line.String() == prev {
+			repeats++
+			continue
+		}
+		flush()
+		if shown == maxStackFrames {
+			fmt.Fprintf(&b, "\n\t... %d more frames", len(frames)-i)
+			return b.String()
+		}
+		prev = line.String()
+		b.WriteString("\n\tat ")
+		b.Write(line.Bytes())
+		shown++
+	}
+	flush()
 	return b.String()
 }
 

@@ -90,7 +90,7 @@ func (r *Runner) resolveLocked(referrer any, specifier string) (sobek.ModuleReco
 	if rec, ok := r.records[path]; ok {
 		return rec, nil
 	}
-	src, err := r.readFile(path)
+	src, err := r.readSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("import %q from %s: %w", specifier, from, err)
 	}

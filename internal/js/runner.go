@@ -24,6 +24,7 @@ import (
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
 	"github.com/tallyhq/tally/internal/js/modules/k6http"
 	"github.com/tallyhq/tally/internal/js/modules/k6metrics"
+	"github.com/tallyhq/tally/internal/limits"
 	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
@@ -95,7 +96,7 @@ type Runner struct {
 // missing files and unknown modules are reported here, with file:line:col.
 func New(cfg Config) (*Runner, error) {
 	if cfg.ReadFile == nil {
-		cfg.ReadFile = os.ReadFile
+		cfg.ReadFile = func(path string) ([]byte, error) { return limits.ReadFile(path, limits.MaxOpenFileSize) }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -133,6 +134,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r.modMu.Lock()
 	defer r.modMu.Unlock()
+	if err := limits.CheckSource(r.path, cfg.Source); err != nil {
+		return nil, err
+	}
 	main, err := r.parse(r.path, cfg.Source)
 	if err != nil {
 		return nil, err
@@ -198,6 +202,19 @@ func (r *Runner) vuOf(rt *sobek.Runtime) *VU {
 		return v.(*VU)
 	}
 	return nil
+}
+
+// readSource reads a module's source for an import or require(), refusing
+// binary files and files over limits.MaxScriptSize.
+func (r *Runner) readSource(path string) ([]byte, error) {
+	b, err := r.readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := limits.CheckSource(path, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // readFile reads a file for an import.

@@ -54,6 +54,7 @@ var (
 func newVU(r *Runner, id, idInTest uint64) *VU {
 	rt := sobek.New()
 	rt.SetFieldNameMapper(sobek.UncapFieldNameMapper())
+	rt.SetMaxCallStackSize(MaxCallStackSize)
 	v := &VU{
 		r: r, id: id, idInTest: idInTest, rt: rt, ctx: context.Background(),
 		instances:     map[*goModuleRecord]modules.Instance{},
@@ -152,6 +153,9 @@ func (v *VU) init(ctx context.Context) error {
 	}()
 	stop()
 	if evalErr != nil {
+		if _, aborted := Aborted(evalErr); !aborted && ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ErrInitInterrupted, context.Cause(ctx))
+		}
 		return newScriptError(v.rt, "init", evalErr)
 	}
 
@@ -267,6 +271,17 @@ func (v *VU) interruptOn(ctx context.Context) func() {
 }
 
 var errInterrupted = errors.New("context cancelled")
+
+// MaxCallStackSize is the deepest JS call nesting a VU allows; deeper
+// calls (an unbounded recursion) end the call with "RangeError: Maximum call
+// stack size exceeded", as in k6, instead of growing memory until the
+// process dies.
+const MaxCallStackSize = 10000
+
+// ErrInitInterrupted is wrapped by the error of a VU whose init context was
+// stopped because its context was cancelled (a signal); the run exits with
+// 105, not as a script exception.
+var ErrInitInterrupted = errors.New("the init context was interrupted")
 
 // call runs fn and the event loop until fn's promise (if any) settled. A Go
 // panic on the way (in a module, or in tally) is recovered and returned as a
