@@ -287,8 +287,11 @@ func appendIntField(b []byte, k string, v int64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD.
+// appendString appends s as a JSON string exactly as encoding/json writes
+// it without HTML escaping: quotes, backslashes, control characters and
+// U+2028/U+2029 escaped, invalid UTF-8 replaced by U+FFFD. It is the same
+// contract as internal/output's appendString (the ledger may not import
+// internal/); TestAppendStringMatchesEncodingJSON pins both.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -320,6 +323,13 @@ func appendString(b []byte, s string) []byte {
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 			i += size
 			start = i
 			continue

@@ -526,3 +526,23 @@ func splitByAccount(t *testing.T, journal []byte, startNs, skewNs []int64) [][]b
 	}
 	return out
 }
+
+// appendString must write what encoding/json writes (HTML escaping off),
+// byte for byte: the journal's and internal/output's copies are pinned to
+// the same oracle by this test, present in both packages.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `quote " backslash \\`, "ctl \x00\x01\x1f\x7f", "nl \n cr \r tab \t",
+		"line sep \u2028 para sep \u2029", "é ü 漢 🙂", "bad \xff utf8 \xc3", "html <&> stays",
+	} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendString(nil, s)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("appendString(%q) = %s, encoding/json writes %s", s, got, want.String())
+		}
+	}
+}

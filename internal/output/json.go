@@ -255,7 +255,9 @@ func appendFloat(b []byte, v float64) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string, escaping as encoding/json does
-// (without HTML escaping).
+// (without HTML escaping). The ledger's journal has the same function
+// (it may not import internal/); TestAppendStringMatchesEncodingJSON in
+// both packages pins them to encoding/json.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

@@ -4,28 +4,10 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func bars() []Bar {
 	return []Bar{
@@ -86,7 +68,7 @@ func TestRunModes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var out syncBuffer
+				var out bytes.Buffer // Run writes on this goroutine only
 				tc.cfg.Out = &out
 				ctx, cancel := context.WithTimeout(t.Context(), 12*time.Second+time.Millisecond)
 				defer cancel()

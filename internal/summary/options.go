@@ -45,21 +45,6 @@ func ValidateTrendStats(stats []string) error {
 	return nil
 }
 
-// ParseTrendStats splits a --summary-trend-stats value ("avg,p(95),p(99.9)")
-// and validates every entry.
-func ParseTrendStats(s string) ([]string, error) {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("invalid summary trend stats %q: list at least one of avg, min, med, max, count, p(N)", s)
-	}
-	return out, ValidateTrendStats(out)
-}
-
 // ValidateTimeUnit checks --summary-time-unit / summaryTimeUnit: "", "s",
 // "ms" or "us".
 func ValidateTimeUnit(u string) error {

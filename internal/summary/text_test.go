@@ -227,12 +227,12 @@ func TestValidation(t *testing.T) {
 			t.Errorf("ValidateMode(%q) = nil, want an error", m)
 		}
 	}
-	if _, err := ParseTrendStats("avg, p(99.9),count,med"); err != nil {
-		t.Errorf("ParseTrendStats: %v", err)
+	if err := ValidateTrendStats([]string{"avg", "p(99.9)", "count", "med"}); err != nil {
+		t.Errorf("ValidateTrendStats: %v", err)
 	}
-	for _, s := range []string{"avg,p95", "mean", "p(101)", "", "p(-1)"} {
-		if _, err := ParseTrendStats(s); err == nil {
-			t.Errorf("ParseTrendStats(%q) = nil error", s)
+	for _, s := range []string{"p95", "mean", "p(101)", "p(-1)"} {
+		if err := ValidateTrendStats([]string{"avg", s}); err == nil {
+			t.Errorf("ValidateTrendStats(avg, %q) = nil error", s)
 		}
 	}
 	for _, u := range []string{"", "s", "ms", "us"} {
