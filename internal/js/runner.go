@@ -22,6 +22,7 @@ import (
 	"github.com/tallyhq/tally/internal/js/modules/k6data"
 	"github.com/tallyhq/tally/internal/js/modules/k6encoding"
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
+	"github.com/tallyhq/tally/internal/js/modules/k6html"
 	"github.com/tallyhq/tally/internal/js/modules/k6http"
 	"github.com/tallyhq/tally/internal/js/modules/k6metrics"
 	"github.com/tallyhq/tally/internal/limits"
@@ -131,6 +132,7 @@ func New(cfg Config) (*Runner, error) {
 		"k6/encoding":  func() modules.Module { return k6encoding.New() },
 		"k6/crypto":    func() modules.Module { return k6crypto.New() },
 		"k6/timers":    func() modules.Module { return timersModule{} },
+		"k6/html":      func() modules.Module { return k6html.New() },
 	}
 	r.modMu.Lock()
 	defer r.modMu.Unlock()

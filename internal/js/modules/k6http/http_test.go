@@ -76,7 +76,8 @@ func TestResponseObject(t *testing.T) {
 		{"properties writable", `const r = http.get(BASE + "/get"); r.body = null; r.extra = 5; return r.body === null && r.extra === 5 && Object.keys(r).includes("extra");`},
 		{"cookies", `const r = http.get(BASE + "/cookies/set?k=v"); const c = r.cookies.k[0];
 			return c.name === "k" && c.value === "v" && c.path === "/" && c.http_only === false && c.secure === false || r.cookies;`},
-		{"html not supported", `try { http.get(BASE + "/text").html(); return "no throw"; } catch (e) { return String(e).includes("not supported by tally") || String(e); }`},
+		{"html parses the body", `const r = http.get(BASE + "/text"); return r.html().find("body").text().trim() === r.body.trim() && r.html("body").size() === 1 && r.html("p").size() === 0;`},
+		{"submitForm not supported", `try { http.get(BASE + "/text").submitForm(); return "no throw"; } catch (e) { return String(e).includes("not supported by tally") || String(e); }`},
 		{"gzip decoded", `return http.get(BASE + "/gzip").json("gzipped") === true;`},
 		{"gzip with own Accept-Encoding", `return http.get(BASE + "/gzip", {headers: {"Accept-Encoding": "gzip"}}).json("gzipped") === true;`},
 	})

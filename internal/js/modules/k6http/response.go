@@ -12,6 +12,8 @@ import (
 
 	"github.com/grafana/sobek"
 	"github.com/tidwall/gjson"
+
+	"github.com/tallyhq/tally/internal/js/modules/k6html"
 )
 
 // The own properties of a Response, in the order Object.keys shows them.
@@ -396,7 +398,7 @@ func (mi *Instance) responseProto() *sobek.Object {
 			panic(mi.rt.NewGoError(errors.New("Response." + name + "() is not supported by tally")))
 		}
 	}
-	_ = p.Set("html", unsupported("html"))
+	_ = p.Set("html", mi.jsHTML)
 	_ = p.Set("submitForm", unsupported("submitForm"))
 	_ = p.Set("clickLink", unsupported("clickLink"))
 	mi.respProto = p
@@ -409,6 +411,22 @@ func (mi *Instance) thisResponse(call sobek.FunctionCall, method string) *respon
 		panic(mi.rt.NewTypeError("Response." + method + "() called on something that is not a Response"))
 	}
 	return r
+}
+
+// jsHTML is Response.html(selector?): the body parsed as HTML, as a k6/html
+// Selection of the document (or of the nodes selector matches).
+func (mi *Instance) jsHTML(call sobek.FunctionCall) sobek.Value {
+	r := mi.thisResponse(call, "html")
+	b, ok := r.bodyBytes()
+	if !ok {
+		panic(mi.rt.NewGoError(errors.New("the body is null, so it cannot be parsed as HTML: " +
+			"the request failed, or responseType is \"none\"")))
+	}
+	sel := k6html.Parse(mi.rt, string(b))
+	if s := call.Argument(0); !sobek.IsUndefined(s) && !sobek.IsNull(s) {
+		sel = sel.Find(s.String())
+	}
+	return mi.rt.ToValue(sel)
 }
 
 // jsJSON is Response.json(selector?).

@@ -130,7 +130,9 @@ var transports = []struct {
 // newVU returns a fake VU with k6/http as the global `http`, in an iteration.
 func newVU(t testing.TB, opts ...vuOption) *fakeVU {
 	t.Helper()
-	v := &fakeVU{t: t, rt: sobek.New(), ctx: context.Background(), logs: &bytes.Buffer{},
+	rt := sobek.New()
+	rt.SetFieldNameMapper(sobek.UncapFieldNameMapper()) // as tally's VUs do
+	v := &fakeVU{t: t, rt: rt, ctx: context.Background(), logs: &bytes.Buffer{},
 		loop: &fakeLoop{queue: make(chan func() error, 64)},
 		tags: metrics.NewTagSet(map[string]string{"group": "", "scenario": "default"})}
 	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: v.logs}, nil))
