@@ -62,7 +62,9 @@ func newRunCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [flags] SCRIPT",
 		Short: "Run a k6 test script",
-		Long: `Run a k6-dialect test script (use - to read it from standard input).
+		Long: `Run a k6-dialect test script (use - to read it from standard input), or an
+archive made by 'tally archive' (its options and -e variables apply under
+these flags, K6_* variables and -e values).
 
 Options come, from lowest to highest precedence, from defaults, --config,
 the script's exported options, K6_* environment variables, and these flags.
