@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"math/bits"
 	"sort"
 	"time"
 )
@@ -55,4 +56,15 @@ func constantPlan(vus int64, d, gracefulStop time.Duration) []step {
 		return nil
 	}
 	return []step{{0, vus}, {d + gracefulStop, 0}}
+}
+
+// mulDiv returns a·b/c for non-negative a, b and positive c, without
+// intermediate overflow.
+func mulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(c) {
+		return 1<<63 - 1
+	}
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(q)
 }

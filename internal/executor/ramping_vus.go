@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"fmt"
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,17 +48,6 @@ func (c *RampingVUsConfig) validate(errs *configErrors) {
 	if peak <= 0 && len(c.Stages) > 0 {
 		errs.add("stages", "startVUs or at least one stage target must be greater than 0")
 	}
-}
-
-// mulDiv returns a·b/c for non-negative a, b and positive c, without
-// intermediate overflow.
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(c) {
-		return 1<<63 - 1
-	}
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(q)
 }
 
 // rawSteps returns when the number of active VUs changes on this instance:
