@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/extension/ledger"
-	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/modules/modulestest"
 )
 
@@ -57,7 +56,7 @@ export default function () {
 		}
 		cancel()
 	}()
-	if v.RunIteration(ctx, &executor.Iteration{Scenario: modulestest.DefaultScenario.Executor()}) {
+	if v.OnceContext(ctx, modulestest.DefaultScenario) {
 		t.Fatal("the iteration completed")
 	}
 	if _, n := e.Samples().Sum("http_reqs", nil); n != 1 {
