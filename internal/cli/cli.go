@@ -93,8 +93,10 @@ func newRoot(env *Env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tally",
 		Short: "k6-compatible load testing that proves a credit system keeps its books",
-		Long: `tally runs k6 test scripts (ES modules using k6, k6/http, k6/metrics,
-k6/execution and k6/data) and adds the k6/x/ledger module, which checks that no
+		Long: `tally runs k6 test scripts (JavaScript or TypeScript modules using k6, k6/http,
+k6/metrics, k6/execution, k6/data, k6/encoding, k6/crypto, k6/timers and k6/html,
+timers, crypto and TextEncoder/TextDecoder globals, and vendored CommonJS files)
+and adds the k6/x/ledger module, which checks that no
 credit is lost, double-charged, overdrawn or granted for free under load.
 
 Exit codes follow k6: 0 success, 99 thresholds failed, 100/101 setup/teardown
