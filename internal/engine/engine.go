@@ -22,6 +22,7 @@ import (
 	"github.com/tallyhq/tally/internal/metricsengine"
 	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/internal/output"
+	_ "github.com/tallyhq/tally/internal/output/otlp"   // --out opentelemetry
 	_ "github.com/tallyhq/tally/internal/output/promrw" // --out experimental-prometheus-rw
 	"github.com/tallyhq/tally/internal/progress"
 	"github.com/tallyhq/tally/internal/summary"

@@ -473,8 +473,10 @@ func (o *Output) report() {
 		o.log.Debug(fmt.Sprintf("%s: %d snapshots written", Type, st.Written))
 		return
 	}
-	msg := fmt.Sprintf("%s: %d snapshots written to %s, %d dropped (the receiver was slower than the push interval of %s), %d failed",
-		Type, st.Written, o.cfg.ServerURL, st.Dropped, o.cfg.PushInterval, st.Failed)
+	msg := fmt.Sprintf("%s: %d snapshots written to %s, %d dropped, %d failed", Type, st.Written, o.cfg.ServerURL, st.Dropped, st.Failed)
+	if st.Dropped > 0 {
+		msg += fmt.Sprintf(" (dropped: the receiver was slower than the push interval of %s)", o.cfg.PushInterval)
+	}
 	if e, ok := o.lastErr.Load().(string); ok {
 		msg += " (last error: " + e + ")"
 	}
