@@ -292,6 +292,20 @@ func TestJournalErrors(t *testing.T) {
 		{"bad outcome", hdr + "\n" + `{"t":"end","id":1,"o":"maybe","m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, `outcome "maybe"`},
 		{"unknown type", hdr + "\n" + `{"t":"zzz","m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, `unknown line type "zzz"`},
 		{"twice opened", hdr + "\n" + `{"t":"open","a":"a","m":1,"bal":5}` + "\n" + `{"t":"open","a":"a","m":2,"bal":5}` + "\n" + `{"t":"ftr","lines":2}` + "\n", 3, "opened twice"},
+		// What a writer never produces (before, all but the last were
+		// accepted: a verdict came out of an impossible journal).
+		{"negative amount", hdr + "\n" + `{"t":"beg","id":1,"a":"a","amt":-5,"m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, "beg line with amount -5"},
+		{"zero amount", hdr + "\n" + `{"t":"beg","id":1,"a":"a","amt":0,"m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, "beg line with amount 0"},
+		{"negative charge", hdr + "\n" + `{"t":"end","id":1,"o":"ok","chg":-3,"m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, "negative charged -3"},
+		{"id zero", hdr + "\n" + `{"t":"beg","id":0,"a":"a","amt":5,"m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, "id 0"},
+		{"ended twice", hdr + "\n" + `{"t":"beg","id":1,"a":"a","amt":5,"m":1}` + "\n" + `{"t":"end","id":1,"o":"ok","m":2}` + "\n" + `{"t":"end","id":1,"o":"ok","m":3}` + "\n" + `{"t":"ftr","lines":3}` + "\n", 4, "operation 1 ended twice"},
+		{"returns before the call", hdr + "\n" + `{"t":"rd","id":1,"a":"a","m0":9,"m":2,"bal":5}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 2, "returns before it is called"},
+		{"line after the footer", hdr + "\n" + `{"t":"ftr","lines":0}` + "\n" + `{"t":"beg","id":1,"a":"a","amt":5,"m":1}` + "\n", 3, `a "beg" line after the footer (line 2)`},
+		{"second header", hdr + "\n" + hdr + "\n" + `{"t":"ftr","lines":0}` + "\n", 2, "a second header (the first is line 1)"},
+		{"concatenated twice", hdr + "\n" + `{"t":"beg","id":1,"a":"a","amt":5,"m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n" +
+			hdr + "\n" + `{"t":"beg","id":1,"a":"a","amt":5,"m":1}` + "\n" + `{"t":"ftr","lines":1}` + "\n", 4, "a second header after the footer (line 3): two journals were concatenated"},
+		{"negative footer", hdr + "\n" + `{"t":"ftr","lines":-1}` + "\n", 2, "footer counts -1 lines"},
+		{"negative clock bound", `{"t":"hdr","v":1,"run":"r","inst":"i0","epsMs":-1}` + "\n", 1, "clock bound -1 ms"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,15 +94,15 @@ type jend struct {
 
 // journalReader accumulates one journal's lines.
 type journalReader struct {
-	path     string
-	d        *journalData
-	begs     map[uint64]*jbeg
-	ends     map[uint64]jend // the plain end of each op
-	replays  map[uint64]jend // the replay that resolved it
-	footer   *int64
-	events   int64
-	gotHdr   bool
-	afterFtr int
+	path    string
+	d       *journalData
+	begs    map[uint64]*jbeg
+	ends    map[uint64]jend // the plain end of each op
+	replays map[uint64]jend // the replay that resolved it
+	footer  *int64
+	ftrLine int // the footer's line number
+	events  int64
+	gotHdr  bool
 }
 
 func (r *journalReader) fail(line int, format string, args ...any) error {
@@ -161,7 +161,10 @@ func readJournal(rd io.Reader, path string) (*journalData, error) {
 }
 
 // line parses journal line n: the header first, then events up to the
-// footer; lines after the footer are counted (a torn append) and ignored.
+// footer. What a writer never produces is refused: a line after the footer
+// or a second header (a journal appended to or concatenated), a call that
+// returns before it starts, an operation id of 0, a deduction of zero or
+// fewer credits, an operation ended twice, an invalid outcome.
 func (r *journalReader) line(n int, b []byte) error {
 	var l jline
 	if err := json.Unmarshal(b, &l); err != nil {
@@ -171,18 +174,28 @@ func (r *journalReader) line(n int, b []byte) error {
 	case !r.gotHdr:
 		return r.header(n, &l)
 	case r.footer != nil:
-		r.afterFtr++
-		return nil
+		if l.Type == "hdr" {
+			return r.fail(n, "a second header after the footer (line %d): two journals were concatenated into one file; pass each journal as its own argument", r.ftrLine)
+		}
+		return r.fail(n, "a %q line after the footer (line %d): a writer never writes after its footer, the file was appended to", l.Type, r.ftrLine)
+	case l.Type == "hdr":
+		return r.fail(n, "a second header (the first is line 1): two journals were concatenated into one file; pass each journal as its own argument")
 	case l.Type == "ftr":
 		if l.Lines == nil {
 			return r.fail(n, "footer without lines")
 		}
-		r.footer = l.Lines
+		if *l.Lines < 0 {
+			return r.fail(n, "footer counts %d lines", *l.Lines)
+		}
+		r.footer, r.ftrLine = l.Lines, n
 		return nil
 	}
 	r.events++
 	if l.Mono == nil {
 		return r.fail(n, "%s line without m", l.Type)
+	}
+	if l.Mono0 != nil && *l.Mono0 > *l.Mono {
+		return r.fail(n, "%s line that returns before it is called (m0 %d > m %d)", l.Type, *l.Mono0, *l.Mono)
 	}
 	switch l.Type {
 	case "open", "close":
@@ -227,6 +240,9 @@ func (r *journalReader) header(n int, l *jline) error {
 	}
 	if l.Format != JournalVersion {
 		return r.fail(n, "format version %d, this tally reads version %d", l.Format, JournalVersion)
+	}
+	if l.ClockBound < 0 || l.ClockBound > 1e9 {
+		return r.fail(n, "header: clock bound %v ms is out of range (0 to 1e9)", l.ClockBound)
 	}
 	low := int64(DefaultLowThreshold)
 	if l.Low != nil {
@@ -277,6 +293,9 @@ func (r *journalReader) beginLine(n int, l *jline) error {
 	if err := r.need(n, l, has("a", l.Account != ""), has("amt", l.Amount != nil)); err != nil {
 		return err
 	}
+	if *l.Amount <= 0 {
+		return r.fail(n, "beg line with amount %d: a deduction is always of one credit or more", *l.Amount)
+	}
 	if _, dup := r.begs[id]; dup {
 		return r.fail(n, "operation %d begun twice", id)
 	}
@@ -294,11 +313,20 @@ func (r *journalReader) endLine(n int, l *jline) error {
 	if err != nil {
 		return r.fail(n, "end line: %v", err)
 	}
+	if err := o.validate(); err != nil {
+		return r.fail(n, "end line: %v", err)
+	}
+	if l.Status < 0 || l.Status > 999 {
+		return r.fail(n, "end line with HTTP status %d", l.Status)
+	}
 	if l.Replay != 0 {
 		r.replays[id] = jend{o, *l.Mono}
-	} else {
-		r.ends[id] = jend{o, *l.Mono}
+		return nil
 	}
+	if _, dup := r.ends[id]; dup {
+		return r.fail(n, "operation %d ended twice", id)
+	}
+	r.ends[id] = jend{o, *l.Mono}
 	return nil
 }
 
@@ -418,6 +446,9 @@ func (l *jline) id() (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("id %s is not a whole number", l.ID)
 	}
+	if id == 0 {
+		return 0, errors.New("id 0 (operation ids start at 1)")
+	}
 	return id, nil
 }
 
@@ -471,9 +502,6 @@ func (r *journalReader) finish() (*journalData, error) {
 		d.notes = append(d.notes, fmt.Sprintf("journal %s has no footer (the instance ended early): %d deductions never settled count as unknown", r.path, pending))
 	case *r.footer != r.events:
 		d.notes = append(d.notes, fmt.Sprintf("journal %s: the footer counts %d lines, %d were read", r.path, *r.footer, r.events))
-	}
-	if r.afterFtr > 0 {
-		d.notes = append(d.notes, fmt.Sprintf("journal %s: %d lines after the footer were ignored", r.path, r.afterFtr))
 	}
 	return d, nil
 }
