@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -36,9 +37,20 @@ func readmeBlock(t *testing.T, heading string) string {
 
 // TestDistributedReadme runs the README's "Distributed runs" block as written: creditd, three tally
 // instances on the segments of 0,1/3,2/3,1 with one RUN_ID, then `tally ledger verify` of their journals,
-// which must pass and report the three segments complete.
+// which must pass and report the three segments complete. With SHARED_ACCOUNTS=1 the three instances race
+// on the same accounts, and the merged verdict decides across them.
 func TestDistributedReadme(t *testing.T) {
 	skipShort(t)
+	for _, shared := range []bool{false, true} {
+		name := "own-accounts"
+		if shared {
+			name = "shared-accounts"
+		}
+		t.Run(name, func(t *testing.T) { distributedReadme(t, shared) })
+	}
+}
+
+func distributedReadme(t *testing.T, shared bool) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("the README block uses curl")
 	}
@@ -64,6 +76,9 @@ func TestDistributedReadme(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "bash", "-c", block)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "PROFILE=smoke")
+	if shared {
+		cmd.Env = append(cmd.Env, "SHARED_ACCOUNTS=1")
+	}
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
@@ -87,6 +102,31 @@ func TestDistributedReadme(t *testing.T) {
 	journals, _ := filepath.Glob(filepath.Join(dir, "journal-*.ndjson"))
 	if len(journals) != 3 {
 		t.Fatalf("want 3 journals, got %v", journals)
+	}
+	if shared {
+		out, err := exec.CommandContext(ctx, filepath.Join(bins, "tally"), append([]string{"ledger", "verify", "--json"}, journals...)...).Output()
+		if err != nil {
+			t.Fatalf("verify --json: %v", err)
+		}
+		var rep struct {
+			Accounts map[string]struct {
+				Verdict string `json:"verdict"`
+				Shared  bool   `json:"shared"`
+			} `json:"accounts"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range rep.Accounts {
+			if a.Shared && a.Verdict == "pass" {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatalf("no account was charged by several instances and verified:\n%s", s)
+		}
+		t.Logf("%d accounts raced on by several instances, verified across them", n)
 	}
 	// One journal missing: named, and no pass.
 	cmd = exec.CommandContext(ctx, filepath.Join(bins, "tally"), "ledger", "verify", journals[0], journals[2])

@@ -21,8 +21,10 @@ import ledger from 'k6/x/ledger';
 import { load } from './lib/config.js';
 import { Client } from './lib/credit.js';
 import { pick, rampingStages, thresholds } from './lib/profile.js';
-import { checkHealth, localVUs, openAll, provision, removeAll, runTag } from './lib/accounts.js';
-import { audit } from './lib/audit.js';
+import {
+  checkHealth, firstInstance, localVUs, openAll, provision, removeAll, runTag, sharedDone, sharedSetup, sharedWaitOthers,
+} from './lib/accounts.js';
+import { audit, closeAndVerify, resolve } from './lib/audit.js';
 import { configureLedger } from './lib/ledgerconf.js';
 
 const cfg = load();
@@ -63,9 +65,14 @@ export const options = {
 export function setup() {
   checkHealth(api);
   const tag = runTag(ledger);
-  const accounts = provision(api, P.pool * P.generations, P.credits, tag, 'r');
+  let accounts;
+  if (cfg.sharedAccounts) { // every instance races on the same accounts (lib/accounts.js)
+    accounts = sharedSetup(api, ledger, P.pool * P.generations, P.credits, 's');
+  } else {
+    accounts = provision(api, P.pool * P.generations, P.credits, tag, 'r');
+    openAll(api, ledger, accounts);
+  }
   const pool = Math.min(P.pool, accounts.length);
-  openAll(api, ledger, accounts);
   console.log(
     `race (${P.name}): ${localVUs(P.vus)} VUs on ${pool} shared accounts at a time (${accounts.length} in all, ` +
       `${P.credits} credits each), bursts of ${BURST}, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`,
@@ -152,6 +159,21 @@ export default function (data) {
 }
 
 export function teardown(data) {
+  if (cfg.sharedAccounts) {
+    resolve(api, ledger, data.accounts);
+    if (!firstInstance(ledger)) {
+      sharedDone(api, ledger, 's');
+      console.log('shared accounts: unknown outcomes resolved; the first instance closes the books (verify the journals together)');
+      return;
+    }
+    const markers = sharedWaitOthers(api, ledger, 's');
+    // This instance saw only its own requests on accounts every instance charged: its verdict alone would
+    // be wrong, so it only records the closing state; tally ledger verify of every journal decides.
+    const { drained } = closeAndVerify(api, ledger, data.accounts, true);
+    console.log(`shared accounts: books closed (${drained} of ${data.accounts.length} drained to 0); the verdict is tally ledger verify of every instance's journal`);
+    removeAll(api, data.accounts.concat(markers));
+    return;
+  }
   const { report, drained } = audit(api, ledger, data.accounts);
   console.log(`ledger verdict: ${report.verdict}; ${drained} of ${data.accounts.length} accounts drained to 0`);
   if (drained === data.accounts.length) {

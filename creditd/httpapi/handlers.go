@@ -38,6 +38,22 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// issueToken (test endpoints only) gives a token for an existing account, so that the load generators
+// of a distributed run can share accounts one of them created: 404 until the account exists.
+func (s *server) issueToken(w http.ResponseWriter, r *http.Request) error {
+	body := readBody(r)
+	user := body.str("user_id")
+	if body.err != nil {
+		return body.err
+	}
+	a, err := s.Service.Balance(r.Context(), user)
+	if err != nil {
+		return err
+	}
+	s.respond(w, map[string]any{"user_id": a.UserID, "token": s.Auth.Issue(a.UserID)})
+	return nil
+}
+
 func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	user := r.PathValue("user_id")
 	if err := s.Service.DeleteUser(r.Context(), user); err != nil {

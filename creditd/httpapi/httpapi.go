@@ -105,6 +105,7 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.TestEndpoints {
 		route("POST", BasePath+"/test/create-user", s.createUser)
 		route("DELETE", BasePath+"/test/delete-user/{user_id}", s.deleteUser)
+		route("POST", BasePath+"/test/issue-token", s.issueToken)
 	}
 	route("GET", BasePath+"/credits/balance", s.authed(s.balance))
 	route("POST", BasePath+"/ai-search", s.authed(s.aiSearch))

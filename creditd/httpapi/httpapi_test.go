@@ -228,6 +228,17 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("balance at the end: %s", w.Body)
 	}
 
+	// issue-token: a token for an existing account (another load generator's), 404 for none.
+	w = h.do("POST", base+"/test/issue-token", "", `{"user_id":"alice"}`)
+	if got := body(t, w); w.Code != 200 || got["token"] == nil {
+		t.Fatalf("issue-token: %d %s", w.Code, w.Body)
+	} else if w2 := h.do("GET", base+"/credits/balance", got["token"].(string), ""); w2.Code != 200 {
+		t.Fatalf("balance with an issued token: %d %s", w2.Code, w2.Body)
+	}
+	if w = h.do("POST", base+"/test/issue-token", "", `{"user_id":"nobody"}`); w.Code != 404 {
+		t.Fatalf("issue-token of no account: %d %s", w.Code, w.Body)
+	}
+
 	w = h.do("DELETE", base+"/test/delete-user/alice", "", "")
 	if got := body(t, w); w.Code != 200 || got["deleted"] != true {
 		t.Fatalf("delete-user: %d %s", w.Code, w.Body)

@@ -38,6 +38,12 @@ type Config struct {
 	Segment         string
 	SegmentSequence string
 
+	// Shared says that other processes charge the same accounts (a
+	// distributed run on shared accounts): the online checks then keep only
+	// what holds whatever the others do (negative balances, a repeated
+	// balance), not the bounds from the opening balance.
+	Shared bool
+
 	// Journal, when set, receives the journal as NDJSON while the run goes;
 	// CloseJournal writes the footer (the caller closes Journal). JournalPath
 	// instead makes the Ledger create that file and close it in CloseJournal.
@@ -364,7 +370,7 @@ func (l *Ledger) Close(ctx context.Context, acct string, s Snapshot) error {
 	a.close = &snapRec{call: m, ret: m, snap: s}
 	var v [2]Kind
 	n := 0
-	if a.open != nil {
+	if a.open != nil && !l.cfg.Shared {
 		n = onlineBounds(&v, l.cfg.Overdraft, s.Balance, a.open.snap.Balance-a.okSum, a.open.snap.Balance-a.maySum, KindLostUpdate)
 	}
 	if l.journalOn() {
@@ -481,7 +487,7 @@ func (l *Ledger) online(a *account, rec *opRec, v *[2]Kind) int {
 		v[n] = KindLostUpdate
 		n++
 	}
-	if a.open == nil {
+	if a.open == nil || l.cfg.Shared {
 		if bal < 0 && !l.cfg.Overdraft && n < 2 {
 			v[n] = KindOverdraft
 			n++
@@ -570,7 +576,7 @@ func (l *Ledger) SettleRead(ctx context.Context, rd Read, s Snapshot) error {
 	a.rc.add(readRec{id: rd.ID, call: rd.call, ret: m, snap: s})
 	var v [2]Kind
 	n := 0
-	if a.open != nil {
+	if a.open != nil && !l.cfg.Shared {
 		b0 := a.open.snap.Balance
 		n = onlineBounds(&v, l.cfg.Overdraft, s.Balance, b0-rd.okAtCall, b0-a.maySum, KindStaleRead)
 	} else if s.Balance < 0 && !l.cfg.Overdraft {

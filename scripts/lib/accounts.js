@@ -3,6 +3,7 @@
 
 import http from 'k6/http';
 import exec from 'k6/execution';
+import { sleep } from 'k6';
 import ledger from 'k6/x/ledger';
 import { describe, ok } from './credit.js';
 
@@ -103,4 +104,98 @@ export function removeAll(api, accounts) {
     if (!ok(res)) failed++;
   });
   if (failed > 0) console.warn(`${failed} of ${accounts.length} test accounts could not be deleted`);
+}
+
+// --- shared accounts (SHARED_ACCOUNTS=1): the instances of a distributed run race on the same accounts.
+// Names derive from RUN_ID; the first instance (execution segment starting at 0) creates and snapshots
+// them, then creates a "ready" marker account; the others wait for the marker and take tokens through
+// paths.issueToken. At the end each other instance resolves its unknown outcomes and creates a "done"
+// marker; the first waits for every one before it takes the closing snapshots, so the books close after
+// the last request of every instance.
+
+function markerName(cfg, label, what) {
+  return `${cfg.userPrefix}${cfg.runId}-${label}-${what.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
+// firstInstance reports whether this instance opens and closes the shared accounts.
+export function firstInstance(ledger) {
+  const seg = ledger.info().segment;
+  if (!seg) return true;
+  const from = seg.split(':')[0].trim().replace('%', '');
+  return Number(from) === 0 || /^0+\//.test(from);
+}
+
+// otherSegments lists the segments of the run's sequence other than this instance's.
+function otherSegments(ledger) {
+  const info = ledger.info();
+  if (!info.segment) return [];
+  if (!info.sequence) {
+    exec.test.abort('SHARED_ACCOUNTS with --execution-segment needs --execution-segment-sequence (the same on every instance): the first instance waits for the others by their segments');
+  }
+  const p = info.sequence.split(',').map((x) => x.trim());
+  const out = [];
+  for (let i = 0; i + 1 < p.length; i++) {
+    const s = `${p[i]}:${p[i + 1]}`;
+    if (s !== info.segment) out.push(s);
+  }
+  return out;
+}
+
+// waitFor polls paths.issueToken until account id exists (returning its token) or sharedWaitMs passes.
+function waitFor(api, id) {
+  const deadline = Date.now() + api.cfg.sharedWaitMs;
+  for (;;) {
+    const res = api.send(api.issueTokenReq(id));
+    if (ok(res)) return api.token(res);
+    if (res.status !== 404) {
+      exec.test.abort(`shared accounts: POST ${api.url('issueToken')} for ${id} gave ${describe(res)}; set paths.issueToken to the service's endpoint giving a token for an existing account`);
+    }
+    if (Date.now() > deadline) return undefined;
+    sleep(0.5);
+  }
+}
+
+// sharedSetup returns the n shared accounts [{id}] of the run (tokens kept by ledger.setToken).
+export function sharedSetup(api, ledger, n, credits, label) {
+  const cfg = api.cfg;
+  otherSegments(ledger); // checks the sequence early
+  if (firstInstance(ledger)) {
+    const accounts = provision(api, n, credits, cfg.runId, label);
+    openAll(api, ledger, accounts);
+    const res = api.send(api.createUserReq(markerName(cfg, label, 'ready'), 0));
+    if (!ok(res)) exec.test.abort(`shared accounts: cannot create the ready marker: ${describe(res)}`);
+    return accounts;
+  }
+  if (waitFor(api, markerName(cfg, label, 'ready')) === undefined) {
+    exec.test.abort(`shared accounts: the first instance (segment starting at 0) did not create the accounts of run ${cfg.runId} within ${cfg.sharedWaitMs} ms`);
+  }
+  const accounts = [];
+  for (let i = 0; i < n; i++) accounts.push({ id: `${cfg.userPrefix}${cfg.runId}-${label}${i}` });
+  forEachBatch(api, accounts, (a) => api.issueTokenReq(a.id), (a, res) => {
+    const token = ok(res) ? api.token(res) : undefined;
+    if (typeof token !== 'string') exec.test.abort(`shared accounts: no token for ${a.id}: ${describe(res)}`);
+    ledger.setToken(a.id, token);
+  });
+  return accounts;
+}
+
+// sharedDone tells the first instance that this one has resolved its unknown outcomes.
+export function sharedDone(api, ledger, label) {
+  const res = api.send(api.createUserReq(markerName(api.cfg, label, `done-${ledger.info().segment}`), 0));
+  if (!ok(res)) console.error(`shared accounts: cannot create the done marker: ${describe(res)}`);
+}
+
+// sharedWaitOthers waits (up to sharedWaitMs) for every other instance's done marker; it returns the
+// markers to delete with the accounts.
+export function sharedWaitOthers(api, ledger, label) {
+  const markers = [{ id: markerName(api.cfg, label, 'ready') }];
+  for (const seg of otherSegments(ledger)) {
+    const id = markerName(api.cfg, label, `done-${seg}`);
+    if (waitFor(api, id) === undefined) {
+      console.error(`shared accounts: instance ${seg} did not finish within ${api.cfg.sharedWaitMs} ms; closing the books without it (its requests may come after the closing snapshots)`);
+    } else {
+      markers.push({ id });
+    }
+  }
+  return markers;
 }

@@ -83,13 +83,25 @@ function resolveUnknowns(api, ledger, byId) {
 // audit runs the end-of-run checks on `accounts` and returns {report, drained}: the ledger's report and
 // how many accounts ended at 0.
 export function audit(api, ledger, accounts) {
-  const cfg = api.cfg;
+  resolve(api, ledger, accounts);
+  return closeAndVerify(api, ledger, accounts);
+}
+
+// resolve waits for the service to settle and resolves this instance's unknown outcomes (the first half
+// of audit; in a shared-accounts run every instance does it before the first one closes the books).
+export function resolve(api, ledger, accounts) {
   ledger.waitSettled(); // settleMs: requests the client gave up on may still be applied until then
   const byId = {};
   for (const a of accounts) byId[a.id] = a;
-
   const left = resolveUnknowns(api, ledger, byId);
   if (left > 0) console.warn(`${left} deductions still have an unknown outcome after ${MAX_REPLAY_ROUNDS} replay rounds`);
+}
+
+// closeAndVerify takes the closing snapshots, notices and logs of `accounts` and verifies (the second
+// half of audit): {report, drained}. noVerify: only record them (report null), for a run whose verdict
+// comes from all instances' journals together.
+export function closeAndVerify(api, ledger, accounts, noVerify) {
+  const cfg = api.cfg;
 
   let drained = 0;
   forEachBatch(api, accounts, (a) => api.balanceReq(a, true), (a, res) => {
@@ -114,6 +126,7 @@ export function audit(api, ledger, accounts) {
     console.error(`transaction log of ${a.id}: GET ${api.url('transactions')} gave ${why}; not reconciled`);
   });
 
+  if (noVerify) return { report: null, drained };
   const report = ledger.verify({ porcupine: cfg.deepCheck, totalBudgetMs: cfg.deepBudgetMs });
   return { report, drained };
 }

@@ -17,6 +17,7 @@ const DEFAULTS = {
     health: '/health',
     createUser: `${API}/test/create-user`,
     deleteUser: `${API}/test/delete-user/{user_id}`,
+    issueToken: `${API}/test/issue-token`, // shared accounts: a token for an account another instance created
     balance: `${API}/credits/balance`,
     aiSearch: `${API}/ai-search`,
     aiRecommendations: `${API}/ai-recommendations`,
@@ -84,6 +85,11 @@ const DEFAULTS = {
   testEndpoints: true,
   accounts: [],
   keepAccounts: false,
+  // Distributed race.js on the SAME accounts: names derive from RUN_ID, the instance whose execution
+  // segment starts at 0 creates and snapshots them, the others wait (up to sharedWaitMs) and take tokens
+  // through paths.issueToken; at the end the first waits for the others' audits before closing.
+  sharedAccounts: false,
+  sharedWaitMs: 300000,
   userPrefix: 'tally-',
   initialCredits: 5000, // per VU account in normal.js and spike.js
   timeout: '20s', // per request of the load; one that times out is an unknown outcome, resolved at the end
@@ -175,6 +181,8 @@ export const ENV = {
   DEEP_CHECK: (c, v) => { c.deepCheck = v; },
   DEEP_BUDGET_MS: (c, v) => { c.deepBudgetMs = positiveInt('DEEP_BUDGET_MS', v); },
   TX_AMOUNT_SIGN: (c, v) => { c.txAmountSign = v; },
+  SHARED_ACCOUNTS: (c, v) => { c.sharedAccounts = flag('SHARED_ACCOUNTS', v); },
+  SHARED_WAIT_MS: (c, v) => { c.sharedWaitMs = positiveInt('SHARED_WAIT_MS', v); },
 };
 
 // load builds the configuration. It must run in the init context (it may call open()).
@@ -239,6 +247,9 @@ export function load() {
   }
   if (!['auto', 'positive', 'negative'].includes(cfg.txAmountSign)) {
     throw new Error(`txAmountSign (TX_AMOUNT_SIGN)=${JSON.stringify(cfg.txAmountSign)}: expected auto, positive or negative`);
+  }
+  if (cfg.sharedAccounts && (!cfg.runId || !cfg.testEndpoints || !cfg.paths.issueToken)) {
+    throw new Error('SHARED_ACCOUNTS needs RUN_ID (the same on every instance), testEndpoints and paths.issueToken (the service\'s endpoint giving a token for an existing account)');
   }
   if (!cfg.testEndpoints && cfg.accounts.length === 0) {
     throw new Error('testEndpoints is false but no accounts are listed: give accounts [{id, token}] in the CONFIG file');

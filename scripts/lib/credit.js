@@ -15,6 +15,7 @@ export const NAMES = {
   health: 'health',
   createUser: 'create_user',
   deleteUser: 'delete_user',
+  issueToken: 'issue_token',
   balance: 'balance',
   aiSearch: 'ai_search',
   aiRecommendations: 'ai_recommendations',
@@ -116,6 +117,12 @@ export class Client {
     b[this.f.userId] = id;
     b[this.f.initialCredits] = credits;
     return { method: 'POST', url: this.url('createUser'), body: JSON.stringify(b), params: this.params('createUser', null, this.admin()) };
+  }
+
+  issueTokenReq(id) {
+    const b = {};
+    b[this.f.userId] = id;
+    return { method: 'POST', url: this.url('issueToken'), body: JSON.stringify(b), params: this.params('issueToken', null, this.admin()) };
   }
 
   deleteUserReq(acct) {

@@ -12,6 +12,10 @@ export function configureLedger(ledger, cfg) {
       fields: { balance: f.balance, version: f.version, txId: f.transactionId, charged: f.charged },
     },
   };
+  if (cfg.sharedAccounts) {
+    s.allowUnopened = true; // the first instance opens the shared accounts
+    s.shared = true; // other instances charge them too: no online bounds from one instance's view
+  }
   if (cfg.runId) s.run = cfg.runId;
   if (cfg.instance) s.instance = cfg.instance;
   if (cfg.journal) s.journal = cfg.journal;

@@ -25,6 +25,7 @@ type settings struct {
 	rules               ledger.Rules
 	hasRules            bool
 	allowUnopened       bool
+	shared              bool
 }
 
 // diff names the settings that differ, for error messages.
@@ -45,6 +46,7 @@ func (s settings) diff(o settings) string {
 	add("clockBoundMs", s.clockBound, o.clockBound)
 	add("journal", s.journal, o.journal)
 	add("allowUnopened", s.allowUnopened, o.allowUnopened)
+	add("shared", s.shared, o.shared)
 	if s.hasRules != o.hasRules || s.rules != o.rules {
 		d = append(d, "rules differ")
 	}
@@ -58,7 +60,7 @@ func show(v any) any {
 	return v
 }
 
-var configKeys = []string{"run", "instance", "host", "lowThreshold", "overdraft", "amountSign", "settleMs", "clockBoundMs", "journal", "rules", "allowUnopened"}
+var configKeys = []string{"run", "instance", "host", "lowThreshold", "overdraft", "amountSign", "settleMs", "clockBoundMs", "journal", "rules", "allowUnopened", "shared"}
 
 // parseSettings reads the object given to ledger.configure().
 func parseSettings(rt *sobek.Runtime, v sobek.Value) (settings, error) {
@@ -94,6 +96,8 @@ func parseSettings(rt *sobek.Runtime, v sobek.Value) (settings, error) {
 			}
 		case "allowUnopened":
 			s.allowUnopened, err = boolValue(k, val)
+		case "shared":
+			s.shared, err = boolValue(k, val)
 		case "settleMs":
 			s.settle, err = msValue(k, val)
 		case "clockBoundMs":

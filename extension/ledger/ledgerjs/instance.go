@@ -762,5 +762,8 @@ func (i *instance) info(sobek.FunctionCall) sobek.Value {
 	_ = obj.Set("instance", inf.instance)
 	_ = obj.Set("journal", inf.journal)
 	_ = obj.Set("settleMs", inf.settle.Milliseconds())
+	seg, seq := segmentOf(i.vu)
+	_ = obj.Set("segment", seg)
+	_ = obj.Set("sequence", seq)
 	return obj
 }

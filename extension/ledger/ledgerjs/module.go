@@ -237,7 +237,7 @@ func (m *RootModule) create(segment, sequence string) (*ledger.Ledger, error) {
 		Run: info.run, Instance: info.instance, Host: host,
 		LowThreshold: s.low, Overdraft: s.overdraft, ClockBound: s.clockBound, AmountSign: s.amountSign,
 		JournalPath: info.journal, Observer: m,
-		Segment: segment, SegmentSequence: sequence,
+		Segment: segment, SegmentSequence: sequence, Shared: s.shared,
 	}
 	if s.hasRules {
 		r := s.rules
