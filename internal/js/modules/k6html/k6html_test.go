@@ -161,3 +161,16 @@ func TestCallbackExceptions(t *testing.T) {
 		t.Errorf("map(42): %q", msg)
 	}
 }
+
+// BenchmarkResponseHTML is what res.html().find(...).map(...) costs on the
+// conformance fixture page: parse, select, read attributes.
+func BenchmarkResponseHTML(b *testing.B) {
+	rt := modtest.New(b, New())
+	rt.Set("page", page)
+	prog := `parseHTML(page).find('#items a').map((i, a) => a.attr('href')).length`
+	for b.Loop() {
+		if _, err := rt.RunString(prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
