@@ -41,6 +41,9 @@ func (r *run) banner(w io.Writer, scenarios []executor.Config, maxVUs int64) {
 	for _, c := range scenarios {
 		fmt.Fprintf(&b, "              * %s: %s\n", c.Name(), executor.Describe(c))
 	}
+	if seg := options.String(r.opts.ExecutionSegment, ""); seg != "" {
+		fmt.Fprintf(&b, "                (scenario sizes are the whole test's; this instance runs segment %s of them)\n", seg)
+	}
 	b.WriteString("\n")
 	_, _ = io.WriteString(w, b.String())
 }
