@@ -99,8 +99,10 @@
   }
 
   // ---- charts --------------------------------------------------------------
-  function series(label, color, fmt, scale = 'y', dash) {
-    return { label, stroke: color, width: 2, scale, dash, spanGaps: false, points: { show: false },
+  // spanGaps joins the points across intervals without a sample (a gauge
+  // such as VUs is sampled once a second; a busy run may skip an interval).
+  function series(label, color, fmt, scale = 'y', spanGaps = false) {
+    return { label, stroke: color, width: 2, scale, spanGaps, points: { show: false },
       value: (u, v) => (v === null || v === undefined ? '–' : fmt(v)) };
   }
   function axis(fmt, scale = 'y', side) {
@@ -135,7 +137,7 @@
   function renderCharts(p) {
     const s = p.snapshot, x = s.time, S = s.series;
     drawChart('chart-vus', 'vus', [
-      series('VUs', COLORS[0], fmtCount),
+      series('VUs', COLORS[0], fmtCount, 'y', true),
       series('requests/s', COLORS[2], fmtRate, 'r'),
     ], [axis(fmtCount), axis((v) => fmtNum(v, 0), 'r', 1)], [x, S.vus, S.http_reqs]);
     drawChart('chart-failed', 'failed', [series('failed requests', COLORS[1], fmtPct)],
