@@ -161,7 +161,7 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 
 var (
 	confirmedRe = regexp.MustCompile(`credits\s+start (\d+), end (\d+), confirmed (\d+), taken by unknown requests (\d+), still unresolved (\d+)`)
-	deductionRe = regexp.MustCompile(`deductions\s+\d+: (\d+) ok, \d+ insufficient, \d+ rejected, (\d+) unknown \(\d+ never settled\), (\d+) resolved`)
+	deductionRe = regexp.MustCompile(`deductions\s+\d+: (\d+) ok, \d+ insufficient, \d+ rejected, (?:\d+ charged and \d+ not charged by the server log, )?(\d+) unknown \(\d+ never settled\)[;,] (\d+) resolved`)
 	failedRe    = regexp.MustCompile(`http_req_failed\.+: ([0-9.]+)%\s+(\d+) out of`)
 )
 
