@@ -53,6 +53,7 @@ type runFlags struct {
 	noSummary                              bool
 	noUsageReport, insecureSkipTLSVerify   bool
 	noConnectionReuse, noVUConnectionReuse bool
+	cpuProfile, memProfile                 string
 }
 
 var envNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -87,6 +88,15 @@ collection passes 75 % of that limit, the run is stopped as on SIGINT
 (teardown and the summary still run) with "out of memory" and exit code 103.
 A signal also stops the init context (105).
 
+Profiling: --cpuprofile FILE records a CPU profile of the whole run (init,
+setup, the load, teardown, the summary); --memprofile FILE writes a heap
+profile at the end (after a garbage collection: inuse_* is the heap still
+live, alloc_* everything allocated during the run). Both are pprof files,
+written to a temporary file and renamed, so a failed run leaves either a
+complete profile or none; read them with 'go tool pprof bin/tally FILE'.
+A directory that does not exist or cannot be written fails the run at once
+(255).
+
 Plain http:// requests use tally's own HTTP/1.1 client; setting HTTP_PROXY
 sends them through Go's net/http instead. Hosts under .invalid fail at once
 (error code 1101) unless the hosts option maps them.`,
@@ -116,6 +126,8 @@ sends them through Go's net/http instead. Hosts under .invalid fail at once
 	fl.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")
 	fl.BoolVar(&f.noSummary, "no-summary", false, "removed in k6 v1: use --summary-mode=disabled")
 	fl.BoolVar(&f.noUsageReport, "no-usage-report", false, "accepted for compatibility (tally never reports usage)")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to FILE (pprof format: go tool pprof bin/tally FILE)")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (allocations and the live heap) at the end of the run to FILE (pprof format)")
 	_ = fl.MarkHidden("no-summary")
 	_ = fl.MarkHidden("no-usage-report")
 	return cmd
@@ -205,7 +217,18 @@ func runScript(cmd *cobra.Command, env *Env, f *runFlags, path string) error {
 	cfg.Stdout, cfg.Stderr, cfg.StdoutTTY, cfg.StderrTTY = env.Stdout, stderr, isTTY(env.Stdout), stderrTTY
 	cfg.TerminalWidth, cfg.TuneGC = width, true
 	cfg.Getenv = func(k string) (string, bool) { v, ok := environ[k]; return v, ok }
-	return engine.Run(ctx, cfg)
+	prof, err := startProfiling(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return err
+	}
+	runErr := engine.Run(ctx, cfg)
+	if perr := prof.stop(); perr != nil {
+		if runErr == nil {
+			return perr
+		}
+		logger.Error(perr.Error())
+	}
+	return runErr
 }
 
 // scriptConfig reads the script (a file, - for stdin, or an archive made by
