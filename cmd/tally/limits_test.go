@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -78,26 +81,52 @@ func tail(s string) string {
 func TestSignalInterruptsInit(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, "loop.js", "globalThis.started = true; for (;;) {}\nexport default function () {}\n")
+	write(t, dir, "loop.js", "console.log('looping'); for (;;) {}\nexport default function () {}\n")
 	cmd := exec.Command(binary, "run", "-q", "loop.js")
 	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // the loop has begun: init is fast
+	// Signal only once the loop has begun (the console line is printed just
+	// before it): a fixed sleep could land before the handler is installed
+	// on a busy machine.
+	looping := make(chan struct{})
+	var mu sync.Mutex
+	var out strings.Builder
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if strings.Contains(sc.Text(), "looping") {
+				once.Do(func() { close(looping) })
+			}
+		}
+	}()
+	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	select {
+	case <-looping:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("init never started its loop:\n%s", output())
+	}
+	time.Sleep(100 * time.Millisecond) // well inside the loop
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- cmd.Wait(); _ = pw.Close() }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
-		t.Fatalf("init was not interrupted:\n%s", out.String())
+		t.Fatalf("init was not interrupted:\n%s", output())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 105 || !strings.Contains(out.String(), "interrupted while initializing VUs") {
-		t.Errorf("exit %d, want 105:\n%s", code, out.String())
+	time.Sleep(50 * time.Millisecond) // let the reader take the last lines
+	if code := cmd.ProcessState.ExitCode(); code != 105 || !strings.Contains(output(), "interrupted while initializing VUs") {
+		t.Errorf("exit %d, want 105:\n%s", code, output())
 	}
 }
 
