@@ -17,6 +17,7 @@ import (
 	"github.com/tallyhq/tally/internal/dashboard"
 	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/internal/js"
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
 	"github.com/tallyhq/tally/internal/metricsengine"
@@ -83,7 +84,7 @@ type run struct {
 	log     *slog.Logger
 	reg     *metrics.Registry
 	builtin *metrics.Builtin
-	root    *summary.Group
+	root    *groups.Group
 	runner  *js.Runner
 	opts    options.Options
 	sched   *executor.Scheduler
@@ -116,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return exitcode.With(exitcode.Other, fmt.Errorf("--summary-export %s: %w", cfg.SummaryExport, err))
 		}
 	}
-	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: summary.NewRootGroup()}
+	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: groups.NewRoot()}
 	r.builtin = metrics.RegisterBuiltin(r.reg)
 	return r.execute(ctx)
 }
@@ -128,7 +129,7 @@ func Resolve(ctx context.Context, cfg Config) (options.Options, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: summary.NewRootGroup()}
+	r := &run{cfg: cfg, log: cfg.Logger, reg: metrics.NewRegistry(), root: groups.NewRoot()}
 	r.builtin = metrics.RegisterBuiltin(r.reg)
 	vu0, _, err := r.load(ctx)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tallyhq/tally/internal/summary"
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/metrics"
 )
 
@@ -25,7 +25,7 @@ func BenchmarkVUInit(b *testing.B) {
 	}
 	reg := metrics.NewRegistry()
 	r, err := New(Config{Path: script, Source: src, Registry: reg,
-		Builtin: metrics.RegisterBuiltin(reg), Root: summary.NewRootGroup()})
+		Builtin: metrics.RegisterBuiltin(reg), Root: groups.NewRoot()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/grafana/sobek"
 
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/internal/js/modules/k6"
 	"github.com/tallyhq/tally/internal/js/modules/k6crypto"
 	"github.com/tallyhq/tally/internal/js/modules/k6data"
@@ -27,7 +28,6 @@ import (
 	"github.com/tallyhq/tally/internal/js/modules/k6metrics"
 	"github.com/tallyhq/tally/internal/limits"
 	"github.com/tallyhq/tally/internal/options"
-	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
 )
@@ -43,7 +43,7 @@ type Config struct {
 	Registry *metrics.Registry
 	Builtin  *metrics.Builtin
 	// Root is the run's group tree.
-	Root *summary.Group
+	Root *groups.Group
 	// Logger receives console output and iteration errors.
 	Logger *slog.Logger
 	// Debug enables console.debug.

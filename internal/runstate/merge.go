@@ -14,6 +14,7 @@ import (
 
 	"github.com/tallyhq/tally/internal/executor"
 	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/internal/metricsengine"
 	"github.com/tallyhq/tally/internal/options"
 	"github.com/tallyhq/tally/internal/summary"
@@ -308,7 +309,7 @@ func mergeGroups(ordered []Input) *summary.GroupData {
 		addGroup(root, g)
 	}
 	if root == nil {
-		root = summary.NewRootGroup().Data()
+		root = groups.NewRoot().Data()
 	}
 	return root
 }

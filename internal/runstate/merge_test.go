@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/internal/metricsengine"
 	"github.com/tallyhq/tally/internal/runstate"
-	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 )
 
@@ -27,7 +27,7 @@ func state(run, seg string, reqs int, lat float64) *runstate.File {
 		c.Add(metrics.Sample{Value: 1, Time: time.Unix(1, 0)})
 		tr.AddValue(lat)
 	}
-	root := summary.NewRootGroup()
+	root := groups.NewRoot()
 	g, _ := root.Group("buy")
 	ck, _ := g.Check("status is 200")
 	ck.Passes.Add(int64(reqs))

@@ -1,9 +1,11 @@
-package summary
+package summary_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/tallyhq/tally/internal/groups"
+	"github.com/tallyhq/tally/internal/summary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +16,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixture is a summary of a short HTTP test with checks, groups, custom
 // metrics, sub-metrics and thresholds (one failing).
-func fixture() *Data {
-	root := NewRootGroup()
+func fixture() *summary.Data {
+	root := groups.NewRoot()
 	login, _ := root.Group("login")
 	inner, _ := login.Group("form")
 	c1, _ := root.Check("status is 200")
@@ -25,15 +27,15 @@ func fixture() *Data {
 	c2.Fails.Add(5)
 	c3, _ := inner.Check("form ok")
 	c3.Passes.Add(3)
-	trend := func(contains string, avg, min, med, max, p90, p95 float64) *MetricData {
-		return &MetricData{Type: "trend", Contains: contains, Values: map[string]float64{
+	trend := func(contains string, avg, min, med, max, p90, p95 float64) *summary.MetricData {
+		return &summary.MetricData{Type: "trend", Contains: contains, Values: map[string]float64{
 			"avg": avg, "min": min, "med": med, "max": max, "p(90)": p90, "p(95)": p95}}
 	}
-	d := &Data{
+	d := &summary.Data{
 		RootGroup: root.Data(),
-		Options:   Options{SummaryTrendStats: []string{"avg", "min", "med", "max", "p(90)", "p(95)"}},
-		State:     State{TestRunDurationMs: 6858.6},
-		Metrics: map[string]*MetricData{
+		Options:   summary.Options{SummaryTrendStats: []string{"avg", "min", "med", "max", "p(90)", "p(95)"}},
+		State:     summary.State{TestRunDurationMs: 6858.6},
+		Metrics: map[string]*summary.MetricData{
 			"checks":            {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 88.0 / 93, "passes": 88, "fails": 5}},
 			"http_req_duration": trend("time", 140.3612, 119.0834, 140.9611, 154.6342, 146.8812, 148.2123),
 			"http_req_duration{expected_response:true}": trend("time", 140.3612, 119.0834, 140.9611, 154.6342, 146.8812, 148.2123),
@@ -50,20 +52,20 @@ func fixture() *Data {
 			"group_duration":                            trend("time", 300, 200, 300, 400, 380, 390),
 			"custom_waiting_time":                       trend("default", 152.355556, 120, 141, 684, 147.2, 148.8),
 			"ledger_discrepancies": {Type: "counter", Contains: "default", Values: map[string]float64{"count": 2, "rate": 0.291606},
-				Thresholds: map[string]ThresholdResult{"count==0": {OK: false, Aggregation: "count", Value: 2}}},
+				Thresholds: map[string]summary.ThresholdResult{"count==0": {OK: false, Aggregation: "count", Value: 2}}},
 		},
 	}
-	d.Metrics["http_req_duration"].Thresholds = map[string]ThresholdResult{
+	d.Metrics["http_req_duration"].Thresholds = map[string]summary.ThresholdResult{
 		"p(95)<1500": {OK: true, Aggregation: "p(95)", Value: 148.2123, Order: 0},
 		"p(90)<2000": {OK: true, Aggregation: "p(90)", Value: 146.8812, Order: 1},
 	}
-	d.Metrics["http_req_failed"].Thresholds = map[string]ThresholdResult{"rate<0.01": {OK: true, Aggregation: "rate"}}
-	d.Metrics["checks{check:token present}"] = &MetricData{Type: "rate", Contains: "default",
+	d.Metrics["http_req_failed"].Thresholds = map[string]summary.ThresholdResult{"rate<0.01": {OK: true, Aggregation: "rate"}}
+	d.Metrics["checks{check:token present}"] = &summary.MetricData{Type: "rate", Contains: "default",
 		Values:     map[string]float64{"rate": 40.0 / 45, "passes": 40, "fails": 5},
-		Thresholds: map[string]ThresholdResult{"rate>0.95": {OK: false, Aggregation: "rate", Value: 40.0 / 45}}}
-	d.Metrics["http_req_duration{scenario:race}"].Thresholds = map[string]ThresholdResult{"max<60000": {OK: false, Aggregation: "max", Value: 61234.5}}
-	d.Breakdown = &Breakdown{
-		Groups: map[string]map[string]*MetricData{
+		Thresholds: map[string]summary.ThresholdResult{"rate>0.95": {OK: false, Aggregation: "rate", Value: 40.0 / 45}}}
+	d.Metrics["http_req_duration{scenario:race}"].Thresholds = map[string]summary.ThresholdResult{"max<60000": {OK: false, Aggregation: "max", Value: 61234.5}}
+	d.Breakdown = &summary.Breakdown{
+		Groups: map[string]map[string]*summary.MetricData{
 			"::login": {
 				"checks":            {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 40.0 / 45, "passes": 40, "fails": 5}},
 				"http_req_duration": trend("time", 100, 90, 100, 110, 108, 109),
@@ -73,7 +75,7 @@ func fixture() *Data {
 				"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 1, "passes": 3, "fails": 0}},
 			},
 		},
-		Scenarios: map[string]map[string]*MetricData{
+		Scenarios: map[string]map[string]*summary.MetricData{
 			"default": {
 				"iterations": {Type: "counter", Contains: "default", Values: map[string]float64{"count": 45, "rate": 6.561093}},
 			},
@@ -106,18 +108,18 @@ func golden(t *testing.T, name string, got []byte) {
 func TestTextGolden(t *testing.T) {
 	tests := []struct {
 		name string
-		opts TextOptions
+		opts summary.TextOptions
 	}{
-		{"compact.txt", TextOptions{NoColor: true}},
-		{"full.txt", TextOptions{Mode: ModeFull, NoColor: true,
-			Extra: []Section{{Title: "LEDGER", Text: "verdict: 2 discrepancies\nbalance interval ok\n"}}}},
-		{"color.txt", TextOptions{Mode: ModeCompact}},
-		{"time-unit-ms.txt", TextOptions{NoColor: true, TimeUnit: "ms"}},
+		{"compact.txt", summary.TextOptions{NoColor: true}},
+		{"full.txt", summary.TextOptions{Mode: summary.ModeFull, NoColor: true,
+			Extra: []summary.Section{{Title: "LEDGER", Text: "verdict: 2 discrepancies\nbalance interval ok\n"}}}},
+		{"color.txt", summary.TextOptions{Mode: summary.ModeCompact}},
+		{"time-unit-ms.txt", summary.TextOptions{NoColor: true, TimeUnit: "ms"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Text(&buf, fixture(), tc.opts); err != nil {
+			if err := summary.Text(&buf, fixture(), tc.opts); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tc.name, buf.Bytes())
@@ -127,7 +129,7 @@ func TestTextGolden(t *testing.T) {
 
 func TestTextDisabledPrintsNothing(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Text(&buf, fixture(), TextOptions{Mode: ModeDisabled}); err != nil {
+	if err := summary.Text(&buf, fixture(), summary.TextOptions{Mode: summary.ModeDisabled}); err != nil {
 		t.Fatal(err)
 	}
 	if buf.Len() != 0 {
@@ -137,7 +139,7 @@ func TestTextDisabledPrintsNothing(t *testing.T) {
 
 func TestTextNoColorHasNoEscapes(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Text(&buf, fixture(), TextOptions{Mode: ModeFull, NoColor: true}); err != nil {
+	if err := summary.Text(&buf, fixture(), summary.TextOptions{Mode: summary.ModeFull, NoColor: true}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), "\x1b[") {
@@ -148,7 +150,7 @@ func TestTextNoColorHasNoEscapes(t *testing.T) {
 func TestExportGolden(t *testing.T) {
 	d := fixture()
 	d.SetupData = json.RawMessage(`{"token":"abc"}`)
-	b, err := Export(d)
+	b, err := summary.Export(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,73 +186,41 @@ func TestExportGolden(t *testing.T) {
 	}
 }
 
-func TestFormat(t *testing.T) {
-	tests := []struct {
-		got, want string
-	}{
-		{formatTime(148.2123, ""), "148.21ms"},
-		{formatTime(0.66396, ""), "663.96µs"},
-		{formatTime(0.007, ""), "7µs"},
-		{formatTime(0, ""), "0s"},
-		{formatTime(1140.3, ""), "1.14s"},
-		{formatTime(75300, ""), "1m15.3s"},
-		{formatTime(148.2123, "s"), "0.15s"},
-		{formatTime(148.2123, "ms"), "148.21ms"},
-		{formatTime(148.2123, "us"), "148212.3µs"},
-		{formatBytes(102), "102 B"},
-		{formatBytes(31000), "31 kB"},
-		{formatBytes(1300000), "1.3 MB"},
-		{formatBytes(999), "999 B"},
-		{formatNumber(152.3555561), "152.355556"},
-		{formatNumber(120), "120"},
-		{formatNumber(4.5), "4.5"},
-		{formatNumber(-0.0000001), "0"},
-		{formatPercent(0.5), "50.00%"},
-		{formatPerSecond("default", 6.561093, ""), "6.561093/s"},
-		{formatPerSecond("data", 75700, ""), "76 kB/s"},
-	}
-	for _, tc := range tests {
-		if tc.got != tc.want {
-			t.Errorf("got %q, want %q", tc.got, tc.want)
-		}
-	}
-}
-
 func TestValidation(t *testing.T) {
 	for _, m := range []string{"", "compact", "full", "disabled"} {
-		if err := ValidateMode(m); err != nil {
+		if err := summary.ValidateMode(m); err != nil {
 			t.Errorf("ValidateMode(%q) = %v", m, err)
 		}
 	}
 	for _, m := range []string{"legacy", "Compact", "none"} {
-		if err := ValidateMode(m); err == nil {
+		if err := summary.ValidateMode(m); err == nil {
 			t.Errorf("ValidateMode(%q) = nil, want an error", m)
 		}
 	}
-	if err := ValidateTrendStats([]string{"avg", "p(99.9)", "count", "med"}); err != nil {
+	if err := summary.ValidateTrendStats([]string{"avg", "p(99.9)", "count", "med"}); err != nil {
 		t.Errorf("ValidateTrendStats: %v", err)
 	}
 	for _, s := range []string{"p95", "mean", "p(101)", "p(-1)"} {
-		if err := ValidateTrendStats([]string{"avg", s}); err == nil {
+		if err := summary.ValidateTrendStats([]string{"avg", s}); err == nil {
 			t.Errorf("ValidateTrendStats(avg, %q) = nil error", s)
 		}
 	}
 	for _, u := range []string{"", "s", "ms", "us"} {
-		if err := ValidateTimeUnit(u); err != nil {
+		if err := summary.ValidateTimeUnit(u); err != nil {
 			t.Errorf("ValidateTimeUnit(%q) = %v", u, err)
 		}
 	}
-	if err := ValidateTimeUnit("m"); err == nil {
-		t.Error(`ValidateTimeUnit("m") = nil`)
+	if err := summary.ValidateTimeUnit("m"); err == nil {
+		t.Error(`summary.ValidateTimeUnit("m") = nil`)
 	}
 }
 
 func TestTextMinimalData(t *testing.T) {
-	for _, d := range []*Data{{}, {RootGroup: NewRootGroup().Data(), Metrics: map[string]*MetricData{
+	for _, d := range []*summary.Data{{}, {RootGroup: groups.NewRoot().Data(), Metrics: map[string]*summary.MetricData{
 		"iterations": {Type: "counter", Contains: "default", Values: map[string]float64{"count": 1, "rate": 1}},
 	}}} {
 		var buf bytes.Buffer
-		if err := Text(&buf, d, TextOptions{Mode: ModeFull, NoColor: true}); err != nil {
+		if err := summary.Text(&buf, d, summary.TextOptions{Mode: summary.ModeFull, NoColor: true}); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(buf.String(), "TOTAL RESULTS") || strings.Contains(buf.String(), "THRESHOLDS") {
@@ -258,10 +228,10 @@ func TestTextMinimalData(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := Text(&buf, nil, TextOptions{}); err != nil || buf.Len() != 0 {
+	if err := summary.Text(&buf, nil, summary.TextOptions{}); err != nil || buf.Len() != 0 {
 		t.Errorf("nil data: %v, %q", err, buf.String())
 	}
-	if _, err := Export(&Data{}); err != nil {
+	if _, err := summary.Export(&summary.Data{}); err != nil {
 		t.Errorf("Export of empty data: %v", err)
 	}
 }
@@ -270,7 +240,7 @@ func TestTextMinimalData(t *testing.T) {
 // per group, under the group's label (compact mode), and only in the group
 // sections in full mode.
 func TestTextSameCheckInGroups(t *testing.T) {
-	root := NewRootGroup()
+	root := groups.NewRoot()
 	top, _ := root.Check("is valid")
 	top.Passes.Add(2)
 	alpha, _ := root.Group("alpha")
@@ -284,10 +254,10 @@ func TestTextSameCheckInGroups(t *testing.T) {
 	in, _ := inner.Check("is valid")
 	in.Passes.Add(2)
 	_, _ = root.Group("empty")
-	d := &Data{RootGroup: root.Data(), State: State{TestRunDurationMs: 1000},
-		Metrics: map[string]*MetricData{"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 0.7, "passes": 7, "fails": 3}}}}
+	d := &summary.Data{RootGroup: root.Data(), State: summary.State{TestRunDurationMs: 1000},
+		Metrics: map[string]*summary.MetricData{"checks": {Type: "rate", Contains: "default", Values: map[string]float64{"rate": 0.7, "passes": 7, "fails": 3}}}}
 	var buf bytes.Buffer
-	if err := Text(&buf, d, TextOptions{NoColor: true}); err != nil {
+	if err := summary.Text(&buf, d, summary.TextOptions{NoColor: true}); err != nil {
 		t.Fatal(err)
 	}
 	want := `    ✓ is valid

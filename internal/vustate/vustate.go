@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/internal/options"
-	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
 )
@@ -37,7 +37,7 @@ type State struct {
 
 	// Group is the group the VU is in (the root outside group() calls);
 	// change it with SetGroup so that sample tags follow.
-	Group *summary.Group
+	Group *groups.Group
 
 	// Scenario and Iter describe the running iteration; nil in setup,
 	// teardown and handleSummary.
@@ -55,7 +55,7 @@ type State struct {
 }
 
 // SetGroup makes g the current group.
-func (s *State) SetGroup(g *summary.Group) {
+func (s *State) SetGroup(g *groups.Group) {
 	s.Group = g
 	s.TagCtx.SetGroup(g.Path)
 }

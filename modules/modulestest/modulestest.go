@@ -27,11 +27,11 @@ import (
 	"github.com/grafana/sobek"
 
 	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/internal/groups"
 	"github.com/tallyhq/tally/internal/js"
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
 	"github.com/tallyhq/tally/internal/logging"
 	"github.com/tallyhq/tally/internal/options"
-	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
 )
@@ -79,7 +79,7 @@ type Runtime struct {
 	tb       testing.TB
 	runner   *js.Runner
 	registry *metrics.Registry
-	root     *summary.Group
+	root     *groups.Group
 	samples  *Samples
 	ctl      *controller
 	logs     syncBuffer
@@ -94,7 +94,7 @@ func New(tb testing.TB, script string, o Options) (*Runtime, error) {
 	if dir == "" {
 		dir = tb.TempDir()
 	}
-	r := &Runtime{tb: tb, registry: metrics.NewRegistry(), root: summary.NewRootGroup(),
+	r := &Runtime{tb: tb, registry: metrics.NewRegistry(), root: groups.NewRoot(),
 		samples: &Samples{}, ctl: &controller{}}
 	if o.ExecutionSegment != "" {
 		r.opts.ExecutionSegment = &o.ExecutionSegment
@@ -228,7 +228,7 @@ func (r *Runtime) Failed() []string { return r.ctl.list(&r.ctl.failed) }
 func (r *Runtime) Runner() *js.Runner { return r.runner }
 
 // RootGroup is the run's group tree, for tally's own runtime tests.
-func (r *Runtime) RootGroup() *summary.Group { return r.root }
+func (r *Runtime) RootGroup() *groups.Group { return r.root }
 
 // VU is one virtual user of a Runtime.
 type VU struct {

@@ -1,4 +1,8 @@
-package summary
+// Package groups is the run's group/check tree: the groups scripts enter
+// with group() and the pass/fail counts of every check(). VUs mutate it on
+// every check, concurrently; the summary renders a snapshot of it (Data).
+// It lives apart from the rendering package so that summary only renders.
+package groups
 
 import (
 	"crypto/md5"
@@ -7,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tallyhq/tally/internal/summary"
 )
 
 // PathSeparator joins group names into paths: the root group's path is "",
@@ -33,8 +39,8 @@ type Check struct {
 	Passes, Fails  atomic.Int64
 }
 
-// NewRootGroup returns the root of a new group tree.
-func NewRootGroup() *Group { return newGroup("", "", nil) }
+// NewRoot returns the root of a new group tree.
+func NewRoot() *Group { return newGroup("", "", nil) }
 
 func newGroup(name, path string, parent *Group) *Group {
 	return &Group{Name: name, Path: path, ID: id(path), Parent: parent,
@@ -94,13 +100,13 @@ func (g *Group) Checks() []*Check {
 }
 
 // Data returns a snapshot of the tree rooted at g in summary-data form.
-func (g *Group) Data() *GroupData {
-	d := &GroupData{Name: g.Name, Path: g.Path, ID: g.ID, Groups: []*GroupData{}, Checks: []*CheckData{}}
+func (g *Group) Data() *summary.GroupData {
+	d := &summary.GroupData{Name: g.Name, Path: g.Path, ID: g.ID, Groups: []*summary.GroupData{}, Checks: []*summary.CheckData{}}
 	for _, c := range g.Groups() {
 		d.Groups = append(d.Groups, c.Data())
 	}
 	for _, c := range g.Checks() {
-		d.Checks = append(d.Checks, &CheckData{Name: c.Name, Path: c.Path, ID: c.ID,
+		d.Checks = append(d.Checks, &summary.CheckData{Name: c.Name, Path: c.Path, ID: c.ID,
 			Passes: c.Passes.Load(), Fails: c.Fails.Load()})
 	}
 	return d
