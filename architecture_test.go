@@ -36,7 +36,7 @@ var rules = []importRule{
 	{"modules", true, []string{"internal/"}, "modules is the public extension API"},
 	{"internal/executor", false, []string{"internal/js", "internal/engine", "github.com/grafana/sobek"},
 		"executors schedule VUs through the two-method executor.VU seam and know no JS"},
-	{"internal/summary", false, []string{"internal/js", "internal/engine", "internal/metricsengine", "internal/executor", "internal/groups"},
+	{"internal/summary", false, []string{"internal/js", "internal/engine", "internal/metricsengine", "internal/executor"},
 		"summary renders data it is given; it does not reach into the run"},
 	{"internal/output", false, []string{"internal/js", "internal/engine", "internal/metricsengine", "internal/summary"},
 		"outputs receive samples; they do not reach into the run"},
