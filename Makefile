@@ -32,6 +32,19 @@ bench:
 # creditd: deductions/s and p50/p99 over loopback HTTP, SQLite (and PostgreSQL when TALLY_TEST_POSTGRES
 # holds a DSN), at 1, 16 and 128 clients; plus the SQLite store alone. Figures: docs/benchmarks.md.
 CREDITD_BENCHTIME ?= 5s
+.PHONY: bench-peers
+# bench-peers: tally, Locust and wrk on the same task mix against bench/stubserver, generator and server
+# on separate cores, interleaved rounds; prints requests/s, CPU per request and peak RSS with ratios to
+# tally. Installs python3-locust and wrk with apt-get when absent (as root). Vary with PEERS_ROUNDS,
+# PEERS_DURATION (s), PEERS_USERS, PEERS_PORT. Figures: docs/benchmarks.md (## runtime).
+PEERS_ROUNDS ?= 3
+PEERS_DURATION ?= 12
+PEERS_USERS ?= 50
+PEERS_PORT ?= 18301
+bench-peers: build
+	$(GO) build -o $(BIN)/ ./bench/stubserver
+	BIN=$(BIN) ROUNDS=$(PEERS_ROUNDS) DURATION=$(PEERS_DURATION) USERS=$(PEERS_USERS) PORT=$(PEERS_PORT) bench/peers.sh
+
 .PHONY: bench-creditd
 bench-creditd:
 	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./creditd/sqlite/

@@ -8,6 +8,7 @@ import exec from 'k6/execution';
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8000';
 const VUS = Number(__ENV.VUS || 1000);
 const DURATION = __ENV.DURATION || '20s';
+const THINK = Number(__ENV.THINK ?? 1); // seconds of sleep per iteration; 0 for throughput runs
 
 const charged = new Counter('bench_credits_charged');
 const balanceLatency = new Trend('bench_balance_latency', true);
@@ -91,5 +92,5 @@ export default function () {
       default: thresholdCheck(token);
     }
   });
-  sleep(1);
+  if (THINK > 0) sleep(THINK);
 }
