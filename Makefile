@@ -18,8 +18,23 @@ build:
 # test: gofmt and go vet, then every package's tests, including e2e/ (it builds tally and creditd and
 # runs the scenarios' smoke profile against creditd, correct and with each fault mode; go test -short
 # skips it).
+# Then every fuzz target for a short time (FUZZTIME_TEST: 10s each under CI=true, 2s otherwise).
 test: lint
 	$(GO) test -race -count=1 ./...
+	@FUZZTIME=$(FUZZTIME_TEST) GO="$(GO)" scripts/fuzz.sh
+
+# fuzz: every Go fuzz target in the module, discovered in each package's test files (func FuzzXxx(f
+# *testing.F); a new target needs no edit here), each for FUZZTIME (default 60s). A failing input is saved under the
+# package's testdata/fuzz/<target>/ and runs with every go test from then on.
+FUZZTIME ?= 60s
+ifeq ($(CI),true)
+FUZZTIME_TEST ?= 10s
+else
+FUZZTIME_TEST ?= 2s
+endif
+.PHONY: fuzz
+fuzz:
+	@FUZZTIME=$(FUZZTIME) GO="$(GO)" scripts/fuzz.sh
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

@@ -77,7 +77,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		return days - d, nil
 	}
-	if days > MaxDuration-d {
+	if d > 0 && days > MaxDuration-d {
 		return 0, rangeError(orig)
 	}
 	return days + d, nil
