@@ -94,15 +94,16 @@ func TestWritesSeries(t *testing.T) {
 	}
 }
 
-// TestSlowReceiverNeverBlocks: with a receiver slower than the push interval, AddSamples stays fast,
-// snapshots are dropped and counted, and Stop gives up within its bound.
+// TestSlowReceiverNeverBlocks: with a receiver that never answers, AddSamples
+// stays non-blocking, snapshots are dropped and counted, and Stop gives up
+// within its bound. Counts, not timings, decide (the machine may be busy):
+// the receiver holds every request until the test ends.
 func TestSlowReceiverNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
-		case <-time.After(3 * time.Second):
 		}
 	}))
 	defer srv.Close()
@@ -113,24 +114,32 @@ func TestSlowReceiverNeverBlocks(t *testing.T) {
 	if err := o.Start(context.Background(), output.Run{}); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	deadline := start.Add(300 * time.Millisecond)
-	batches := 0
-	for time.Now().Before(deadline) {
-		_ = o.AddSamples(samples(reg, 100))
-		batches++
+	// 200 batches and then more until a snapshot was dropped: with a stuck
+	// receiver, AddSamples never waits, so this ends; a blocking output
+	// would hang here and fail at the bound below.
+	added := make(chan struct{})
+	go func() {
+		defer close(added)
+		for i := 0; i < 200; i++ {
+			_ = o.AddSamples(samples(reg, 100))
+		}
+		for i := 0; i < 2000 && o.Stats().Dropped == 0; i++ {
+			_ = o.AddSamples(samples(reg, 1))
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	select {
+	case <-added:
+	case <-time.After(60 * time.Second):
+		t.Fatal("AddSamples waited for the stuck receiver")
+	}
+	if st := o.Stats(); st.Dropped == 0 {
+		t.Errorf("stats %+v: want dropped snapshots", st)
 	}
 	stopStart := time.Now()
 	_ = o.Stop()
-	if d := time.Since(stopStart); d > 8*time.Second {
-		t.Errorf("Stop took %s with a stuck receiver", d)
-	}
-	st := o.Stats()
-	if st.Dropped == 0 {
-		t.Errorf("stats %+v: want dropped snapshots", st)
-	}
-	if batches < 50 {
-		t.Errorf("only %d batches added in 300 ms: AddSamples waited for the receiver", batches)
+	if d := time.Since(stopStart); d > 30*time.Second {
+		t.Errorf("Stop took %s with a stuck receiver (its bound is 5 s)", d)
 	}
 }
 
