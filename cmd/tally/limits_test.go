@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,49 +81,32 @@ func TestSignalInterruptsInit(t *testing.T) {
 	write(t, dir, "loop.js", "console.log('looping'); for (;;) {}\nexport default function () {}\n")
 	cmd := exec.Command(binary, "run", "-q", "loop.js")
 	cmd.Dir = dir
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// Signal only once the loop has begun (the console line is printed just
 	// before it): a fixed sleep could land before the handler is installed
 	// on a busy machine.
-	looping := make(chan struct{})
-	var mu sync.Mutex
-	var out strings.Builder
-	go func() {
-		sc := bufio.NewScanner(pr)
-		once := sync.Once{}
-		for sc.Scan() {
-			mu.Lock()
-			out.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if strings.Contains(sc.Text(), "looping") {
-				once.Do(func() { close(looping) })
-			}
+	for wait := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "looping"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(wait) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("init never started its loop:\n%s", out.String())
 		}
-	}()
-	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
-	select {
-	case <-looping:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("init never started its loop:\n%s", output())
 	}
 	time.Sleep(100 * time.Millisecond) // well inside the loop
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); _ = pw.Close() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
-		t.Fatalf("init was not interrupted:\n%s", output())
+		t.Fatalf("init was not interrupted:\n%s", out.String())
 	}
-	time.Sleep(50 * time.Millisecond) // let the reader take the last lines
-	if code := cmd.ProcessState.ExitCode(); code != 105 || !strings.Contains(output(), "interrupted while initializing VUs") {
-		t.Errorf("exit %d, want 105:\n%s", code, output())
+	if code := cmd.ProcessState.ExitCode(); code != 105 || !strings.Contains(out.String(), "interrupted while initializing VUs") {
+		t.Errorf("exit %d, want 105:\n%s", code, out.String())
 	}
 }
 
