@@ -78,6 +78,24 @@ func (p Params) Env(k string) string {
 	return v
 }
 
+// EnvPairs reads the environment variable k as a list of name<sep>value
+// pairs separated by commas (e.g. headers) into into; "" when unset adds
+// nothing. format is the example the error shows.
+func (p Params) EnvPairs(k, sep, format string, into map[string]string) error {
+	v := p.Env(k)
+	if v == "" {
+		return nil
+	}
+	for _, kv := range strings.Split(v, ",") {
+		name, val, ok := strings.Cut(kv, sep)
+		if !ok {
+			return fmt.Errorf("%s=%q: use %s", k, v, format)
+		}
+		into[strings.TrimSpace(name)] = strings.TrimSpace(val)
+	}
+	return nil
+}
+
 // Factory makes an output of a registered type from the text after "=" in
 // its --out spec ("" when there is none).
 type Factory func(arg string, p Params) (Output, error)

@@ -107,14 +107,8 @@ func ParseConfig(p output.Params) (Config, error) {
 		c.ServiceName = v
 	}
 	c.ServiceVersion = p.Env("K6_OTEL_SERVICE_VERSION")
-	if v := p.Env("K6_OTEL_HEADERS"); v != "" {
-		for _, kv := range strings.Split(v, ",") {
-			k, val, ok := strings.Cut(kv, "=")
-			if !ok {
-				return c, fmt.Errorf("K6_OTEL_HEADERS=%q: use name=value,name=value", v)
-			}
-			c.Headers[strings.TrimSpace(k)] = strings.TrimSpace(val)
-		}
+	if err := p.EnvPairs("K6_OTEL_HEADERS", "=", "name=value,name=value", c.Headers); err != nil {
+		return c, err
 	}
 	if p.Instance != "" {
 		c.Attributes["instance"] = p.Instance

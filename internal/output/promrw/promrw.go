@@ -115,14 +115,8 @@ func ParseConfig(p output.Params) (Config, error) {
 	}
 	c.Username, c.Password = p.Env("K6_PROMETHEUS_RW_USERNAME"), p.Env("K6_PROMETHEUS_RW_PASSWORD")
 	c.BearerToken = p.Env("K6_PROMETHEUS_RW_BEARER_TOKEN")
-	if v := p.Env("K6_PROMETHEUS_RW_HEADERS"); v != "" {
-		for _, kv := range strings.Split(v, ",") {
-			k, val, ok := strings.Cut(kv, ":")
-			if !ok {
-				return c, fmt.Errorf("K6_PROMETHEUS_RW_HEADERS=%q: use Name:value,Name:value", v)
-			}
-			c.Headers[strings.TrimSpace(k)] = strings.TrimSpace(val)
-		}
+	if err := p.EnvPairs("K6_PROMETHEUS_RW_HEADERS", ":", "Name:value,Name:value", c.Headers); err != nil {
+		return c, err
 	}
 	if p.Instance != "" {
 		c.Labels["instance"] = p.Instance
