@@ -115,7 +115,11 @@ func ParseSequence(s string) (Sequence, error) {
 		}
 		seq = append(seq, r)
 	}
-	return seq.filled(), nil
+	seq = seq.filled()
+	if _, err := seq.period(); err != nil { // refused here, not when an instance places its segment
+		return nil, err
+	}
+	return seq, nil
 }
 
 // filled returns the sequence with 0 and 1 added where missing.
@@ -137,6 +141,21 @@ func (q Sequence) String() string {
 		parts[i] = ratString(r)
 	}
 	return strings.Join(parts, ",")
+}
+
+// period is L, the lcm of the reduced denominators of the sequence's segment
+// lengths, refused above maxStripe.
+func (q Sequence) period() (*big.Int, error) {
+	period := big.NewInt(1)
+	for i := 0; i+1 < len(q); i++ {
+		d := new(big.Rat).Sub(q[i+1], q[i]).Denom()
+		g := new(big.Int).GCD(nil, nil, period, d)
+		period.Mul(period, new(big.Int).Quo(d, g))
+		if period.Cmp(big.NewInt(maxStripe)) > 0 {
+			return nil, &SegmentError{Value: q.String(), Err: fmt.Errorf("the boundaries are too fine-grained (common denominator above %d); use simpler fractions", maxStripe)}
+		}
+	}
+	return period, nil
 }
 
 // maxStripe bounds the striping pattern length (the lcm of the segment
@@ -176,17 +195,13 @@ func NewTuple(seg Segment, seq Sequence) (*Tuple, error) {
 	if index < 0 {
 		return nil, &SegmentError{Value: seg.String(), Err: fmt.Errorf("the segment is not one of the sequence %s", seq)}
 	}
-	// L = lcm of the reduced denominators of the segment lengths.
-	period := big.NewInt(1)
+	period, err := seq.period()
+	if err != nil {
+		return nil, err
+	}
 	lens := make([]*big.Rat, len(seq)-1)
 	for i := range lens {
 		lens[i] = new(big.Rat).Sub(seq[i+1], seq[i])
-		d := lens[i].Denom()
-		g := new(big.Int).GCD(nil, nil, period, d)
-		period.Mul(period, new(big.Int).Quo(d, g))
-		if period.Cmp(big.NewInt(maxStripe)) > 0 {
-			return nil, &SegmentError{Value: seq.String(), Err: fmt.Errorf("the boundaries are too fine-grained (common denominator above %d); use simpler fractions", maxStripe)}
-		}
 	}
 	L := period.Int64()
 	lengths := make([]int64, len(lens))
