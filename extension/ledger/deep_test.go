@@ -75,6 +75,25 @@ func TestDeepCheck(t *testing.T) {
 			t.Fatalf("a 1 KiB budget took %s", el)
 		}
 	})
+	t.Run("an account nothing touched is not exercised, not linearizable", func(t *testing.T) {
+		t.Parallel()
+		s := newScript(t, Config{})
+		s.open("a", 100)
+		s.open("idle", 100)
+		s.deduct(1, 3, "a", 5, Outcome{Kind: OK, Balance: 95, HasBalance: true})
+		s.at(10).close("a", 95)
+		s.at(10).close("idle", 100)
+		r := s.verify(VerifyOptions{Deep: DeepAuto})
+		if got := r.Accounts["idle"].Linearizable; got != LinNotExercised {
+			t.Fatalf("idle account: linearizable %s, want %s", got, LinNotExercised)
+		}
+		if r.Deep.OK != 1 || r.Deep.NotExercised != 1 || r.Accounts["a"].Linearizable != LinOK {
+			t.Fatalf("deep %+v, a %s: want 1 linearizable, 1 not exercised", r.Deep, r.Accounts["a"].Linearizable)
+		}
+		if !strings.Contains(text(r), "1 linearizable, 0 not, 0 out of budget, 0 skipped, 1 not exercised") {
+			t.Fatalf("text:\n%s", text(r))
+		}
+	})
 	t.Run("too many operations", func(t *testing.T) {
 		t.Parallel()
 		s := runSim(t, simConfig{seed: 3, accounts: 1, clients: 10, ops: 100, startFactor: 0.9})

@@ -95,8 +95,8 @@ func (r *Report) Figures() []string {
 		p("log amounts   %s", r.AmountSign.Text())
 	}
 	if r.Deep.Mode != DeepOff.String() {
-		p("deep check    %d linearizable, %d not, %d out of budget, %d skipped (%s)",
-			r.Deep.OK, r.Deep.Illegal, r.Deep.OutOfBudget, r.Deep.Skipped, r.Deep.Elapsed.Round(time.Millisecond))
+		p("deep check    %d linearizable, %d not, %d out of budget, %d skipped, %d not exercised (%s)",
+			r.Deep.OK, r.Deep.Illegal, r.Deep.OutOfBudget, r.Deep.Skipped, r.Deep.NotExercised, r.Deep.Elapsed.Round(time.Millisecond))
 	}
 	if n := r.DiscrepancyCount(); n > 0 {
 		var parts []string

@@ -62,6 +62,9 @@ const (
 	LinIllegal     Linearizability = "illegal"       // none exists: a failure
 	LinOutOfBudget Linearizability = "out_of_budget" // the search ran out of time, memory or the run's total budget: not a failure
 	LinSkipped     Linearizability = "skipped"       // not run: too many operations, or no opening snapshot
+	// LinNotExercised is an account no deduction or read touched: there is
+	// nothing to linearize, so it is not counted as linearizable.
+	LinNotExercised Linearizability = "not_exercised"
 )
 
 // Finding is one anomaly: its kind, the account, the credits involved (0
@@ -160,12 +163,13 @@ type Totals struct {
 
 // DeepSummary sums the deep check over accounts.
 type DeepSummary struct {
-	Mode        string        `json:"mode"` // "off" or "auto"
-	OK          int           `json:"ok"`
-	Illegal     int           `json:"illegal"`
-	OutOfBudget int           `json:"outOfBudget"`
-	Skipped     int           `json:"skipped"`
-	Elapsed     time.Duration `json:"elapsedNs"`
+	Mode         string        `json:"mode"` // "off" or "auto"
+	OK           int           `json:"ok"`
+	Illegal      int           `json:"illegal"`
+	OutOfBudget  int           `json:"outOfBudget"`
+	Skipped      int           `json:"skipped"`
+	NotExercised int           `json:"notExercised"` // accounts without a deduction or read: nothing to check
+	Elapsed      time.Duration `json:"elapsedNs"`
 }
 
 // Report is the result of a verification.
