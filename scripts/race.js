@@ -1,14 +1,19 @@
-// race.js: the race-condition stress. Many VUs hammer a small pool of shared accounts with bursts of five
-// concurrent deductions (100-300 ms of think time), so deductions truly race each other on the same
-// account, and drain each account down to the insufficient-funds boundary where overdraft and
-// notification races live: once an account runs low, every burst also tries to take exactly the balance
-// last seen (the deduct feature costs 1 credit per unit by default). A drained account is left behind for the next one of the same slot (the pool holds `pool`
-// accounts at a time, `generations` deep). Balance reads are interleaved. Every deduction goes through the
-// ledger with its own Idempotency-Key; at the end (teardown) unknown outcomes are replayed with the same
-// key, closing snapshots, notices and the complete transaction logs go to the ledger, and it verifies
-// every credit. Zero discrepancies is the bar; 402 is an expected answer here.
+// race.js: the race-condition stress test. Many VUs share a small pool of accounts and charge them in
+// bursts of five deductions sent at the same moment, so that deductions truly race each other on the same
+// account. Half of the iterations also read the balance; each VU thinks for 100-300 ms between bursts.
 //
-//   tally run scripts/race.js                            # full: 1,000 VUs at 50/s, 10 min
+// Every account is driven to exactly 0, the boundary where overdraft and notification races live. Once a
+// VU has seen its account run low, each of its bursts also tries to take exactly the lowest balance seen.
+// (The deduct feature costs 1 credit per unit by default, so any balance can be taken to the credit.)
+// A VU that sees its account empty moves on at once to the next account of its slot: the pool holds
+// `pool` accounts at a time, and each slot has `generations` accounts to drain one after the other.
+//
+// Every deduction goes through the ledger with its own Idempotency-Key. At the end (teardown), unknown
+// outcomes are replayed with the same key; the closing balances, the notices and the complete transaction
+// logs go to the ledger, which verifies every credit. Zero discrepancies is the bar. A refusal for
+// insufficient credits (402 by default) is an expected answer here, not a failed request.
+//
+//   tally run scripts/race.js                            # full: 1,000 VUs, 10 min
 //   tally run -e PROFILE=full-200 scripts/race.js        # the 200-VU variant, 10 min
 //   tally run -e PROFILE=quick scripts/race.js           # 200 VUs, 40 s (make run)
 //
@@ -22,25 +27,30 @@ import { load } from './lib/config.js';
 import { Client } from './lib/credit.js';
 import { pick, rampingStages, thresholds } from './lib/profile.js';
 import {
-  checkHealth, firstInstance, localVUs, openAll, provision, removeAll, runTag, sharedDone, sharedSetup, sharedWaitOthers,
+  checkHealth, firstInstance, localVUs, openAll, provision, removeAll, runTag, sharedDone, sharedSetup,
+  sharedWaitOthers,
 } from './lib/accounts.js';
+import { answered, chargeAll, readBalance } from './lib/ops.js';
 import { audit, closeAndVerify, resolve } from './lib/audit.js';
 import { configureLedger } from './lib/ledgerconf.js';
 
 const cfg = load();
 const api = new Client(cfg);
 
-// vus: plateau; rate: VUs started per second; duration: seconds in all; pool: accounts raced on at a
-// time; generations: accounts per pool slot, used one after the other as they drain; credits: opening
-// balance of each account.
-const P = pick({
+// The size of the run, chosen with PROFILE. vus: VUs at the plateau; rate: VUs started per second;
+// duration: seconds in all, ramp included; pool: accounts raced on at a time; generations: accounts per
+// pool slot, drained one after the other; credits: the opening balance of every account.
+const profile = pick({
   full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   quick: { vus: 200, rate: 50, duration: 40, pool: 8, generations: 30, credits: 5000 },
   smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 20, credits: 600 },
 });
-const BURST = 5;
-const READ_SHARE = 0.5; // iterations that read the balance after their burst
+const BURST = 5; // deductions sent at once in every iteration
+const READ_SHARE = 0.5; // the share of iterations that read the balance after their burst
+const DRAIN_FEATURE = cfg.features.deduct; // charged by units, so it can take a given balance exactly
+const UNIT = api.price(DRAIN_FEATURE, 1); // credits per unit of DRAIN_FEATURE
+const LOW = 10 * UNIT * BURST; // under this balance, an account is "running low": drain it
 
 configureLedger(ledger, cfg);
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, cfg.insufficientStatus));
@@ -50,7 +60,7 @@ export const options = {
     race: {
       executor: 'ramping-vus',
       startVUs: 0,
-      stages: rampingStages(P.vus, P.rate, P.duration),
+      stages: rampingStages(profile.vus, profile.rate, profile.duration),
       gracefulRampDown: '5s',
       gracefulStop: '5s',
     },
@@ -65,40 +75,43 @@ export const options = {
 export function setup() {
   checkHealth(api);
   const tag = runTag(ledger);
+  const count = profile.pool * profile.generations;
   let accounts;
   if (cfg.sharedAccounts) { // every instance races on the same accounts (lib/accounts.js)
-    accounts = sharedSetup(api, ledger, P.pool * P.generations, P.credits, 's');
+    accounts = sharedSetup(api, ledger, count, profile.credits, 's');
   } else {
-    accounts = provision(api, P.pool * P.generations, P.credits, tag, 'r');
+    accounts = provision(api, count, profile.credits, tag, 'r');
     openAll(api, ledger, accounts);
   }
-  const pool = Math.min(P.pool, accounts.length);
+  const pool = Math.min(profile.pool, accounts.length);
   console.log(
-    `race (${P.name}): ${localVUs(P.vus)} VUs on ${pool} shared accounts at a time (${accounts.length} in all, ` +
-      `${P.credits} credits each), bursts of ${BURST}, ${P.duration}s against ${cfg.baseUrl}, run ${tag}`,
+    `race (${profile.name}): ${localVUs(profile.vus)} VUs on ${pool} shared accounts at a time ` +
+      `(${accounts.length} in all, ${profile.credits} credits each), bursts of ${BURST}, ` +
+      `${profile.duration}s against ${cfg.baseUrl}, run ${tag}`,
   );
   return { tag, accounts, pool };
 }
 
-// Per-VU state: which generation of its slot the VU is draining, and, once the account runs low, the
-// lowest balance seen (the next burst tries to take exactly that).
-let gen = 0;
-let finish = 0;
+// What each VU remembers between iterations.
+let slot = null; // the accounts of the VU's pool slot, in the order they are drained
+let generation = 0; // the index in `slot` of the account the VU is draining now
+let balanceToTake = 0; // once the account runs low: the lowest balance seen, which the next burst takes
 
-// Every VU gets its own copy of the setup data; it keeps only the accounts of its slot, so 1,000 VUs do
-// not each hold every account and token of the run.
-let mine = null;
+// slotAccounts returns the VU's accounts: VU v works on slot (v - 1) mod pool. Every VU gets its own copy
+// of the setup data; it keeps only its slot, so 1,000 VUs do not each hold every account of the run.
 function slotAccounts(data) {
-  if (mine === null) {
-    const slot = (exec.vu.idInInstance - 1) % data.pool;
+  if (slot === null) {
+    const index = (exec.vu.idInInstance - 1) % data.pool;
     const generations = Math.floor(data.accounts.length / data.pool);
-    mine = [];
-    for (let g = 0; g < generations; g++) mine.push(data.accounts[g * data.pool + slot]);
+    slot = [];
+    for (let g = 0; g < generations; g++) slot.push(data.accounts[g * data.pool + index]);
     data.accounts = null;
   }
-  return mine;
+  return slot;
 }
 
+// randomCharge is one charge of the usual traffic: 60 % deduct of 1-5 units, 20 % AI search, 20 % AI
+// recommendations.
 function randomCharge() {
   const f = cfg.features;
   const r = Math.random();
@@ -107,77 +120,85 @@ function randomCharge() {
   return { feature: f.aiRecommendations, amount: api.price(f.aiRecommendations, 1) };
 }
 
-export default function (data) {
-  const accounts = slotAccounts(data);
-  const generations = accounts.length;
-  const acct = accounts[Math.min(gen, generations - 1)];
-
+// nextBurst is the charges of one burst: the whole balance left (in whole units) when the account runs
+// low, then random charges up to BURST.
+function nextBurst() {
   const charges = [];
-  const unit = cfg.rates[cfg.features.deduct];
-  if (finish >= unit) {
-    charges.push({ feature: cfg.features.deduct, amount: finish - (finish % unit) });
+  if (balanceToTake >= UNIT) {
+    charges.push({ feature: DRAIN_FEATURE, amount: balanceToTake - (balanceToTake % UNIT) });
   }
   while (charges.length < BURST) charges.push(randomCharge());
+  return charges;
+}
 
-  const ops = charges.map((c) => ledger.begin(acct.id, c));
-  const res = http.batch(ops.map((op, i) => api.chargeReq(acct, charges[i].feature, charges[i].amount, op.id, op.key)));
-  let low = Infinity;
-  for (let i = 0; i < ops.length; i++) {
-    const outcome = ledger.settleHttp(ops[i], res[i]);
-    // One check per request, passing exactly when the request did not fail (http_req_failed), so the two
-    // rates tell the same story: one dropped answer is one failed check, not a whole failed burst.
-    const answered = outcome === 'ok' || outcome === 'insufficient';
-    check(res[i], { 'charge answered (charged or refused)': () => answered });
-    if (answered) {
-      const r = api.remaining(res[i]);
-      if (r !== undefined && r < low) low = r;
-    }
+export default function (data) {
+  const accounts = slotAccounts(data);
+  const acct = accounts[generation];
+
+  // One check per request, passing exactly when the request did not fail (http_req_failed), so the two
+  // rates tell the same story: one dropped answer is one failed check, not a whole failed burst.
+  let lowest = Infinity;
+  for (const { res, outcome } of chargeAll(api, ledger, acct, nextBurst())) {
+    const ok = answered(outcome);
+    check(res, { 'charge answered (charged or refused)': () => ok });
+    const left = ok ? api.remaining(res) : undefined;
+    if (left !== undefined && left < lowest) lowest = left;
   }
-
   if (Math.random() < READ_SHARE) {
-    const rd = ledger.beginRead(acct.id);
-    const r = api.send(api.balanceReq(acct));
-    const snap = api.snapshot(r);
-    ledger.settleRead(rd, snap || r);
-    check(r, { 'balance read': () => snap !== undefined });
-    if (snap && snap.balance < low) low = snap.balance;
+    const { res, snap } = readBalance(api, ledger, acct);
+    check(res, { 'balance read': () => snap !== undefined });
+    if (snap && snap.balance < lowest) lowest = snap.balance;
   }
 
-  // Balances only fall: the lowest one seen is the account's latest known state.
-  if (low < unit) {
-    finish = 0;
-    if (gen < generations - 1) {
-      gen++;
-      return; // drained: move on at once
+  // Balances only fall, so the lowest one seen is the account's latest known state.
+  if (lowest < UNIT) { // empty: nothing more can be taken from it
+    balanceToTake = 0;
+    if (generation < accounts.length - 1) {
+      generation++;
+      return; // on to the next account of the slot at once
     }
-  } else if (low !== Infinity && low < 10 * unit * BURST) {
-    finish = low;
   } else {
-    finish = 0;
+    balanceToTake = lowest < LOW ? lowest : 0;
   }
   sleep(0.1 + Math.random() * 0.2);
 }
 
 export function teardown(data) {
   if (cfg.sharedAccounts) {
-    resolve(api, ledger, data.accounts);
-    if (!firstInstance(ledger)) {
-      sharedDone(api, ledger, 's');
-      console.log('shared accounts: unknown outcomes resolved; the first instance closes the books (verify the journals together)');
-      return;
-    }
-    const markers = sharedWaitOthers(api, ledger, 's');
-    // This instance saw only its own requests on accounts every instance charged: its verdict alone would
-    // be wrong, so it only records the closing state; tally ledger verify of every journal decides.
-    const { drained } = closeAndVerify(api, ledger, data.accounts, true);
-    console.log(`shared accounts: books closed (${drained} of ${data.accounts.length} drained to 0); the verdict is tally ledger verify of every instance's journal`);
-    removeAll(api, data.accounts.concat(markers));
+    teardownShared(data);
     return;
   }
   const { report, drained } = audit(api, ledger, data.accounts);
-  console.log(`ledger verdict: ${report.verdict}; ${drained} of ${data.accounts.length} accounts drained to 0`);
-  if (drained === data.accounts.length) {
-    console.warn('every account was drained before the end: raise credits or generations in the profile for more races per account');
+  const all = data.accounts.length;
+  console.log(`ledger verdict: ${report.verdict}; ${drained} of ${all} accounts drained to 0`);
+  if (drained === all) {
+    console.warn(
+      'every account was drained before the end: ' +
+        'raise credits or generations in the profile for more races per account',
+    );
   }
   removeAll(api, data.accounts);
+}
+
+// teardownShared ends a run in which every instance raced on the same accounts: each instance resolves
+// its own unknown outcomes, then the first one closes the books once the others are done. No instance
+// verifies: each saw only its own requests on accounts all of them charged, so its verdict alone would be
+// wrong. tally ledger verify of every instance's journal decides.
+function teardownShared(data) {
+  resolve(api, ledger, data.accounts);
+  if (!firstInstance(ledger)) {
+    sharedDone(api, ledger, 's');
+    console.log(
+      'shared accounts: unknown outcomes resolved; the first instance closes the books ' +
+        '(verify the journals together)',
+    );
+    return;
+  }
+  const markers = sharedWaitOthers(api, ledger, 's');
+  const { drained } = closeAndVerify(api, ledger, data.accounts, true);
+  console.log(
+    `shared accounts: books closed (${drained} of ${data.accounts.length} drained to 0); ` +
+      "the verdict is tally ledger verify of every instance's journal",
+  );
+  removeAll(api, data.accounts.concat(markers));
 }

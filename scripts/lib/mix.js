@@ -2,32 +2,15 @@
 // Weights: balance 3, AI search 2, AI recommendations 1, three concurrent deductions 1, low-balance
 // threshold check 1. normal.js and spike.js share it.
 
-import http from 'k6/http';
 import { check } from 'k6';
-
-// charge sends one deduction through the ledger and returns its outcome ('ok', 'insufficient', ...).
-function charge(api, ledger, acct, feature, amount) {
-  const op = ledger.begin(acct.id, { feature, amount });
-  const res = api.send(api.chargeReq(acct, feature, amount, op.id, op.key));
-  const outcome = ledger.settleHttp(op, res);
-  return { res, outcome };
-}
-
-// read reads the balance through the ledger and returns the response and its snapshot.
-function read(api, ledger, acct) {
-  const rd = ledger.beginRead(acct.id);
-  const res = api.send(api.balanceReq(acct));
-  const snap = api.snapshot(res);
-  ledger.settleRead(rd, snap || res);
-  return { res, snap };
-}
+import { charge, chargeAll, readBalance } from './ops.js';
 
 const TASKS = [
   {
     weight: 3,
     name: 'balance',
     run(api, ledger, acct) {
-      const { res, snap } = read(api, ledger, acct);
+      const { res, snap } = readBalance(api, ledger, acct);
       check(res, { 'balance read': () => snap !== undefined });
     },
   },
@@ -56,13 +39,11 @@ const TASKS = [
       // Three deductions of 5 credits fired at once on the same account.
       const f = api.cfg.features.deduct;
       const amount = api.price(f, Math.max(1, Math.round(5 / api.cfg.rates[f])));
-      const ops = [0, 1, 2].map(() => ledger.begin(acct.id, { feature: f, amount }));
-      const res = http.batch(ops.map((op) => api.chargeReq(acct, f, amount, op.id, op.key)));
+      const charges = [0, 1, 2].map(() => ({ feature: f, amount }));
       // One check per request (not one for the three), so checks and http_req_failed agree.
-      ops.forEach((op, i) => {
-        const o = ledger.settleHttp(op, res[i]);
-        check(res[i], { 'concurrent deduction charged': () => o === 'ok' });
-      });
+      for (const { res, outcome } of chargeAll(api, ledger, acct, charges)) {
+        check(res, { 'concurrent deduction charged': () => outcome === 'ok' });
+      }
     },
   },
   {
@@ -70,7 +51,7 @@ const TASKS = [
     name: 'threshold_check',
     run(api, ledger, acct) {
       // The low-balance flags must agree with the balance, and each notice kind appear at most once.
-      const { snap } = read(api, ledger, acct);
+      const { snap } = readBalance(api, ledger, acct);
       const notes = api.notices(api.send(api.notificationsReq(acct)));
       const low = api.cfg.lowThreshold;
       check(snap, {
