@@ -163,7 +163,7 @@ func (d *Dashboard) SetThresholds(f func() []Threshold) {
 }
 
 // Start starts serving the page (when enabled) and the periodic updates.
-func (d *Dashboard) Start(ctx context.Context, _ output.Run) error {
+func (d *Dashboard) Start(ctx context.Context, _ metrics.DescribeFunc) error {
 	if !d.cfg.Serves() {
 		return nil
 	}

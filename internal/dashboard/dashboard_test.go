@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tallyhq/tally/internal/output"
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
@@ -116,7 +115,7 @@ func TestServerStallingBrowserDoesNotBlock(t *testing.T) {
 	reg := metrics.NewRegistry()
 	b := metrics.RegisterBuiltin(reg)
 	d := New(Config{Enabled: true, Host: "127.0.0.1", Port: 0, Period: 100 * time.Millisecond}, Params{Script: "t.js"})
-	if err := d.Start(context.Background(), outputRun()); err != nil {
+	if err := d.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	d.SetThresholds(func() []Threshold {
@@ -204,7 +203,7 @@ func TestReportWithoutServer(t *testing.T) {
 	reg := metrics.NewRegistry()
 	b := metrics.RegisterBuiltin(reg)
 	d := New(Config{Port: -1, Export: "r.html"}, Params{Script: "t.js"})
-	if err := d.Start(context.Background(), outputRun()); err != nil {
+	if err := d.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if d.URL() != "" {
@@ -236,5 +235,3 @@ func TestReportWithoutServer(t *testing.T) {
 		t.Errorf("report refers to another origin: %q", m)
 	}
 }
-
-func outputRun() output.Run { return output.Run{} }

@@ -264,13 +264,17 @@ func (r *run) startMetrics(p *prepared) error {
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}
+	sinks := make([]metricsengine.Output, 0, len(outs)+1)
+	for _, o := range outs {
+		sinks = append(sinks, o)
+	}
 	p.dash = r.newDashboard(dashCfg)
 	if p.dash != nil {
-		outs = append(outs, p.dash)
+		sinks = append(sinks, p.dash)
 	}
 	me, err := metricsengine.New(metricsengine.Config{
 		Registry: r.reg, Thresholds: r.opts.Thresholds, NoThresholds: r.cfg.NoThresholds,
-		Outputs: outs, Logger: r.log,
+		Outputs: sinks, Logger: r.log,
 		// The summary state carries the breakdown so that merged results
 		// can print the full summary too.
 		Breakdown: r.cfg.SummaryMode == summary.ModeFull || len(stateFiles) > 0,

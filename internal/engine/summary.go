@@ -47,11 +47,11 @@ func (r *run) summaryData(trendStats []string) *summary.Data {
 			IsStdErrTTY:       r.cfg.StderrTTY,
 			TestRunDurationMs: float64(elapsed) / float64(time.Millisecond),
 		},
-		Metrics:   r.metrics.SummaryMetrics(elapsed, trendStats),
+		Metrics:   runstate.SummaryMetrics(r.metrics.SummaryMetrics(elapsed, trendStats)),
 		SetupData: r.runner.SetupData(),
 	}
 	if r.cfg.SummaryMode == summary.ModeFull {
-		d.Breakdown = r.metrics.SummaryBreakdown(elapsed, trendStats)
+		d.Breakdown = runstate.SummaryBreakdown(r.metrics.SummaryBreakdown(elapsed, trendStats))
 	}
 	return d
 }

@@ -22,7 +22,7 @@ import (
 // benchEngine returns a started engine with the built-in metrics, the
 // thresholds of a typical profile (two of them on sub-metrics) and 200
 // tagged series (100 URLs × 2 statuses).
-func benchEngine(b *testing.B, outs ...output.Output) (*metricsengine.Engine, *metrics.Builtin, []*metrics.TagSet) {
+func benchEngine(b *testing.B, outs ...metricsengine.Output) (*metricsengine.Engine, *metrics.Builtin, []*metrics.TagSet) {
 	return benchEngineConfig(b, metricsengine.Config{Outputs: outs})
 }
 

@@ -32,7 +32,7 @@ func TestConcurrentPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng, err := metricsengine.New(metricsengine.Config{
-		Registry: reg, Outputs: []output.Output{out}, EvaluationInterval: time.Millisecond,
+		Registry: reg, Outputs: []metricsengine.Output{out}, EvaluationInterval: time.Millisecond,
 		Thresholds: thresholdsJSON(t, map[string]any{
 			"http_req_duration":                 []string{"p(95)<1000", "max<=1000"},
 			"http_req_duration{scenario:race}":  []string{"avg<1000"},
@@ -149,7 +149,7 @@ func TestStalledOutputBackPressure(t *testing.T) {
 	reg := metrics.NewRegistry()
 	b := metrics.RegisterBuiltin(reg)
 	stalled := &gatedOutput{gate: make(chan struct{})}
-	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []output.Output{stalled}})
+	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []metricsengine.Output{stalled}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +198,8 @@ type gatedOutput struct {
 	samples atomic.Int64
 }
 
-func (o *gatedOutput) Description() string                     { return "gated" }
-func (o *gatedOutput) Start(context.Context, output.Run) error { return nil }
+func (o *gatedOutput) Description() string                               { return "gated" }
+func (o *gatedOutput) Start(context.Context, metrics.DescribeFunc) error { return nil }
 func (o *gatedOutput) AddSamples(b metrics.Samples) error {
 	<-o.gate
 	o.samples.Add(int64(len(b)))
@@ -210,17 +210,17 @@ func (o *gatedOutput) Stop() error { return nil }
 // countingOutput counts what it receives.
 type countingOutput struct{ samples int }
 
-func (o *countingOutput) Description() string                     { return "counting" }
-func (o *countingOutput) Start(context.Context, output.Run) error { return nil }
-func (o *countingOutput) AddSamples(b metrics.Samples) error      { o.samples += len(b); return nil }
-func (o *countingOutput) Stop() error                             { return nil }
+func (o *countingOutput) Description() string                               { return "counting" }
+func (o *countingOutput) Start(context.Context, metrics.DescribeFunc) error { return nil }
+func (o *countingOutput) AddSamples(b metrics.Samples) error                { o.samples += len(b); return nil }
+func (o *countingOutput) Stop() error                                       { return nil }
 
 // An output that fails surfaces its error at Stop; the others keep going.
 func TestOutputErrorReportedAtStop(t *testing.T) {
 	reg := metrics.NewRegistry()
 	b := metrics.RegisterBuiltin(reg)
 	good := &countingOutput{}
-	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []output.Output{failingOutput{}, good}})
+	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []metricsengine.Output{failingOutput{}, good}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +239,10 @@ func TestOutputErrorReportedAtStop(t *testing.T) {
 
 type failingOutput struct{}
 
-func (failingOutput) Description() string                     { return "failing" }
-func (failingOutput) Start(context.Context, output.Run) error { return nil }
-func (failingOutput) AddSamples(metrics.Samples) error        { return fmt.Errorf("disk full") }
-func (failingOutput) Stop() error                             { return nil }
+func (failingOutput) Description() string                               { return "failing" }
+func (failingOutput) Start(context.Context, metrics.DescribeFunc) error { return nil }
+func (failingOutput) AddSamples(metrics.Samples) error                  { return fmt.Errorf("disk full") }
+func (failingOutput) Stop() error                                       { return nil }
 
 // Batches a VU pushes in time order reach the outputs in time order, even
 // though they land in different shards.
@@ -250,7 +250,7 @@ func TestOutputTimeOrder(t *testing.T) {
 	reg := metrics.NewRegistry()
 	b := metrics.RegisterBuiltin(reg)
 	rec := &recordingOutput{}
-	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []output.Output{rec}})
+	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []metricsengine.Output{rec}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +274,8 @@ func TestOutputTimeOrder(t *testing.T) {
 
 type recordingOutput struct{ times []time.Time }
 
-func (o *recordingOutput) Description() string                     { return "recording" }
-func (o *recordingOutput) Start(context.Context, output.Run) error { return nil }
+func (o *recordingOutput) Description() string                               { return "recording" }
+func (o *recordingOutput) Start(context.Context, metrics.DescribeFunc) error { return nil }
 func (o *recordingOutput) AddSamples(b metrics.Samples) error {
 	for _, s := range b {
 		o.times = append(o.times, s.Time)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyhq/tally/internal/runstate"
 	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 )
@@ -228,7 +229,7 @@ func TestConformanceMetrics(t *testing.T) {
 				t.Errorf("expected exit code %d, thresholds failed = %v", want.ExitCode, failed)
 			}
 			// the JSON handleSummary receives
-			b, err := json.Marshal(summary.Data{Metrics: metricsData})
+			b, err := json.Marshal(summary.Data{Metrics: runstate.SummaryMetrics(metricsData)})
 			if err != nil {
 				t.Fatal(err)
 			}

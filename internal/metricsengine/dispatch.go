@@ -8,9 +8,25 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/internal/exitcode"
-	"github.com/tallyhq/tally/internal/output"
 	"github.com/tallyhq/tally/metrics"
 )
+
+// Output is an --out sink as the engine drives it: started once, then fed
+// batches from a single goroutine (never concurrently), then stopped. The
+// engine owns this interface, rather than importing internal/output's, so
+// that aggregation does not depend on the sinks; internal/output's outputs
+// and the dashboard satisfy it.
+type Output interface {
+	// Description names the output in errors and logs.
+	Description() string
+	// Start opens the destination; describe tells a metric's thresholds
+	// and sub-metrics.
+	Start(ctx context.Context, describe metrics.DescribeFunc) error
+	// AddSamples writes a batch; the output must not keep the slice.
+	AddSamples(batch metrics.Samples) error
+	// Stop flushes and closes the destination.
+	Stop() error
+}
 
 // startOutputs starts every output and the flusher goroutine that moves
 // pending batches from the shards to the outputs.
@@ -18,9 +34,8 @@ func (e *Engine) startOutputs() error {
 	if !e.hasOutputs {
 		return nil
 	}
-	run := output.Run{Describe: e.Describe}
 	for i, o := range e.outputs {
-		if err := o.Start(context.Background(), run); err != nil {
+		if err := o.Start(context.Background(), e.Describe); err != nil {
 			for _, started := range e.outputs[:i] {
 				_ = started.Stop()
 			}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/internal/exitcode"
-	"github.com/tallyhq/tally/internal/output"
 	"github.com/tallyhq/tally/internal/thresholds"
 	"github.com/tallyhq/tally/metrics"
 )
@@ -46,7 +45,7 @@ type Config struct {
 	// NoThresholds (--no-thresholds) skips parsing and evaluation.
 	NoThresholds bool
 	// Outputs receive every sample; the engine starts and stops them.
-	Outputs []output.Output
+	Outputs []Output
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
@@ -108,7 +107,7 @@ type Engine struct {
 	thMu   sync.Mutex
 	states []*thresholdState
 
-	outputs     []output.Output
+	outputs     []Output
 	hasOutputs  bool
 	flushAt     int
 	maxPending  int
@@ -228,8 +227,8 @@ func (e *Engine) buildSubmetrics() {
 
 // Describe returns the thresholds and sub-metrics of m, as the json output's
 // metric definition lines show them.
-func (e *Engine) Describe(m *metrics.Metric) output.MetricInfo {
-	var info output.MetricInfo
+func (e *Engine) Describe(m *metrics.Metric) metrics.Description {
+	var info metrics.Description
 	for _, set := range e.sets {
 		if set.Metric == m && set.Tags == nil {
 			for _, th := range set.Thresholds {
@@ -239,7 +238,7 @@ func (e *Engine) Describe(m *metrics.Metric) output.MetricInfo {
 	}
 	if m.Index < len(e.subsByMetric) {
 		for _, sub := range e.subsByMetric[m.Index] {
-			info.Submetrics = append(info.Submetrics, output.Submetric{Name: sub.key, Suffix: sub.suffix, Tags: sub.tags})
+			info.Submetrics = append(info.Submetrics, metrics.Submetric{Name: sub.key, Suffix: sub.suffix, Tags: sub.tags})
 		}
 	}
 	return info

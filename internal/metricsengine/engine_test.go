@@ -14,7 +14,6 @@ import (
 	"github.com/tallyhq/tally/internal/exitcode"
 	"github.com/tallyhq/tally/internal/metricsengine"
 	"github.com/tallyhq/tally/internal/output"
-	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 )
 
@@ -85,7 +84,7 @@ func (r *run) add(name string, v float64, tags map[string]string) {
 	r.eng.Push(metrics.Samples{{Metric: m, Time: r.clock.Now(), Value: v, Tags: metrics.NewTagSet(tags)}})
 }
 
-func (r *run) finish(elapsed time.Duration, stats []string) (map[string]*summary.MetricData, bool) {
+func (r *run) finish(elapsed time.Duration, stats []string) (map[string]*metricsengine.MetricData, bool) {
 	r.clock.Advance(elapsed)
 	if err := r.eng.Stop(context.Background()); err != nil {
 		r.t.Fatal(err)
@@ -96,7 +95,7 @@ func (r *run) finish(elapsed time.Duration, stats []string) (map[string]*summary
 
 // expect checks values and threshold results the way the conformance
 // checker does: numbers equal within 1e-9.
-func expect(t *testing.T, got map[string]*summary.MetricData, want map[string]map[string]any) {
+func expect(t *testing.T, got map[string]*metricsengine.MetricData, want map[string]map[string]any) {
 	t.Helper()
 	for name, fields := range want {
 		d, ok := got[name]
@@ -148,7 +147,7 @@ func toFloat(v any) float64 {
 	panic("bad number")
 }
 
-func keys(m map[string]*summary.MetricData) []string {
+func keys(m map[string]*metricsengine.MetricData) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -399,7 +398,7 @@ func TestNewOutputStartError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []output.Output{good, bad}})
+	_, err = metricsengine.New(metricsengine.Config{Registry: reg, Outputs: []metricsengine.Output{good, bad}})
 	if err == nil || exitcode.Of(err) != exitcode.Other || !strings.Contains(err.Error(), "x.json") {
 		t.Fatalf("New() error = %v (code %d), want one naming the file with code 255", err, exitcode.Of(err))
 	}

@@ -4,9 +4,43 @@ import (
 	"time"
 
 	"github.com/tallyhq/tally/internal/options"
-	"github.com/tallyhq/tally/internal/summary"
 	"github.com/tallyhq/tally/metrics"
 )
+
+// MetricData is one metric or sub-metric at the end of the test: its values
+// by statistic ("count", "rate", "p(95)"...) and the result of each of its
+// thresholds. The summary package has the same shape as MetricData,
+// what handleSummary receives; runstate.SummaryMetrics converts. The engine
+// owns its results, rather than filling the summary's types, so that the
+// package that aggregates and the package that renders do not depend on each
+// other.
+type MetricData struct {
+	Type     string
+	Contains string
+	Values   map[string]float64
+	// Thresholds maps each threshold expression as written to its result;
+	// nil when the metric has no thresholds.
+	Thresholds map[string]ThresholdResult
+}
+
+// ThresholdResult is the outcome of one threshold expression at the last
+// evaluation. Its fields are those of ThresholdResult, in the same
+// order, so that one converts to the other.
+type ThresholdResult struct {
+	OK bool
+	// Aggregation is the statistic the expression reads ("p(95)", "count").
+	Aggregation string
+	// Value is the statistic's value at the last evaluation.
+	Value float64
+	// Order is the expression's position in the metric's threshold list.
+	Order int
+}
+
+// Breakdown is the run's metrics split by group and by scenario.
+type Breakdown struct {
+	Groups    map[string]map[string]*MetricData // by group path ("::a::b")
+	Scenarios map[string]map[string]*MetricData // by scenario name
+}
 
 // SummaryMetrics returns the metrics of the handleSummary data: every metric
 // with samples or thresholds, every sub-metric with thresholds under its
@@ -15,17 +49,17 @@ import (
 // EvaluateThresholds first). elapsed is the test run duration (counter
 // rates); trendStats are the trend statistics to compute (validate them with
 // summary.ValidateTrendStats; nil means options.DefaultSummaryTrendStats).
-func (e *Engine) SummaryMetrics(elapsed time.Duration, trendStats []string) map[string]*summary.MetricData {
+func (e *Engine) SummaryMetrics(elapsed time.Duration, trendStats []string) map[string]*MetricData {
 	if trendStats == nil {
 		trendStats = options.DefaultSummaryTrendStats
 	}
 	snap := e.collect()
-	out := map[string]*summary.MetricData{}
-	entry := func(name string, m *metrics.Metric, sink metrics.Sink) *summary.MetricData {
+	out := map[string]*MetricData{}
+	entry := func(name string, m *metrics.Metric, sink metrics.Sink) *MetricData {
 		if d, ok := out[name]; ok {
 			return d
 		}
-		d := &summary.MetricData{
+		d := &MetricData{
 			Type:     m.Type.String(),
 			Contains: m.Contains.String(),
 			Values:   metrics.Values(publicSink(m.Type, sink), elapsed, trendStats),
@@ -59,10 +93,10 @@ func (e *Engine) SummaryMetrics(elapsed time.Duration, trendStats []string) map[
 		}
 		d := entry(name, m, sink)
 		if d.Thresholds == nil {
-			d.Thresholds = map[string]summary.ThresholdResult{}
+			d.Thresholds = map[string]ThresholdResult{}
 		}
 		ok := st.ok || !st.evaluated
-		d.Thresholds[st.th.Source] = summary.ThresholdResult{
+		d.Thresholds[st.th.Source] = ThresholdResult{
 			OK: ok, Aggregation: st.th.AggName, Value: st.value, Order: order[name],
 		}
 		order[name]++
@@ -72,9 +106,9 @@ func (e *Engine) SummaryMetrics(elapsed time.Duration, trendStats []string) map[
 
 // SummaryBreakdown returns every metric's aggregate per group path and per
 // scenario name, in the form of SummaryMetrics (without thresholds), for the
-// full text summary; set it as summary.Data.Breakdown. It returns nil unless
-// the engine was created with Config.Breakdown.
-func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *summary.Breakdown {
+// full text summary (runstate.SummaryBreakdown converts it). It returns nil
+// unless the engine was created with Config.Breakdown.
+func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *Breakdown {
 	if !e.breakdown {
 		return nil
 	}
@@ -82,7 +116,7 @@ func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *s
 		trendStats = options.DefaultSummaryTrendStats
 	}
 	all := e.reg.All()
-	out := &summary.Breakdown{Groups: map[string]map[string]*summary.MetricData{}, Scenarios: map[string]map[string]*summary.MetricData{}}
+	out := &Breakdown{Groups: map[string]map[string]*MetricData{}, Scenarios: map[string]map[string]*MetricData{}}
 	for i, byValue := range e.mergedBreakdown(len(all)) {
 		dst := out.Groups
 		if i == 1 {
@@ -95,9 +129,9 @@ func (e *Engine) SummaryBreakdown(elapsed time.Duration, trendStats []string) *s
 				}
 				m := all[idx]
 				if dst[value] == nil {
-					dst[value] = map[string]*summary.MetricData{}
+					dst[value] = map[string]*MetricData{}
 				}
-				dst[value][m.Name] = &summary.MetricData{Type: m.Type.String(), Contains: m.Contains.String(),
+				dst[value][m.Name] = &MetricData{Type: m.Type.String(), Contains: m.Contains.String(),
 					Values: metrics.Values(publicSink(m.Type, sink), elapsed, trendStats)}
 			}
 		}

@@ -44,7 +44,7 @@ var _ Output = (*csvOutput)(nil)
 func (o *csvOutput) Description() string { return "csv (" + o.dest.name() + ")" }
 
 // Start creates the file and writes the header.
-func (o *csvOutput) Start(context.Context, Run) error {
+func (o *csvOutput) Start(context.Context, metrics.DescribeFunc) error {
 	if err := o.dest.open(); err != nil {
 		return err
 	}

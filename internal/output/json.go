@@ -17,7 +17,7 @@ import (
 // metric is seen, then one "Point" line per sample.
 type jsonOutput struct {
 	dest     destination
-	describe func(*metrics.Metric) MetricInfo
+	describe metrics.DescribeFunc
 	seen     map[*metrics.Metric]bool
 	buf      []byte
 	enc      encodeCache
@@ -103,8 +103,8 @@ var _ Output = (*jsonOutput)(nil)
 func (o *jsonOutput) Description() string { return "json (" + o.dest.name() + ")" }
 
 // Start opens the destination and remembers how to describe metrics.
-func (o *jsonOutput) Start(_ context.Context, run Run) error {
-	o.describe = run.Describe
+func (o *jsonOutput) Start(_ context.Context, describe metrics.DescribeFunc) error {
+	o.describe = describe
 	o.seen = map[*metrics.Metric]bool{}
 	return o.dest.open()
 }
@@ -132,7 +132,7 @@ func (o *jsonOutput) AddSamples(batch metrics.Samples) error {
 func (o *jsonOutput) Stop() error { return o.dest.close() }
 
 func (o *jsonOutput) appendMetric(b []byte, m *metrics.Metric) []byte {
-	var info MetricInfo
+	var info metrics.Description
 	if o.describe != nil {
 		info = o.describe(m)
 	}

@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,36 +22,13 @@ import (
 type Output interface {
 	// Description names the output for logs, e.g. "json (out.json.gz)".
 	Description() string
-	// Start opens the destination; run describes the run's metrics.
-	Start(ctx context.Context, run Run) error
+	// Start opens the destination; describe tells a metric's thresholds
+	// and sub-metrics (nil: none are known).
+	Start(ctx context.Context, describe metrics.DescribeFunc) error
 	// AddSamples writes a batch. The output must not keep the slice.
 	AddSamples(batch metrics.Samples) error
 	// Stop flushes and closes the destination (never standard output).
 	Stop() error
-}
-
-// Run describes the run to outputs.
-type Run struct {
-	// Describe returns a metric's thresholds and sub-metrics; nil means
-	// none are known.
-	Describe func(*metrics.Metric) MetricInfo
-}
-
-// MetricInfo is what the json output's metric definition line carries
-// besides the metric itself.
-type MetricInfo struct {
-	// Thresholds are the metric's threshold entries as written (JSON
-	// strings or objects).
-	Thresholds []json.RawMessage
-	// Submetrics are the metric's tag-filtered sub-metrics.
-	Submetrics []Submetric
-}
-
-// Submetric is a tag-filtered view of a metric.
-type Submetric struct {
-	Name   string          // "http_req_duration{status:200}"
-	Suffix string          // "status:200", the text between the braces
-	Tags   *metrics.TagSet // the selector
 }
 
 // Params are what outputs may need from the process.

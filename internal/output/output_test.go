@@ -32,21 +32,21 @@ func testSamples(reg *metrics.Registry) metrics.Samples {
 	}
 }
 
-func describe(m *metrics.Metric) MetricInfo {
+func describe(m *metrics.Metric) metrics.Description {
 	if m.Name != "http_reqs" {
-		return MetricInfo{}
+		return metrics.Description{}
 	}
-	return MetricInfo{
+	return metrics.Description{
 		Thresholds: []json.RawMessage{json.RawMessage(`"count>0"`), json.RawMessage(`{ "threshold": "rate<10",
 			"abortOnFail": true }`)},
-		Submetrics: []Submetric{{Name: "http_reqs{status:200}", Suffix: "status:200",
+		Submetrics: []metrics.Submetric{{Name: "http_reqs{status:200}", Suffix: "status:200",
 			Tags: metrics.NewTagSet(map[string]string{"status": "200"})}},
 	}
 }
 
 func run(t *testing.T, o Output, batches ...metrics.Samples) {
 	t.Helper()
-	if err := o.Start(context.Background(), Run{Describe: describe}); err != nil {
+	if err := o.Start(context.Background(), describe); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range batches {
@@ -267,7 +267,7 @@ func TestNew(t *testing.T) {
 
 func TestStartFailsOnBadPath(t *testing.T) {
 	o, _ := New("json="+filepath.Join(t.TempDir(), "missing", "dir", "x.json"), Params{})
-	if err := o.Start(context.Background(), Run{}); err == nil {
+	if err := o.Start(context.Background(), nil); err == nil {
 		t.Error("Start succeeded in a missing directory")
 	}
 }
@@ -301,7 +301,7 @@ func BenchmarkJSONAddSamples(b *testing.B) {
 	reg := metrics.NewRegistry()
 	samples := testSamples(reg)
 	o := &jsonOutput{dest: destination{stdout: io.Discard}}
-	if err := o.Start(context.Background(), Run{Describe: describe}); err != nil {
+	if err := o.Start(context.Background(), describe); err != nil {
 		b.Fatal(err)
 	}
 	start := cpuTime()
@@ -315,7 +315,7 @@ func BenchmarkCSVAddSamples(b *testing.B) {
 	reg := metrics.NewRegistry()
 	samples := testSamples(reg)
 	o := &csvOutput{dest: destination{stdout: io.Discard}}
-	if err := o.Start(context.Background(), Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
 	start := cpuTime()

@@ -124,8 +124,8 @@ func Merge(inputs []Input) (*Merged, error) {
 			NoColor:           options.Bool(opts.NoColor),
 		},
 		State:     summary.State{TestRunDurationMs: elapsedMs},
-		Metrics:   eng.SummaryMetrics(elapsed, trendStats),
-		Breakdown: eng.SummaryBreakdown(elapsed, trendStats),
+		Metrics:   SummaryMetrics(eng.SummaryMetrics(elapsed, trendStats)),
+		Breakdown: SummaryBreakdown(eng.SummaryBreakdown(elapsed, trendStats)),
 		SetupData: first.File.SetupData,
 	}
 	if failed {

@@ -192,7 +192,7 @@ func (c *countingExporter) Export(ctx context.Context, rm *metricdata.ResourceMe
 }
 
 // Start creates the exporter, the periodic reader and the meter.
-func (o *Output) Start(ctx context.Context, _ output.Run) error {
+func (o *Output) Start(ctx context.Context, _ metrics.DescribeFunc) error {
 	opts := []otlpmetrichttp.Option{otlpmetrichttp.WithEndpoint(o.cfg.Endpoint), otlpmetrichttp.WithURLPath(o.cfg.URLPath),
 		otlpmetrichttp.WithTimeout(max(o.cfg.ExportInterval, time.Second)),
 		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false})}

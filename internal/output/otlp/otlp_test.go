@@ -82,7 +82,7 @@ func TestExportsOverOTLPHTTP(t *testing.T) {
 	o := otlp.NewWithConfig(otlp.Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), URLPath: "/v1/metrics", Insecure: true,
 		ExportInterval: time.Hour, Prefix: "k6.", ServiceName: "tally",
 		Attributes: map[string]string{"instance": "i2", "run_id": "r"}}, nil)
-	if err := o.Start(context.Background(), output.Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = o.AddSamples(samples(reg, 100))
@@ -132,7 +132,7 @@ func TestSlowCollectorNeverBlocks(t *testing.T) {
 	metrics.RegisterBuiltin(reg)
 	o := otlp.NewWithConfig(otlp.Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), URLPath: "/v1/metrics", Insecure: true,
 		ExportInterval: 20 * time.Millisecond, Prefix: "k6."}, nil)
-	if err := o.Start(context.Background(), output.Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(300 * time.Millisecond)
@@ -179,7 +179,7 @@ func BenchmarkAddSamples(b *testing.B) {
 	metrics.RegisterBuiltin(reg)
 	o := otlp.NewWithConfig(otlp.Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), URLPath: "/v1/metrics", Insecure: true,
 		ExportInterval: time.Second, Prefix: "k6."}, nil)
-	if err := o.Start(context.Background(), output.Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
 	batch := samples(reg, 250)

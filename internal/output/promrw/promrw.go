@@ -206,7 +206,7 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Start prepares the client and starts the push loop.
-func (o *Output) Start(context.Context, output.Run) error {
+func (o *Output) Start(context.Context, metrics.DescribeFunc) error {
 	u, err := url.Parse(o.cfg.ServerURL)
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ func TestWritesSeries(t *testing.T) {
 	reg := metrics.NewRegistry()
 	metrics.RegisterBuiltin(reg)
 	o := promrw.NewWithConfig(config(srv.URL+"/api/v1/write", time.Hour), nil)
-	if err := o.Start(context.Background(), output.Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = o.AddSamples(samples(reg, 200))
@@ -111,7 +111,7 @@ func TestSlowReceiverNeverBlocks(t *testing.T) {
 	reg := metrics.NewRegistry()
 	metrics.RegisterBuiltin(reg)
 	o := promrw.NewWithConfig(config(srv.URL, 10*time.Millisecond), nil)
-	if err := o.Start(context.Background(), output.Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// 200 batches and then more until a snapshot was dropped: with a stuck
@@ -175,7 +175,7 @@ func BenchmarkAddSamples(b *testing.B) {
 	reg := metrics.NewRegistry()
 	metrics.RegisterBuiltin(reg)
 	o := promrw.NewWithConfig(config(srv.URL, time.Second), nil)
-	if err := o.Start(context.Background(), output.Run{}); err != nil {
+	if err := o.Start(context.Background(), nil); err != nil {
 		b.Fatal(err)
 	}
 	batch := samples(reg, 500)
