@@ -83,8 +83,9 @@ function thresholdCheck(token) {
 export default function () {
   const user = `bench-${exec.vu.idInTest}`;
   const token = `mock-token-${user}`;
-  group(pickTask(), () => {
-    switch (pickTask()) {
+  const task = pickTask(); // one draw: the group is named after the task it runs
+  group(task, () => {
+    switch (task) {
       case 'balance': balance(token); break;
       case 'search': search(token); break;
       case 'recommend': recommend(token); break;
