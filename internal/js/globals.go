@@ -23,23 +23,97 @@ func (v *VU) setGlobals() error {
 	v.setEnv(nil)
 	_ = rt.Set("__ITER", sobek.Undefined())
 	_ = rt.Set("global", rt.GlobalObject())
-	_ = rt.Set("open", func(call sobek.FunctionCall) sobek.Value {
-		mode := ""
-		if len(call.Arguments) > 1 {
-			mode = call.Argument(1).String()
-		}
-		return v.open(call.Argument(0).String(), mode)
-	})
-	_ = rt.Set("require", func(call sobek.FunctionCall) sobek.Value {
-		return v.require(call.Argument(0).String(), v.callerDir())
-	})
-	for name, fn := range v.timerFunctions() {
-		_ = rt.Set(name, fn)
-	}
-	if err := webglobals.Install(rt); err != nil {
+	if err := rt.GlobalObject().SetPrototype(rt.NewDynamicObject(&lazyGlobals{v: v})); err != nil {
 		return err
 	}
 	return rt.Set("console", rt.NewDynamicObject(&consoleObject{v: v}))
+}
+
+// lazyGlobalNames are the globals made when a script first reads them. Most
+// scripts use few or none of them, and made up front they cost every VU
+// about 20 KiB (crypto alone, with crypto.subtle, is 11 KiB).
+var lazyGlobalNames = append([]string{"open", "require", "setTimeout", "setInterval", "clearTimeout", "clearInterval"},
+	webglobals.Names...)
+
+// lazyGlobals is the prototype of a VU's global object (and inherits from
+// Object.prototype). Reading one of lazyGlobalNames that is not a property
+// of the global object yet makes it and defines it there, so from then on
+// it is an ordinary global: scripts can assign and delete it as before.
+type lazyGlobals struct {
+	v    *VU
+	made uint32 // bit i: lazyGlobalNames[i] was made (or deleted)
+}
+
+func (l *lazyGlobals) pending(key string) (bit uint32, ok bool) {
+	for i, n := range lazyGlobalNames {
+		if n == key {
+			bit = 1 << i
+			return bit, l.made&bit == 0
+		}
+	}
+	return 0, false
+}
+
+func (l *lazyGlobals) Get(key string) sobek.Value {
+	bit, ok := l.pending(key)
+	if !ok {
+		return nil
+	}
+	l.made |= bit
+	val := l.v.newGlobal(key)
+	_ = l.v.rt.Set(key, val)
+	return val
+}
+
+// Set is reached only by writing to the prototype object itself; the value
+// becomes the global.
+func (l *lazyGlobals) Set(key string, val sobek.Value) bool {
+	bit, _ := l.pending(key)
+	l.made |= bit
+	return l.v.rt.Set(key, val) == nil
+}
+
+func (l *lazyGlobals) Has(key string) bool {
+	_, ok := l.pending(key)
+	return ok
+}
+
+func (l *lazyGlobals) Delete(key string) bool {
+	bit, _ := l.pending(key)
+	l.made |= bit
+	return true
+}
+
+func (l *lazyGlobals) Keys() []string {
+	var keys []string
+	for _, n := range lazyGlobalNames {
+		if _, ok := l.pending(n); ok {
+			keys = append(keys, n)
+		}
+	}
+	return keys
+}
+
+// newGlobal makes the global name, one of lazyGlobalNames.
+func (v *VU) newGlobal(name string) sobek.Value {
+	switch name {
+	case "open":
+		return v.rt.ToValue(func(call sobek.FunctionCall) sobek.Value {
+			mode := ""
+			if len(call.Arguments) > 1 {
+				mode = call.Argument(1).String()
+			}
+			return v.open(call.Argument(0).String(), mode)
+		})
+	case "require":
+		return v.rt.ToValue(func(call sobek.FunctionCall) sobek.Value {
+			return v.require(call.Argument(0).String(), v.callerDir())
+		})
+	}
+	if fn, ok := v.timerFunctions()[name]; ok {
+		return v.rt.ToValue(fn)
+	}
+	return webglobals.New(v.rt, name)
 }
 
 // consoleObject creates the console methods when first used.

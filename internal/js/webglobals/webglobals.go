@@ -18,15 +18,32 @@ import (
 	"github.com/tallyhq/tally/internal/js/jsbuf"
 )
 
-// Install defines crypto, TextEncoder and TextDecoder on rt's global object.
+// Names are the globals this package defines.
+var Names = []string{"crypto", "TextEncoder", "TextDecoder"}
+
+// New returns a new value of the global name (one of Names) for rt, or nil
+// for another name. Each call makes a new object: callers that define the
+// globals lazily call it once per runtime, when the script first reads name.
+func New(rt *sobek.Runtime, name string) sobek.Value {
+	switch name {
+	case "crypto":
+		return newCrypto(rt)
+	case "TextEncoder":
+		return rt.ToValue(textEncoder(rt))
+	case "TextDecoder":
+		return rt.ToValue(textDecoder(rt))
+	}
+	return nil
+}
+
+// Install defines every one of Names on rt's global object now.
 func Install(rt *sobek.Runtime) error {
-	if err := rt.Set("crypto", newCrypto(rt)); err != nil {
-		return err
+	for _, name := range Names {
+		if err := rt.Set(name, New(rt, name)); err != nil {
+			return err
+		}
 	}
-	if err := rt.Set("TextEncoder", textEncoder(rt)); err != nil {
-		return err
-	}
-	return rt.Set("TextDecoder", textDecoder(rt))
+	return nil
 }
 
 // domError returns an Error object named like the DOMException the Web
