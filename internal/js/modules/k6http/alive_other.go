@@ -4,6 +4,10 @@ package k6http
 
 import "net"
 
-// alive cannot probe connections on this platform; a stale connection is
+// prober cannot probe connections on this platform; a stale connection is
 // detected when the request on it fails (idempotent requests are retried).
-func alive(net.Conn) bool { return true }
+type prober struct{}
+
+func newProber(net.Conn) *prober { return nil }
+
+func (p *prober) alive() bool { return true }

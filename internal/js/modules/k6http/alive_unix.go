@@ -7,23 +7,42 @@ import (
 	"syscall"
 )
 
-// alive reports whether an idle keep-alive connection is still open: a
+// prober checks whether an idle keep-alive connection is still open: a
 // non-blocking read must find nothing to read (EAGAIN), not EOF or data.
-func alive(c net.Conn) bool {
+// The raw connection and the read callback are made once per connection,
+// so a probe before every reuse allocates nothing.
+type prober struct {
+	rc   syscall.RawConn
+	read func(fd uintptr) bool
+	n    int
+	err  error
+	b    [1]byte
+}
+
+// newProber returns c's prober; nil when c has no file descriptor (every
+// probe then reports the connection alive).
+func newProber(c net.Conn) *prober {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return true
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return nil
 	}
-	var n int
-	var rerr error
-	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, rerr = syscall.Read(int(fd), b[:])
+	p := &prober{rc: rc}
+	p.read = func(fd uintptr) bool {
+		p.n, p.err = syscall.Read(int(fd), p.b[:])
 		return true
-	})
-	return err == nil && n <= 0 && rerr == syscall.EAGAIN
+	}
+	return p
+}
+
+// alive probes the connection once.
+func (p *prober) alive() bool {
+	if p == nil {
+		return true
+	}
+	err := p.rc.Read(p.read)
+	return err == nil && p.n <= 0 && p.err == syscall.EAGAIN
 }

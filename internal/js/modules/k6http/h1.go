@@ -77,6 +77,7 @@ func (hc *h1Conn) detach() {
 // h1Conn is a pooled connection; br and bw are set during round trips.
 type h1Conn struct {
 	conn      *countingConn
+	probe     *prober // made on the first probe
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -128,7 +129,7 @@ func (c *h1) getIdle(key string) *h1Conn {
 		list[len(list)-1] = nil
 		list = list[:len(list)-1]
 		c.idle[key] = list
-		if c.probeIdle > 0 && c.now().Sub(hc.idleSince) > c.probeIdle && !alive(hc.conn.Conn) {
+		if c.probeIdle > 0 && c.now().Sub(hc.idleSince) > c.probeIdle && !hc.alive() {
 			delete(c.open, hc)
 			_ = hc.conn.Close()
 			continue
@@ -136,6 +137,14 @@ func (c *h1) getIdle(key string) *h1Conn {
 		return hc
 	}
 	return nil
+}
+
+// alive probes an idle connection (see prober).
+func (hc *h1Conn) alive() bool {
+	if hc.probe == nil {
+		hc.probe = newProber(hc.conn.Conn)
+	}
+	return hc.probe.alive()
 }
 
 func (c *h1) putIdle(key string, hc *h1Conn) {
