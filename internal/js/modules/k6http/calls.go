@@ -3,7 +3,6 @@ package k6http
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -211,12 +210,7 @@ func (mi *Instance) jsBatch(call sobek.FunctionCall) sobek.Value {
 // [method, url, body?, params?] or an object {method, url, body, params}.
 func (mi *Instance) batchRequest(st *vustate.State, v sobek.Value) (*request, error) {
 	o, ok := v.(*sobek.Object)
-	if ok {
-		if _, isURL := o.Export().(*taggedURL); isURL {
-			ok = false
-		}
-	}
-	if !ok {
+	if _, isURL := exportAs[*taggedURL](v); !ok || isURL {
 		return mi.newRequest(st, "GET", v, nil, nil)
 	}
 	var method, urlV, bodyV, paramsV sobek.Value
@@ -235,7 +229,9 @@ func (mi *Instance) batchRequest(st *vustate.State, v sobek.Value) (*request, er
 	return mi.newRequest(st, m, urlV, bodyV, paramsV)
 }
 
-// runBatch runs the items concurrently within the batch limits.
+// runBatch runs the items concurrently within the batch limits. The last
+// item runs on the VU's own goroutine, which would otherwise only wait: a
+// batch of n requests starts n-1 goroutines, a batch of one none.
 func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 	o := st.Options
 	if o == nil {
@@ -247,8 +243,14 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 		limit = len(items)
 	}
 	global := make(chan struct{}, max(limit, 1))
-	hosts := map[string]chan struct{}{}
+	hosts := map[hostID]chan struct{}{}
 	var wg sync.WaitGroup
+	last := -1 // the item the VU's goroutine runs
+	for i := range items {
+		if items[i].err == nil {
+			last = i
+		}
+	}
 	for i := range items {
 		it := &items[i]
 		if it.err != nil {
@@ -257,15 +259,13 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 		}
 		var hostSem chan struct{}
 		if perHost > 0 {
-			h := hostKey(it.rq.url)
+			h := hostID{it.rq.url.Scheme, it.rq.url.Host}
 			if hostSem = hosts[h]; hostSem == nil {
 				hostSem = make(chan struct{}, perHost)
 				hosts[h] = hostSem
 			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		run := func() {
 			if hostSem != nil {
 				hostSem <- struct{}{}
 				defer func() { <-hostSem }()
@@ -273,9 +273,19 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 			global <- struct{}{}
 			defer func() { <-global }()
 			it.res = mi.client.do(it.rq)
+		}
+		if i == last {
+			run()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
 		}()
 	}
 	wg.Wait()
 }
 
-func hostKey(u *url.URL) string { return u.Scheme + "://" + u.Host }
+// hostID is what batchPerHost counts requests by: scheme and host.
+type hostID struct{ scheme, host string }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,10 +39,8 @@ func (e *urlError) Error() string { return e.msg }
 // with a string form) into a URL and its explicit name tag.
 func (mi *Instance) parseURL(v sobek.Value) (string, *url.URL, string, error) {
 	var raw, name string
-	if o, ok := v.(*sobek.Object); ok {
-		if t, ok := o.Export().(*taggedURL); ok {
-			raw, name = t.url, t.name
-		}
+	if t, ok := exportAs[*taggedURL](v); ok {
+		raw, name = t.url, t.name
 	}
 	if raw == "" {
 		if v == nil || sobek.IsUndefined(v) || sobek.IsNull(v) {
@@ -333,10 +332,12 @@ func isSet(v sobek.Value) bool {
 }
 
 // exportAs returns the Go value behind a JS object made by this package.
+// It compares the export type first: exporting a plain object would copy
+// it, and everything it holds, into Go maps only to find it is not a T.
 func exportAs[T any](v sobek.Value) (T, bool) {
 	var zero T
 	o, ok := v.(*sobek.Object)
-	if !ok {
+	if !ok || o.ExportType() != reflect.TypeFor[T]() {
 		return zero, false
 	}
 	t, ok := o.Export().(T)
@@ -401,7 +402,7 @@ func (mi *Instance) setBody(rq *request, v sobek.Value) error {
 		rq.body = v.String()
 		return nil
 	}
-	if f, ok := o.Export().(*fileData); ok {
+	if f, ok := exportAs[*fileData](o); ok {
 		rq.body = string(f.data)
 		return nil
 	}
