@@ -441,42 +441,57 @@ type Totals struct {
 func (a *Aggregator) Snapshot() *Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := len(a.buckets)
 	w := a.width.Seconds()
-	s := &Snapshot{Width: w, Time: make([]float64, n), Series: map[string][]Value{}, Ledger: a.ledgerSeen}
+	s := &Snapshot{Width: w, Time: make([]float64, len(a.buckets)), Ledger: a.ledgerSeen}
 	if !a.origin.IsZero() {
 		s.Origin = a.origin.UnixMilli()
 	}
+	for i := range s.Time {
+		s.Time[i] = float64(i) * w
+	}
+	elapsed := a.latest.Sub(a.origin).Seconds()
+	s.Series = a.series(elapsed)
+	s.Endpoints = a.endpoints(elapsed)
+	s.Totals = a.totals(elapsed)
+	return s
+}
+
+// span returns the seconds interval i's rates are divided by: the bucket
+// width, except that the last interval counts only up to the latest sample
+// (at least 1 s, so that one sample does not read as a huge rate).
+func (a *Aggregator) span(i int, elapsed float64) float64 {
+	w := a.width.Seconds()
+	if i == len(a.buckets)-1 {
+		if part := elapsed - float64(i)*w; part < w {
+			return math.Max(part, math.Min(w, 1))
+		}
+	}
+	return w
+}
+
+// series returns the run-wide series, one value per interval (Null for an
+// interval without samples); the ledger series only once the ledger was
+// seen.
+func (a *Aggregator) series(elapsed float64) map[string][]Value {
 	names := []string{"vus", "vus_max", "http_reqs", "http_req_failed", "p50", "p90", "p95", "p99",
 		"iterations", "dropped_iterations", "checks", "checks_failed"}
 	if a.ledgerSeen {
 		names = append(names, "ledger_ok", "ledger_insufficient", "ledger_unknown", "ledger_rejected",
 			"ledger_violations", "ledger_discrepancies")
 	}
+	series := make(map[string][]Value, len(names))
 	for _, name := range names {
-		s.Series[name] = make([]Value, n)
-	}
-	elapsed := a.latest.Sub(a.origin).Seconds()
-	span := func(i int) float64 {
-		// The last interval counts up to the latest sample (at least 1 s
-		// so that one sample does not read as a huge rate).
-		if i == n-1 {
-			if part := elapsed - float64(i)*w; part < w {
-				return math.Max(part, math.Min(w, 1))
-			}
-		}
-		return w
+		series[name] = make([]Value, len(a.buckets))
 	}
 	for i, b := range a.buckets {
-		s.Time[i] = float64(i) * w
-		set := func(name string, v Value) { s.Series[name][i] = v }
+		set := func(name string, v Value) { series[name][i] = v }
 		if b == nil {
 			for _, name := range names {
 				set(name, Null)
 			}
 			continue
 		}
-		sp := span(i)
+		sp := a.span(i, elapsed)
 		set("vus", gauge(&b.vus))
 		set("vus_max", gauge(&b.vusMax))
 		set("http_reqs", Value(b.reqs/sp))
@@ -497,6 +512,14 @@ func (a *Aggregator) Snapshot() *Snapshot {
 			set("ledger_discrepancies", Value(b.discrepancies))
 		}
 	}
+	return series
+}
+
+// endpoints returns every endpoint's totals and per-interval p95 and
+// request rate, the busiest first.
+func (a *Aggregator) endpoints(elapsed float64) []Endpoint {
+	n := len(a.buckets)
+	var out []Endpoint
 	for i, name := range a.endpointNames {
 		tot := a.endpointTotal[i]
 		e := Endpoint{Name: name, P95: make([]Value, n), Rate: make([]Value, n),
@@ -513,15 +536,19 @@ func (a *Aggregator) Snapshot() *Snapshot {
 			}
 			if ea := b.endpoints[i]; ea != nil {
 				e.P95[j] = quantile(&ea.dur, 0.95)
-				e.Rate[j] = Value(float64(ea.dur.Count()) / span(j))
+				e.Rate[j] = Value(float64(ea.dur.Count()) / a.span(j, elapsed))
 			} else {
 				e.Rate[j] = 0
 			}
 		}
-		s.Endpoints = append(s.Endpoints, e)
+		out = append(out, e)
 	}
-	sort.SliceStable(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Requests > s.Endpoints[j].Requests })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Requests > out[j].Requests })
+	return out
+}
 
+// totals returns the whole run's figures so far.
+func (a *Aggregator) totals(elapsed float64) Totals {
 	t := &a.total
 	tot := Totals{Elapsed: elapsed, VUs: gauge(&t.vus), VUsMax: Null, Requests: t.reqs, RequestRate: Null,
 		Failed: rate(&t.failed), P50: quantile(&t.dur, 0.5), P90: quantile(&t.dur, 0.9),
@@ -540,8 +567,7 @@ func (a *Aggregator) Snapshot() *Snapshot {
 	if t.dur.Count() > 0 {
 		tot.Avg = Value(t.dur.Avg())
 	}
-	s.Totals = tot
-	return s
+	return tot
 }
 
 func gauge(g *metrics.GaugeSink) Value {
