@@ -359,9 +359,26 @@ func envMap(environ []string) map[string]string {
 // cliOptions builds the options layer of the flags the user set.
 func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 	var o options.Options
-	bad := func(flag string, err error) error {
-		return exitcode.With(exitcode.InvalidConfig, &options.InvalidError{Option: flag, Err: err})
+	// One step per kind of flag, in the order their errors are reported.
+	for _, set := range []func(*pflag.FlagSet, *runFlags, *options.Options) error{
+		loadShapeFlags, tagAndSummaryFlags, segmentFlags, iterationFlags,
+	} {
+		if err := set(fl, f, &o); err != nil {
+			return o, err
+		}
 	}
+	return o, nil
+}
+
+// invalidOption is the error of a flag whose value the option parser
+// refuses, named by its option.
+func invalidOption(option string, err error) error {
+	return exitcode.With(exitcode.InvalidConfig, &options.InvalidError{Option: option, Err: err})
+}
+
+// loadShapeFlags sets the shortcut load shape: --vus, --iterations,
+// --duration, --stage.
+func loadShapeFlags(fl *pflag.FlagSet, f *runFlags, o *options.Options) error {
 	if fl.Changed("vus") {
 		o.VUs = &f.vus
 	}
@@ -371,7 +388,7 @@ func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 	if fl.Changed("duration") {
 		d, err := options.ParseDuration(f.duration)
 		if err != nil {
-			return o, bad("duration", err)
+			return invalidOption("duration", err)
 		}
 		dd := options.Duration(d)
 		o.Duration = &dd
@@ -379,16 +396,22 @@ func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 	if fl.Changed("stage") {
 		st, err := options.ParseStages(f.stages)
 		if err != nil {
-			return o, bad("stages", err)
+			return invalidOption("stages", err)
 		}
 		o.Stages = st
 	}
+	return nil
+}
+
+// tagAndSummaryFlags sets what labels samples and shapes the summary:
+// --tag, --system-tags, --summary-trend-stats, --summary-time-unit.
+func tagAndSummaryFlags(fl *pflag.FlagSet, f *runFlags, o *options.Options) error {
 	if fl.Changed("tag") {
 		o.Tags = map[string]string{}
 		for _, kv := range f.tags {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
-				return o, exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid --tag %q: use KEY=VALUE", kv)})
+				return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid --tag %q: use KEY=VALUE", kv)})
 			}
 			o.Tags[k] = v
 		}
@@ -406,10 +429,17 @@ func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 		switch f.summaryTimeUnit {
 		case "s", "ms", "us", "":
 		default:
-			return o, exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid --summary-time-unit %q: use s, ms or us", f.summaryTimeUnit)})
+			return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("invalid --summary-time-unit %q: use s, ms or us", f.summaryTimeUnit)})
 		}
 		o.SummaryTimeUnit = &f.summaryTimeUnit
 	}
+	return nil
+}
+
+// segmentFlags sets this instance's share of a distributed run:
+// --execution-segment, --execution-segment-sequence, and
+// --execution-segment-index, which picks a segment of the sequence.
+func segmentFlags(fl *pflag.FlagSet, f *runFlags, o *options.Options) error {
 	if fl.Changed("execution-segment") {
 		o.ExecutionSegment = &f.segment
 	}
@@ -419,14 +449,21 @@ func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 	if fl.Changed("execution-segment-index") {
 		seg, err := segmentByIndex(fl.Changed("execution-segment"), f.sequence, f.segmentIndex)
 		if err != nil {
-			return o, exitcode.With(exitcode.Other, &usageError{err})
+			return exitcode.With(exitcode.Other, &usageError{err})
 		}
 		o.ExecutionSegment = &seg
 	}
+	return nil
+}
+
+// iterationFlags sets how each iteration runs and talks HTTP: the
+// lifecycle switches, --min-iteration-duration, and the HTTP client's
+// settings.
+func iterationFlags(fl *pflag.FlagSet, f *runFlags, o *options.Options) error {
 	if fl.Changed("min-iteration-duration") {
 		d, err := options.ParseDuration(f.minIterationDuration)
 		if err != nil {
-			return o, bad("minIterationDuration", err)
+			return invalidOption("minIterationDuration", err)
 		}
 		dd := options.Duration(d)
 		o.MinIterationDuration = &dd
@@ -459,7 +496,7 @@ func cliOptions(fl *pflag.FlagSet, f *runFlags) (options.Options, error) {
 	if fl.Changed("http-debug") {
 		o.HTTPDebug = &f.httpDebug
 	}
-	return o, nil
+	return nil
 }
 
 func splitCSV(s string) []string {
