@@ -86,6 +86,9 @@ Exit codes:
 	return cmd
 }
 
+// mergeStates is tally merge: read the states (waiting for them with
+// --wait), merge them, verify the ledger journals, print and export the
+// merged result, and exit as one instance running the whole test would.
 func mergeStates(cmd *cobra.Command, env *Env, f *mergeFlags, paths []string) error {
 	if err := summary.ValidateMode(f.summaryMode); err != nil {
 		return exitcode.With(exitcode.Other, &usageError{err})
@@ -94,16 +97,37 @@ func mergeStates(cmd *cobra.Command, env *Env, f *mergeFlags, paths []string) er
 	if err != nil {
 		return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("--deep: %w", err)})
 	}
-	if f.wait > 0 {
-		if err := waitForFiles(env, paths, f.wait); err != nil {
-			return exitcode.With(exitcode.Other, err)
+	m, err := readAndMerge(env, paths, f.wait)
+	if err != nil {
+		return err
+	}
+	var report *ledger.Report
+	if !f.noLedger {
+		if report, err = verifyMergedLedger(m, f.journals, deep); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(env.Stderr, "tally merge: run %q, %d instance(s): %s\n", m.Inputs[0].File.RunID, len(m.Inputs), instanceList(m.Inputs))
+	if err := writeMerged(cmd, env, f, m, report); err != nil {
+		return err
+	}
+	return mergedOutcome(m, report)
+}
+
+// readAndMerge reads the state files, once they all exist when wait > 0,
+// and merges them; states that do not belong to one run are refused with
+// exitcode.InvalidConfig.
+func readAndMerge(env *Env, paths []string, wait time.Duration) (*runstate.Merged, error) {
+	if wait > 0 {
+		if err := waitForFiles(env, paths, wait); err != nil {
+			return nil, exitcode.With(exitcode.Other, err)
 		}
 	}
 	inputs := make([]runstate.Input, 0, len(paths))
 	for _, p := range paths {
 		st, err := runstate.Read(p)
 		if err != nil {
-			return exitcode.With(exitcode.Other, err)
+			return nil, exitcode.With(exitcode.Other, err)
 		}
 		inputs = append(inputs, runstate.Input{Path: p, File: st})
 	}
@@ -111,31 +135,36 @@ func mergeStates(cmd *cobra.Command, env *Env, f *mergeFlags, paths []string) er
 	if err != nil {
 		var refused *runstate.RefusedError
 		if errors.As(err, &refused) {
-			return exitcode.With(exitcode.InvalidConfig, fmt.Errorf("cannot merge: %w", err))
+			return nil, exitcode.With(exitcode.InvalidConfig, fmt.Errorf("cannot merge: %w", err))
 		}
-		return exitcode.WithIfNone(exitcode.Other, err)
+		return nil, exitcode.WithIfNone(exitcode.Other, err)
 	}
-	environ := envMap(env.Environ)
-	noColor := f.noColor || environ["NO_COLOR"] != "" || k6NoColor(environ) ||
-		env.IsTerminal == nil || !env.IsTerminal(env.Stdout)
+	return m, nil
+}
 
-	var report *ledger.Report
-	if !f.noLedger {
-		journals, err := mergeJournals(m, f.journals)
-		if err != nil {
-			return exitcode.With(exitcode.Other, err)
-		}
-		if len(journals) > 0 {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			report, err = ledger.VerifyJournals(ctx, journals, ledger.VerifyOptions{Deep: deep})
-			if err != nil {
-				return exitcode.With(exitcode.Other, fmt.Errorf("verify the ledger journals: %w", err))
-			}
-		}
+// verifyMergedLedger verifies the journals of the whole run (the --journal
+// patterns, else those the states recorded) as one; nil when there are
+// none.
+func verifyMergedLedger(m *runstate.Merged, patterns []string, deep ledger.DeepMode) (*ledger.Report, error) {
+	journals, err := mergeJournals(m, patterns)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Other, err)
 	}
+	if len(journals) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	report, err := ledger.VerifyJournals(ctx, journals, ledger.VerifyOptions{Deep: deep})
+	if err != nil {
+		return nil, exitcode.With(exitcode.Other, fmt.Errorf("verify the ledger journals: %w", err))
+	}
+	return report, nil
+}
 
-	fmt.Fprintf(env.Stderr, "tally merge: run %q, %d instance(s): %s\n", m.Inputs[0].File.RunID, len(m.Inputs), instanceList(m.Inputs))
+// writeMerged writes --summary-export and prints the text summary, with
+// the ledger report as an extra section.
+func writeMerged(cmd *cobra.Command, env *Env, f *mergeFlags, m *runstate.Merged, report *ledger.Report) error {
 	if f.summaryExport != "" {
 		b, err := summary.Export(m.Data)
 		if err == nil {
@@ -145,21 +174,32 @@ func mergeStates(cmd *cobra.Command, env *Env, f *mergeFlags, paths []string) er
 			return exitcode.Errorf(exitcode.Other, "--summary-export %s: %v", f.summaryExport, err)
 		}
 	}
-	if f.summaryMode != summary.ModeDisabled {
-		var extra []summary.Section
-		if report != nil {
-			var b strings.Builder
-			if err := ledger.WriteText(&b, report); err != nil {
-				return exitcode.Errorf(exitcode.Other, "write the ledger report: %v", err)
-			}
-			extra = append(extra, summary.Section{Text: b.String()})
-		}
-		if err := summary.Text(cmd.OutOrStdout(), m.Data, summary.TextOptions{
-			Mode: f.summaryMode, NoColor: noColor, TimeUnit: m.Data.Options.SummaryTimeUnit, Extra: extra,
-		}); err != nil {
-			return exitcode.Errorf(exitcode.Other, "write the summary: %v", err)
-		}
+	if f.summaryMode == summary.ModeDisabled {
+		return nil
 	}
+	environ := envMap(env.Environ)
+	noColor := f.noColor || environ["NO_COLOR"] != "" || k6NoColor(environ) ||
+		env.IsTerminal == nil || !env.IsTerminal(env.Stdout)
+	var extra []summary.Section
+	if report != nil {
+		var b strings.Builder
+		if err := ledger.WriteText(&b, report); err != nil {
+			return exitcode.Errorf(exitcode.Other, "write the ledger report: %v", err)
+		}
+		extra = append(extra, summary.Section{Text: b.String()})
+	}
+	if err := summary.Text(cmd.OutOrStdout(), m.Data, summary.TextOptions{
+		Mode: f.summaryMode, NoColor: noColor, TimeUnit: m.Data.Options.SummaryTimeUnit, Extra: extra,
+	}); err != nil {
+		return exitcode.Errorf(exitcode.Other, "write the summary: %v", err)
+	}
+	return nil
+}
+
+// mergedOutcome is the error (and so the exit code) of the merged run: an
+// instance's own early end first, then thresholds, the ledger verdict and
+// test.fail(), as for one instance.
+func mergedOutcome(m *runstate.Merged, report *ledger.Report) error {
 	switch {
 	case m.RunError != nil:
 		return m.RunError
