@@ -66,45 +66,13 @@ func Merge(inputs []Input) (*Merged, error) {
 	if len(inputs) == 0 {
 		return nil, errors.New("no summary state given")
 	}
-	ordered, err := checkSegments(inputs)
+	ordered, opts, err := checkOneRun(inputs)
 	if err != nil {
 		return nil, err
 	}
-	first := ordered[0]
-	for _, in := range ordered[1:] {
-		if in.File.RunID != first.File.RunID {
-			return nil, refuse("%s is from run %q but %s is from run %q: merge only the states of one run (every instance needs the same RUN_ID)",
-				first.Path, first.File.RunID, in.Path, in.File.RunID)
-		}
-	}
-	if len(ordered) > 1 && first.File.RunID == "" {
-		return nil, refuse("the states have no run id, so nothing shows they belong to one run: give every instance the same RUN_ID (e.g. -e RUN_ID=$(date +%%s)) and run again")
-	}
-	opts, err := checkOptions(ordered)
+	eng, elapsedMs, err := mergeMetrics(ordered, opts)
 	if err != nil {
 		return nil, err
-	}
-
-	reg := metrics.NewRegistry()
-	metrics.RegisterBuiltin(reg)
-	states := make([][]metricsengine.MetricState, 0, len(ordered))
-	byEnd := append([]Input(nil), ordered...)
-	sort.SliceStable(byEnd, func(i, j int) bool { return byEnd[i].File.Ended.Before(byEnd[j].File.Ended) })
-	var elapsedMs float64
-	for _, in := range byEnd {
-		states = append(states, in.File.Metrics)
-		elapsedMs = max(elapsedMs, in.File.DurationMs)
-	}
-	if err := metricsengine.RegisterStateMetrics(reg, states); err != nil {
-		return nil, refuse("the states do not describe the same metrics: %v", err)
-	}
-	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Thresholds: opts.Thresholds, Breakdown: true})
-	if err != nil {
-		return nil, fmt.Errorf("the run's thresholds: %w", err)
-	}
-	elapsed := time.Duration(elapsedMs * float64(time.Millisecond))
-	if err := eng.ImportStates(states, elapsed); err != nil {
-		return nil, refuse("%v", err)
 	}
 	failed := eng.EvaluateThresholds()
 
@@ -115,6 +83,7 @@ func Merge(inputs []Input) (*Merged, error) {
 	if err := summary.ValidateTrendStats(trendStats); err != nil {
 		return nil, fmt.Errorf("summaryTrendStats: %w", err)
 	}
+	elapsed := time.Duration(elapsedMs * float64(time.Millisecond))
 	m := &Merged{Inputs: ordered}
 	m.Data = &summary.Data{
 		RootGroup: mergeGroups(ordered),
@@ -126,12 +95,74 @@ func Merge(inputs []Input) (*Merged, error) {
 		State:     summary.State{TestRunDurationMs: elapsedMs},
 		Metrics:   SummaryMetrics(eng.SummaryMetrics(elapsed, trendStats)),
 		Breakdown: SummaryBreakdown(eng.SummaryBreakdown(elapsed, trendStats)),
-		SetupData: first.File.SetupData,
+		SetupData: ordered[0].File.SetupData,
 	}
 	if failed {
 		m.ThresholdsFailed = eng.FailedThresholds()
 	}
-	for _, in := range ordered {
+	m.collectOutcomes()
+	return m, nil
+}
+
+// checkOneRun refuses states that are not the instances of one run (their
+// segments must tile the sequence, they share one run id and the options
+// that must agree) and returns them in segment order with the run's
+// options.
+func checkOneRun(inputs []Input) ([]Input, options.Options, error) {
+	ordered, err := checkSegments(inputs)
+	if err != nil {
+		return nil, options.Options{}, err
+	}
+	first := ordered[0]
+	for _, in := range ordered[1:] {
+		if in.File.RunID != first.File.RunID {
+			return nil, options.Options{}, refuse("%s is from run %q but %s is from run %q: merge only the states of one run (every instance needs the same RUN_ID)",
+				first.Path, first.File.RunID, in.Path, in.File.RunID)
+		}
+	}
+	if len(ordered) > 1 && first.File.RunID == "" {
+		return nil, options.Options{}, refuse("the states have no run id, so nothing shows they belong to one run: give every instance the same RUN_ID (e.g. -e RUN_ID=$(date +%%s)) and run again")
+	}
+	opts, err := checkOptions(ordered)
+	if err != nil {
+		return nil, options.Options{}, err
+	}
+	return ordered, opts, nil
+}
+
+// mergeMetrics imports every instance's metric states into one metrics
+// engine with the run's thresholds, and returns it with the test run
+// duration (the longest instance's) in milliseconds. States are imported
+// in the order the instances ended, so the last gauge value is the latest.
+func mergeMetrics(ordered []Input, opts options.Options) (*metricsengine.Engine, float64, error) {
+	reg := metrics.NewRegistry()
+	metrics.RegisterBuiltin(reg)
+	states := make([][]metricsengine.MetricState, 0, len(ordered))
+	byEnd := append([]Input(nil), ordered...)
+	sort.SliceStable(byEnd, func(i, j int) bool { return byEnd[i].File.Ended.Before(byEnd[j].File.Ended) })
+	var elapsedMs float64
+	for _, in := range byEnd {
+		states = append(states, in.File.Metrics)
+		elapsedMs = max(elapsedMs, in.File.DurationMs)
+	}
+	if err := metricsengine.RegisterStateMetrics(reg, states); err != nil {
+		return nil, 0, refuse("the states do not describe the same metrics: %v", err)
+	}
+	eng, err := metricsengine.New(metricsengine.Config{Registry: reg, Thresholds: opts.Thresholds, Breakdown: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("the run's thresholds: %w", err)
+	}
+	elapsed := time.Duration(elapsedMs * float64(time.Millisecond))
+	if err := eng.ImportStates(states, elapsed); err != nil {
+		return nil, 0, refuse("%v", err)
+	}
+	return eng, elapsedMs, nil
+}
+
+// collectOutcomes gathers the instances' journals and the first early end
+// and test.fail() among them, in segment order.
+func (m *Merged) collectOutcomes() {
+	for _, in := range m.Inputs {
 		m.Journals = append(m.Journals, in.File.Journals...)
 		o := in.File.Outcome
 		if o.ExitCode != 0 && m.RunError == nil {
@@ -142,7 +173,6 @@ func Merge(inputs []Input) (*Merged, error) {
 			m.Failed = fmt.Sprintf("instance %s: %s", in.File.Instance, o.Failed)
 		}
 	}
-	return m, nil
 }
 
 func segmentText(s string) string {
