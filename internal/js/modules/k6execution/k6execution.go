@@ -127,102 +127,134 @@ func (i *instance) lazy(keys []string, fixed bool, get func(string) sobek.Value)
 	return i.vu.Runtime().NewDynamicObject(&lazyObject{keys: keys, get: get, fixed: fixed})
 }
 
-// section returns one of exec.vu, exec.scenario, exec.instance, exec.test.
+// section returns one of exec.vu, exec.scenario, exec.instance, exec.test,
+// each a lazyObject whose getters read the run when the script reads them.
 func (i *instance) section(name string) sobek.Value {
-	rt := i.vu.Runtime()
 	switch name {
 	case "vu":
-		return i.lazy([]string{"idInInstance", "idInTest", "iterationInInstance", "iterationInScenario", "tags", "metrics"}, false,
-			func(k string) sobek.Value {
-				switch k {
-				case "idInInstance":
-					return rt.ToValue(i.state("VU").VUID)
-				case "idInTest":
-					return rt.ToValue(i.state("VU").VUIDInTest)
-				case "iterationInInstance":
-					return rt.ToValue(i.state("VU").Iteration())
-				case "iterationInScenario":
-					return rt.ToValue(i.scenarioState().IterationInScenario)
-				case "tags":
-					return i.tagsObject()
-				case "metrics":
-					if i.metricsObj == nil {
-						md := rt.NewDynamicObject(&metadataObject{i: i})
-						i.metricsObj = i.lazy([]string{"tags", "metadata"}, true, func(k string) sobek.Value {
-							switch k {
-							case "tags":
-								return i.tagsObject()
-							case "metadata":
-								return md
-							}
-							return nil
-						})
-					}
-					return i.metricsObj
-				}
-				return nil
-			})
+		return i.vuSection()
 	case "scenario":
-		return i.lazy([]string{"name", "executor", "startTime", "progress", "iterationInInstance", "iterationInTest"}, false,
-			func(k string) sobek.Value {
-				switch k {
-				case "name":
-					return rt.ToValue(i.scenarioState().Scenario.Name)
-				case "executor":
-					return rt.ToValue(i.scenarioState().Scenario.Executor)
-				case "startTime":
-					return rt.ToValue(i.scenarioState().Scenario.StartTime().UnixMilli())
-				case "progress":
-					return rt.ToValue(i.scenarioState().Scenario.Progress())
-				case "iterationInInstance":
-					return rt.ToValue(i.scenarioState().Iter.InInstance)
-				case "iterationInTest":
-					return rt.ToValue(i.scenarioState().Iter.InTest)
-				}
-				return nil
-			})
+		return i.scenarioSection()
 	case "instance":
-		info := func() InstanceInfo {
-			i.state("instance")
-			return i.ctl.Instance()
-		}
-		return i.lazy([]string{"iterationsCompleted", "iterationsInterrupted", "vusActive", "vusInitialized", "currentTestRunDuration"}, false,
-			func(k string) sobek.Value {
-				switch k {
-				case "iterationsCompleted":
-					return rt.ToValue(info().IterationsCompleted)
-				case "iterationsInterrupted":
-					return rt.ToValue(info().IterationsInterrupted)
-				case "vusActive":
-					return rt.ToValue(info().VUsActive)
-				case "vusInitialized":
-					return rt.ToValue(info().VUsInitialized)
-				case "currentTestRunDuration":
-					return rt.ToValue(float64(info().CurrentTestRunDuration) / float64(time.Millisecond))
-				}
-				return nil
-			})
+		return i.instanceSection()
 	case "test":
-		var abort, fail sobek.Value
-		return i.lazy([]string{"abort", "fail", "options"}, false, func(k string) sobek.Value {
+		return i.testSection()
+	}
+	return nil
+}
+
+// vuSection is exec.vu: this VU's ids, iterations, tags and metrics.
+func (i *instance) vuSection() sobek.Value {
+	rt := i.vu.Runtime()
+	return i.lazy([]string{"idInInstance", "idInTest", "iterationInInstance", "iterationInScenario", "tags", "metrics"}, false,
+		func(k string) sobek.Value {
 			switch k {
-			case "abort":
-				if abort == nil {
-					abort = rt.ToValue(i.abort)
-				}
-				return abort
-			case "fail":
-				if fail == nil {
-					fail = rt.ToValue(i.fail)
-				}
-				return fail
-			case "options":
-				return i.options()
+			case "idInInstance":
+				return rt.ToValue(i.state("VU").VUID)
+			case "idInTest":
+				return rt.ToValue(i.state("VU").VUIDInTest)
+			case "iterationInInstance":
+				return rt.ToValue(i.state("VU").Iteration())
+			case "iterationInScenario":
+				return rt.ToValue(i.scenarioState().IterationInScenario)
+			case "tags":
+				return i.tagsObject()
+			case "metrics":
+				return i.vuMetricsObject()
+			}
+			return nil
+		})
+}
+
+// vuMetricsObject is exec.vu.metrics (tags and metadata), made once per VU.
+func (i *instance) vuMetricsObject() sobek.Value {
+	if i.metricsObj == nil {
+		md := i.vu.Runtime().NewDynamicObject(&metadataObject{i: i})
+		i.metricsObj = i.lazy([]string{"tags", "metadata"}, true, func(k string) sobek.Value {
+			switch k {
+			case "tags":
+				return i.tagsObject()
+			case "metadata":
+				return md
 			}
 			return nil
 		})
 	}
-	return nil
+	return i.metricsObj
+}
+
+// scenarioSection is exec.scenario: the running scenario and its
+// iteration counters.
+func (i *instance) scenarioSection() sobek.Value {
+	rt := i.vu.Runtime()
+	return i.lazy([]string{"name", "executor", "startTime", "progress", "iterationInInstance", "iterationInTest"}, false,
+		func(k string) sobek.Value {
+			switch k {
+			case "name":
+				return rt.ToValue(i.scenarioState().Scenario.Name)
+			case "executor":
+				return rt.ToValue(i.scenarioState().Scenario.Executor)
+			case "startTime":
+				return rt.ToValue(i.scenarioState().Scenario.StartTime().UnixMilli())
+			case "progress":
+				return rt.ToValue(i.scenarioState().Scenario.Progress())
+			case "iterationInInstance":
+				return rt.ToValue(i.scenarioState().Iter.InInstance)
+			case "iterationInTest":
+				return rt.ToValue(i.scenarioState().Iter.InTest)
+			}
+			return nil
+		})
+}
+
+// instanceSection is exec.instance: this instance's counters, asked of
+// the controller at each read.
+func (i *instance) instanceSection() sobek.Value {
+	rt := i.vu.Runtime()
+	info := func() InstanceInfo {
+		i.state("instance")
+		return i.ctl.Instance()
+	}
+	return i.lazy([]string{"iterationsCompleted", "iterationsInterrupted", "vusActive", "vusInitialized", "currentTestRunDuration"}, false,
+		func(k string) sobek.Value {
+			switch k {
+			case "iterationsCompleted":
+				return rt.ToValue(info().IterationsCompleted)
+			case "iterationsInterrupted":
+				return rt.ToValue(info().IterationsInterrupted)
+			case "vusActive":
+				return rt.ToValue(info().VUsActive)
+			case "vusInitialized":
+				return rt.ToValue(info().VUsInitialized)
+			case "currentTestRunDuration":
+				return rt.ToValue(float64(info().CurrentTestRunDuration) / float64(time.Millisecond))
+			}
+			return nil
+		})
+}
+
+// testSection is exec.test: abort(), fail() (the same function objects at
+// every read) and the consolidated options.
+func (i *instance) testSection() sobek.Value {
+	rt := i.vu.Runtime()
+	var abort, fail sobek.Value
+	return i.lazy([]string{"abort", "fail", "options"}, false, func(k string) sobek.Value {
+		switch k {
+		case "abort":
+			if abort == nil {
+				abort = rt.ToValue(i.abort)
+			}
+			return abort
+		case "fail":
+			if fail == nil {
+				fail = rt.ToValue(i.fail)
+			}
+			return fail
+		case "options":
+			return i.options()
+		}
+		return nil
+	})
 }
 
 func (i *instance) tagsObject() sobek.Value {
