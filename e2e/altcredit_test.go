@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,55 @@ func TestAltService(t *testing.T) {
 			}
 			if !found {
 				t.Fatalf("want the summary to name %s\n%s", strings.Join(tc.kinds, " or "), r)
+			}
+		})
+	}
+}
+
+// outOfCredit is the out-of-credit criterion of thresholds/normal.json and spike.json as the summary
+// reports it failed: the ledger counts the refusals it classified as insufficient by the configuration.
+var outOfCredit = regexp.MustCompile(`ledger_ops\{outcome:insufficient\}\n\s*✗ 'count==0' count=[1-9]`)
+
+// TestOutOfCredit: normal.js and spike.js fail on a refusal for insufficient credits whatever status the
+// service answers it with (402 from creditd; 409 from the second service, whose CONFIG sets
+// insufficientStatus): with accounts opened nearly empty, the criterion is reported failed and the run
+// exits 99 while the ledger passes (refusing to overdraw is correct); with the usual accounts it passes.
+func TestOutOfCredit(t *testing.T) {
+	skipShort(t)
+	alt := "CONFIG=" + filepath.Join(root, "e2e", "testdata", "altcredit.json")
+	cases := []struct {
+		name, script string
+		altService   bool
+		env          []string
+		refusals     bool // the run must fail on the out-of-credit criterion
+	}{
+		{name: "creditd-normal-empty", script: "normal.js", env: []string{"INITIAL_CREDITS=15"}, refusals: true},
+		{name: "alt-normal-empty", script: "normal.js", altService: true, env: []string{alt, "INITIAL_CREDITS=15"}, refusals: true},
+		{name: "alt-spike-empty", script: "spike.js", altService: true, env: []string{alt, "INITIAL_CREDITS=15"}, refusals: true},
+		{name: "alt-normal", script: "normal.js", altService: true, env: []string{alt}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var url string
+			if tc.altService {
+				url = startAlt(t, altcredit.Bugs{})
+			} else {
+				url = startCreditd(t).URL
+			}
+			r := tally(t, tc.script, url, tc.env...)
+			if !strings.Contains(ledgerSection(r.stdout), "ledger: PASS") {
+				t.Fatalf("a correct service keeps its books: want the ledger verdict PASS\n%s", r)
+			}
+			if tc.refusals {
+				if r.code != 99 || !outOfCredit.MatchString(r.stdout) {
+					t.Fatalf("want exit 99 and ledger_ops{outcome:insufficient} reported failed\n%s", r)
+				}
+				return
+			}
+			// Latency is gated by TestNormal; here only that no refusal is counted where none happened.
+			if !strings.Contains(r.stdout, "ledger_ops{outcome:insufficient}\n    ✓ 'count==0' count=0") {
+				t.Fatalf("want ledger_ops{outcome:insufficient} reported passed with count 0\n%s", r)
 			}
 		})
 	}

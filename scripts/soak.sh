@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SOAK_DIR=${SOAK_DIR:-soak}
 mkdir -p "$SOAK_DIR" || exit 2
 # Accounts of 20,000 credits: 30 minutes of the user mix spend about 3,000 per VU, and normal.js treats a
-# 402 as a failure.
+# refusal for insufficient credits as a failure.
 SCENARIO=normal PROFILE="${PROFILE:-soak}" RSS_LOG="$SOAK_DIR/rss.csv" RSS_EVERY="${RSS_EVERY:-10}" \
   TALLY_FLAGS="-e INITIAL_CREDITS=20000 --summary-export $SOAK_DIR/summary.json ${TALLY_FLAGS:-}" \
   scripts/run.sh
