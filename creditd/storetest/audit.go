@@ -50,82 +50,121 @@ func Audit(ctx context.Context, s creditd.Store, userID string, granted int64, o
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	broken := map[string]bool{}
+	v := violations{}
 	if a.Remaining < 0 {
-		broken[VOverdraft] = true
+		v[VOverdraft] = true
 	}
 	if a.Remaining+a.Used != granted {
-		broken[VConservation] = true
+		v[VConservation] = true
 	}
-	var confirmed, count int64
-	seenAfter := map[int64]bool{}
-	okIDs := map[int64]bool{}
-	failedKeys := map[string]bool{}
-	for _, o := range outcomes {
-		if o.Err != nil {
-			if o.Deduction.IdempotencyKey != "" {
-				failedKeys[o.Deduction.IdempotencyKey] = true
-			}
-			continue
-		}
-		okIDs[o.Receipt.Transaction.ID] = true
-		if o.Receipt.Replayed {
-			continue
-		}
-		confirmed += o.Receipt.Transaction.Amount
-		count++
-		if seenAfter[o.Receipt.Transaction.BalanceAfter] {
-			broken[VLostUpdate] = true
-		}
-		seenAfter[o.Receipt.Transaction.BalanceAfter] = true
-	}
-	switch spent := granted - a.Remaining; {
-	case spent < confirmed:
-		broken[VLeaked] = true
-	case spent > confirmed:
-		broken[VOvercharged] = true
-	}
-	if a.Version != count {
-		broken[VVersion] = true
-	}
-	byID := map[int64]creditd.Transaction{}
-	var sum int64
-	prev := granted
-	for _, t := range records {
-		byID[t.ID] = t
-		sum += t.Amount
-		if t.BalanceAfter != prev-t.Amount {
-			broken[VLostUpdate] = true
-		}
-		prev = t.BalanceAfter
-		if !okIDs[t.ID] {
-			if failedKeys[t.IdempotencyKey] {
-				broken[VChargeWithoutService] = true
-			} else {
-				broken[VExtraRecord] = true
-			}
-		}
-	}
-	if sum != a.Used {
-		broken[VRecordSum] = true
-	}
-	for id := range okIDs {
-		if _, ok := byID[id]; !ok {
-			broken[VMissingRecord] = true
-		}
-	}
-	kinds := map[creditd.NoticeKind]int{}
-	for _, n := range notices {
-		if kinds[n.Kind]++; kinds[n.Kind] > 1 {
-			broken[VDuplicateNotice] = true
-		}
-	}
+	seen := v.callerView(outcomes)
+	v.checkAccount(a, granted, seen)
+	v.checkRecords(records, granted, a.Used, seen)
+	v.checkNotices(notices)
+	return v.sorted(), nil
+}
+
+// violations is the set of invariants an audit found broken.
+type violations map[string]bool
+
+// sorted returns the broken invariants in order; nil when none.
+func (v violations) sorted() []string {
 	var out []string
-	for k := range broken {
+	for k := range v {
 		out = append(out, k)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
+}
+
+// seenByCallers is what the deductions' callers were told, which the
+// stored state must explain.
+type seenByCallers struct {
+	confirmed  int64           // credits of the confirmed charges (replays not counted again)
+	charges    int64           // confirmed charges, replays not counted
+	okIDs      map[int64]bool  // transaction of every confirmed charge, replays included
+	failedKeys map[string]bool // idempotency keys of the requests answered with an error
+}
+
+// callerView sums the outcomes; two confirmed charges that report the same balance after them
+// are a lost update.
+func (v violations) callerView(outcomes []Outcome) seenByCallers {
+	c := seenByCallers{okIDs: map[int64]bool{}, failedKeys: map[string]bool{}}
+	seenAfter := map[int64]bool{}
+	for _, o := range outcomes {
+		if o.Err != nil {
+			if o.Deduction.IdempotencyKey != "" {
+				c.failedKeys[o.Deduction.IdempotencyKey] = true
+			}
+			continue
+		}
+		c.okIDs[o.Receipt.Transaction.ID] = true
+		if o.Receipt.Replayed {
+			continue
+		}
+		c.confirmed += o.Receipt.Transaction.Amount
+		c.charges++
+		if seenAfter[o.Receipt.Transaction.BalanceAfter] {
+			v[VLostUpdate] = true
+		}
+		seenAfter[o.Receipt.Transaction.BalanceAfter] = true
+	}
+	return c
+}
+
+// checkAccount compares the account's balance and version with the confirmed charges.
+func (v violations) checkAccount(a creditd.Account, granted int64, c seenByCallers) {
+	switch spent := granted - a.Remaining; {
+	case spent < c.confirmed:
+		v[VLeaked] = true
+	case spent > c.confirmed:
+		v[VOvercharged] = true
+	}
+	if a.Version != c.charges {
+		v[VVersion] = true
+	}
+}
+
+// checkRecords walks the debit records in order: each steps the balance down by its amount from
+// the grant, each is explained by a confirmed charge, they add up to the used credits, and every
+// confirmed charge has one.
+func (v violations) checkRecords(records []creditd.Transaction, granted, used int64, c seenByCallers) {
+	byID := map[int64]bool{}
+	var sum int64
+	prev := granted
+	for _, t := range records {
+		byID[t.ID] = true
+		sum += t.Amount
+		if t.BalanceAfter != prev-t.Amount {
+			v[VLostUpdate] = true
+		}
+		prev = t.BalanceAfter
+		if !c.okIDs[t.ID] {
+			if c.failedKeys[t.IdempotencyKey] {
+				v[VChargeWithoutService] = true
+			} else {
+				v[VExtraRecord] = true
+			}
+		}
+	}
+	if sum != used {
+		v[VRecordSum] = true
+	}
+	for id := range c.okIDs {
+		if !byID[id] {
+			v[VMissingRecord] = true
+		}
+	}
+}
+
+// checkNotices finds a notice kind sent more than once.
+func (v violations) checkNotices(notices []creditd.Notice) {
+	kinds := map[creditd.NoticeKind]int{}
+	for _, n := range notices {
+		if kinds[n.Kind]++; kinds[n.Kind] > 1 {
+			v[VDuplicateNotice] = true
+		}
+	}
 }
 
 // AllTransactions pages through every debit record of an account.
