@@ -47,86 +47,111 @@ func (e *arrivalRate) run(ctx context.Context, start time.Time) {
 	hardCtx, cancelHard := context.WithDeadline(ctx, start.Add(e.regular+e.gracefulStop))
 	defer cancelHard()
 
-	idle := make(chan VU, e.maxVUs)
-	var mu sync.Mutex
-	var owned []VU
-	adopt := func(vu VU) {
-		mu.Lock()
-		owned = append(owned, vu)
-		mu.Unlock()
-		e.owned.Add(1)
-		idle <- vu
-	}
+	vus := &arrivalVUs{idle: make(chan VU, e.maxVUs)}
 	for _, vu := range e.acquireAll(hardCtx, e.pre) {
-		adopt(vu)
+		e.adopt(vus, vu)
 	}
 	e.requested = e.pre
-
-	// Unplanned VUs are initialized one at a time, one per request.
 	need := make(chan struct{}, max(e.maxVUs-e.pre, 0))
 	initCtx, stopInit := context.WithCancel(hardCtx)
 	initDone := make(chan struct{})
-	go func() {
-		defer close(initDone)
-		for {
-			select {
-			case <-initCtx.Done():
-				return
-			case <-need:
-			}
-			vu, err := e.env.pool.newUnplanned(initCtx)
-			if err != nil {
-				if initCtx.Err() == nil {
-					e.env.logger.Error("initializing a VU failed", "scenario", e.sc.Name, "error", err)
-				}
-				return
-			}
-			e.env.state.VUsActive.Add(1)
-			adopt(vu)
-		}
-	}()
+	go e.initUnplanned(initCtx, vus, need, initDone)
 
-	var wg sync.WaitGroup
+	e.startSlots(ctx, hardCtx, start, vus, need)
+	sleepUntil(hardCtx, start.Add(e.regular))
+	stopInit()
+	<-initDone
+	vus.iterations.Wait()
+	vus.mu.Lock()
+	defer vus.mu.Unlock()
+	for _, vu := range vus.owned {
+		e.release(vu)
+	}
+}
+
+// arrivalVUs are the VUs of one arrival-rate run: the idle ones wait in
+// idle, and every one adopted (planned or initialized during the run) is
+// released when it ends.
+type arrivalVUs struct {
+	idle       chan VU
+	mu         sync.Mutex
+	owned      []VU
+	iterations sync.WaitGroup // the iterations running
+}
+
+// adopt makes vu one of the run's VUs, idle.
+func (e *arrivalRate) adopt(vus *arrivalVUs, vu VU) {
+	vus.mu.Lock()
+	vus.owned = append(vus.owned, vu)
+	vus.mu.Unlock()
+	e.owned.Add(1)
+	vus.idle <- vu
+}
+
+// initUnplanned initializes unplanned VUs one at a time, one per request
+// on need, until ctx ends or an initialization fails; it closes done when
+// it returns.
+func (e *arrivalRate) initUnplanned(ctx context.Context, vus *arrivalVUs, need <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-need:
+		}
+		vu, err := e.env.pool.newUnplanned(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.env.logger.Error("initializing a VU failed", "scenario", e.sc.Name, "error", err)
+			}
+			return
+		}
+		e.env.state.VUsActive.Add(1)
+		e.adopt(vus, vu)
+	}
+}
+
+// startSlots starts one iteration at each slot of the rate on an idle VU,
+// until the last slot or until hardCtx ends. A slot that finds no idle VU
+// is dropped.
+func (e *arrivalRate) startSlots(ctx, hardCtx context.Context, start time.Time, vus *arrivalVUs, need chan<- struct{}) {
 	wait := newWaiter()
 	defer wait.stop()
 	for k := int64(0); k < e.slots; k++ {
 		at := start.Add(e.slotAt(k))
 		if !wait.until(hardCtx, at) {
-			break
+			return
 		}
-		vu := e.takeIdle(idle)
-		if vu != nil {
-			e.busy.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				e.runScheduled(hardCtx, vu, at)
-				e.busy.Add(-1)
-				idle <- vu
-			}()
+		vu := e.takeIdle(vus.idle)
+		if vu == nil {
+			e.drop(ctx, need)
 			continue
 		}
-		e.drops.Add(1)
-		e.dropped(ctx, 1)
-		if e.requested < e.maxVUs {
-			e.requested++
-			need <- struct{}{}
-		} else {
-			e.warnOnce.Do(func() {
-				e.env.logger.Warn("not enough VUs: all of maxVUs are busy, iterations are dropped; raise maxVUs or lower the rate",
-					"scenario", e.sc.Name, "maxVUs", e.maxVUs)
-			})
-		}
+		e.busy.Add(1)
+		vus.iterations.Add(1)
+		go func() {
+			defer vus.iterations.Done()
+			e.runScheduled(hardCtx, vu, at)
+			e.busy.Add(-1)
+			vus.idle <- vu
+		}()
 	}
-	sleepUntil(hardCtx, start.Add(e.regular))
-	stopInit()
-	<-initDone
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	for _, vu := range owned {
-		e.release(vu)
+}
+
+// drop counts a slot that found no idle VU and asks for one more VU, or,
+// with maxVUs reached, warns once that the rate needs more.
+func (e *arrivalRate) drop(ctx context.Context, need chan<- struct{}) {
+	e.drops.Add(1)
+	e.dropped(ctx, 1)
+	if e.requested < e.maxVUs {
+		e.requested++
+		need <- struct{}{}
+		return
 	}
+	e.warnOnce.Do(func() {
+		e.env.logger.Warn("not enough VUs: all of maxVUs are busy, iterations are dropped; raise maxVUs or lower the rate",
+			"scenario", e.sc.Name, "maxVUs", e.maxVUs)
+	})
 }
 
 // takeIdle returns an idle VU, or nil. When none is idle it first yields
