@@ -74,7 +74,7 @@ func main() {
 		}
 		line(`{"t":"close","a":"` + acct + `","m":` + strconv.FormatInt(m, 10) + `,"bal":` + strconv.FormatInt(bal[a], 10) + `}`)
 	}
-	fmt.Fprintf(w, `{"t":"ftr","lines":%d}`+"\n", lines)
+	fmt.Fprintf(w, `{"t":"ftr","lines":%d}`+"\n", lines-1) // the footer counts the lines between it and the header
 	if err := w.Flush(); err != nil {
 		fmt.Fprintln(os.Stderr, "journalgen:", err)
 		os.Exit(1)

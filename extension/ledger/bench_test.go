@@ -261,3 +261,47 @@ func watchPeak() func() float64 {
 		return <-res
 	}
 }
+
+// chunkLen is the number of items in a full chunk.
+const chunkLen = 1024
+
+// chunked is an append-only list kept in chunks of chunkLen items (how the
+// Ledger kept every record before it spilled them): growing it never
+// copies more than one chunk.
+// The first chunk grows from small, so an account with few operations
+// stays small. Not safe for concurrent use; the shard lock guards it.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+// add appends v and returns its index.
+func (c *chunked[T]) add(v T) int {
+	k := len(c.chunks)
+	if k == 0 || len(c.chunks[k-1]) == chunkLen {
+		size := chunkLen
+		if k == 0 {
+			size = 8
+		}
+		c.chunks = append(c.chunks, make([]T, 0, size))
+		k++
+	}
+	c.chunks[k-1] = append(c.chunks[k-1], v)
+	c.n++
+	return c.n - 1
+}
+
+// at returns the item at index i; the pointer is valid until the next add.
+func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
+// len returns the number of items.
+func (c *chunked[T]) len() int { return c.n }
+
+// flat copies the items into one slice.
+func (c *chunked[T]) flat() []T {
+	out := make([]T, 0, c.n)
+	for _, ch := range c.chunks {
+		out = append(out, ch...)
+	}
+	return out
+}

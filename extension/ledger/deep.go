@@ -205,9 +205,9 @@ func describeOp(input, output any) string {
 }
 
 // deepCheck runs the deep check over the accounts on a worker pool.
-func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, sum *DeepSummary) {
+// deadline ends the total budget, shared by every group of a verification.
+func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, sum *DeepSummary, deadline time.Time) {
 	start := time.Now()
-	deadline := start.Add(opts.TotalBudget)
 	var jobs []*acctCheck
 	for _, c := range checks {
 		switch {
@@ -254,7 +254,7 @@ func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, su
 	}
 	close(ch)
 	wg.Wait()
-	sum.Elapsed = time.Since(start)
+	sum.Elapsed += time.Since(start)
 }
 
 // deepOne checks one account and records its linearizability.

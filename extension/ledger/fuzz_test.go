@@ -26,7 +26,7 @@ func FuzzReadJournal(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := readJournal(bytes.NewReader(b), "fuzz.ndjson")
+		st, err := readJournal(context.Background(), bytes.NewReader(b), "fuzz.ndjson", t.TempDir())
 		if err != nil {
 			var je *JournalError
 			if !errors.As(err, &je) || je.Path != "fuzz.ndjson" {
@@ -37,10 +37,7 @@ func FuzzReadJournal(f *testing.F) {
 			}
 			return
 		}
-		h, err := mergeHistory([]*journalData{d})
-		if err != nil {
-			return
-		}
-		_, _ = verifyHistory(context.Background(), h, VerifyOptions{})
+		defer st.release()
+		_, _ = verifySources(context.Background(), []source{st}, st.notes, VerifyOptions{groupRecords: 2})
 	})
 }

@@ -107,6 +107,7 @@ func (s *script) verify(opts VerifyOptions) *Report {
 	if err != nil {
 		s.tb.Fatal(err)
 	}
+	checkGrouped(s.tb, s.l, opts) // every scripted history: read back in groups, the same verdict
 	return r
 }
 

@@ -3,7 +3,6 @@ package ledger
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 )
@@ -32,35 +31,6 @@ type journalData struct {
 	inst     instance
 	accounts map[string]*account
 	notes    []string
-}
-
-// snapshot copies the Ledger's bookkeeping under its shard locks.
-func (l *Ledger) snapshot() *journalData {
-	d := &journalData{
-		inst: instance{
-			name: l.cfg.Instance, run: l.cfg.Run, host: l.cfg.Host, wall0: l.wall0,
-			eps: int64(l.cfg.ClockBound), low: l.low, overdraft: l.cfg.Overdraft, sign: l.cfg.AmountSign, footer: true,
-			segment: l.cfg.Segment, sequence: l.cfg.SegmentSequence,
-			keyPrefix: l.prefix,
-		},
-		accounts: make(map[string]*account),
-	}
-	for i := range l.shards {
-		sh := &l.shards[i]
-		sh.mu.Lock()
-		for name, a := range sh.accounts {
-			c := &account{
-				name: name, open: a.open, close: a.close,
-				ops:     a.oc.flat(), // generated keys stay empty: instance.keyPrefix + id
-				reads:   a.rc.flat(),
-				notices: a.notices, noticesSet: a.noticesSet, noticesAt: a.noticesAt,
-				log: slices.Clone(a.log), logSet: a.logSet,
-			}
-			d.accounts[name] = c
-		}
-		sh.mu.Unlock()
-	}
-	return d
 }
 
 // mergedOp is a deduction on the merged timeline of all instances: times
@@ -171,34 +141,85 @@ func mergeHistory(parts []*journalData) (*history, error) {
 	if len(parts) == 0 {
 		return h, nil
 	}
-	base := parts[0].inst.wall0
-	seen := make(map[string]string)
+	insts := make([]instance, 0, len(parts))
 	for _, p := range parts {
-		if p.inst.run != parts[0].inst.run {
-			return nil, fmt.Errorf("%s is from run %q, %s from run %q: %w",
-				sourceName(parts[0].inst), parts[0].inst.run, sourceName(p.inst), p.inst.run, ErrBadJournal)
-		}
-		if prev, dup := seen[p.inst.name]; dup {
-			return nil, fmt.Errorf("%s and %s are both instance %q of run %q: %w",
-				prev, sourceName(p.inst), p.inst.name, p.inst.run, ErrBadJournal)
-		}
-		seen[p.inst.name] = sourceName(p.inst)
-		base = min(base, p.inst.wall0)
-		h.insts = append(h.insts, p.inst)
+		insts = append(insts, p.inst)
 		h.notes = append(h.notes, p.notes...)
 	}
-	multi := len(parts) > 1
-	// size each account's lists once: appending a million operations
-	// one by one would copy them over and over
-	nops, nreads := make(map[string]int), make(map[string]int)
-	for _, p := range parts {
-		for n, a := range p.accounts {
-			nops[n] += len(a.ops)
-			nreads[n] += len(a.reads)
+	if err := checkInstances(insts); err != nil {
+		return nil, err
+	}
+	h.insts = insts
+	base := insts[0].wall0
+	for _, in := range insts {
+		base = min(base, in.wall0)
+	}
+	timedBy := timedInstances(parts)
+	sizes := listSizes(parts)
+	for ii, p := range parts {
+		tl := timeline{inst: int32(ii)}
+		if len(parts) > 1 {
+			tl.off, tl.eps = p.inst.wall0-base, p.inst.eps
+		}
+		names := make([]string, 0, len(p.accounts))
+		for n := range p.accounts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			ha := h.accounts[name]
+			if ha == nil {
+				n := sizes[name]
+				ha = &mergedAccount{name: name, ops: make([]mergedOp, 0, n[0]), reads: make([]mergedRead, 0, n[1]), exact: timedBy[name] >= 0}
+				h.accounts[name] = ha
+			}
+			tl.exact = timedBy[name] >= 0
+			tl.add(ha, p.accounts[name])
 		}
 	}
-	// the instances whose timed events (snapshots, deductions, reads) touch
-	// each account: -1 for several
+	for _, ha := range h.accounts {
+		if len(ha.log) > 0 && len(parts) > 1 {
+			ha.log = dedupeLog(ha.log)
+		}
+	}
+	return h, nil
+}
+
+// checkInstances refuses instances of different runs, or two instances of
+// one name.
+func checkInstances(insts []instance) error {
+	seen := make(map[string]string)
+	for _, in := range insts {
+		if in.run != insts[0].run {
+			return fmt.Errorf("%s is from run %q, %s from run %q: %w",
+				sourceName(insts[0]), insts[0].run, sourceName(in), in.run, ErrBadJournal)
+		}
+		if prev, dup := seen[in.name]; dup {
+			return fmt.Errorf("%s and %s are both instance %q of run %q: %w",
+				prev, sourceName(in), in.name, in.run, ErrBadJournal)
+		}
+		seen[in.name] = sourceName(in)
+	}
+	return nil
+}
+
+// listSizes counts each account's deductions and reads over the parts, so
+// that its lists are sized once: appending a million operations one by
+// one would copy them over and over.
+func listSizes(parts []*journalData) map[string][2]int {
+	n := make(map[string][2]int)
+	for _, p := range parts {
+		for name, a := range p.accounts {
+			c := n[name]
+			n[name] = [2]int{c[0] + len(a.ops), c[1] + len(a.reads)}
+		}
+	}
+	return n
+}
+
+// timedInstances returns, per account, the instance whose timed events
+// (snapshots, deductions, reads) touch it, or -1 when several do.
+func timedInstances(parts []*journalData) map[string]int32 {
 	timedBy := make(map[string]int32)
 	for ii, p := range parts {
 		for n, a := range p.accounts {
@@ -212,73 +233,66 @@ func mergeHistory(parts []*journalData) (*history, error) {
 			}
 		}
 	}
-	for ii, p := range parts {
-		inst := int32(ii)
-		off, instEps := int64(0), int64(0)
-		if multi {
-			off, instEps = p.inst.wall0-base, p.inst.eps
-		}
-		names := make([]string, 0, len(p.accounts))
-		for n := range p.accounts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			a := p.accounts[name]
-			eps := instEps
-			if timedBy[name] >= 0 {
-				eps = 0 // one instance's clock: exact
-			}
-			lo := func(m int64) int64 { return off + m - eps }
-			hi := func(m int64) int64 {
-				if m == noReturn {
-					return m
-				}
-				return off + m + eps
-			}
-			ha := h.accounts[name]
-			if ha == nil {
-				ha = &mergedAccount{name: name, ops: make([]mergedOp, 0, nops[name]), reads: make([]mergedRead, 0, nreads[name]),
-					exact: timedBy[name] >= 0}
-				h.accounts[name] = ha
-			}
-			if len(a.ops) > 0 || len(a.reads) > 0 {
-				ha.insts = append(ha.insts, inst)
-			}
-			if a.open != nil {
-				ha.opens = append(ha.opens, mergedSnapshot{inst, lo(a.open.call), hi(a.open.ret), a.open.snap})
-			}
-			if a.close != nil {
-				ha.closes = append(ha.closes, mergedSnapshot{inst, lo(a.close.call), hi(a.close.ret), a.close.snap})
-			}
-			for _, r := range a.ops {
-				ret := r.ret
-				if r.out.Kind == Pending {
-					ret = noReturn
-				}
-				ha.ops = append(ha.ops, mergedOp{
-					inst: inst, id: r.id, feature: r.feature, key: r.key, amount: r.amount,
-					call: lo(r.call), ret: hi(ret), out: r.out, replayed: r.replayed, logTx: -1,
-				})
-			}
-			for _, r := range a.reads {
-				ha.reads = append(ha.reads, mergedRead{inst, r.id, lo(r.call), hi(r.ret), r.snap})
-			}
-			if a.noticesSet && (!ha.noticesSet || off+a.noticesAt >= ha.noticesAt) {
-				ha.notices, ha.noticesSet, ha.noticesAt = a.notices, true, off+a.noticesAt
-			}
-			if a.logSet {
-				ha.logSet = true
-				ha.log = append(ha.log, a.log...)
-			}
-		}
+	return timedBy
+}
+
+// timeline places one instance's events on the merged timeline: shifted
+// by off, and widened by eps unless the account is exact (one instance's
+// clock).
+type timeline struct {
+	inst     int32
+	off, eps int64
+	exact    bool
+}
+
+func (t timeline) lo(m int64) int64 {
+	if t.exact {
+		return t.off + m
 	}
-	for _, ha := range h.accounts {
-		if len(ha.log) > 0 && len(parts) > 1 {
-			ha.log = dedupeLog(ha.log)
-		}
+	return t.off + m - t.eps
+}
+
+func (t timeline) hi(m int64) int64 {
+	switch {
+	case m == noReturn:
+		return m
+	case t.exact:
+		return t.off + m
 	}
-	return h, nil
+	return t.off + m + t.eps
+}
+
+// add merges the instance's account a into ha.
+func (t timeline) add(ha *mergedAccount, a *account) {
+	if len(a.ops) > 0 || len(a.reads) > 0 {
+		ha.insts = append(ha.insts, t.inst)
+	}
+	if a.open != nil {
+		ha.opens = append(ha.opens, mergedSnapshot{t.inst, t.lo(a.open.call), t.hi(a.open.ret), a.open.snap})
+	}
+	if a.close != nil {
+		ha.closes = append(ha.closes, mergedSnapshot{t.inst, t.lo(a.close.call), t.hi(a.close.ret), a.close.snap})
+	}
+	for _, r := range a.ops {
+		ret := r.ret
+		if r.out.Kind == Pending {
+			ret = noReturn
+		}
+		ha.ops = append(ha.ops, mergedOp{
+			inst: t.inst, id: r.id, feature: r.feature, key: r.key, amount: r.amount,
+			call: t.lo(r.call), ret: t.hi(ret), out: r.out, replayed: r.replayed, logTx: -1,
+		})
+	}
+	for _, r := range a.reads {
+		ha.reads = append(ha.reads, mergedRead{t.inst, r.id, t.lo(r.call), t.hi(r.ret), r.snap})
+	}
+	if a.noticesSet && (!ha.noticesSet || t.off+a.noticesAt >= ha.noticesAt) {
+		ha.notices, ha.noticesSet, ha.noticesAt = a.notices, true, t.off+a.noticesAt
+	}
+	if a.logSet {
+		ha.logSet = true
+		ha.log = append(ha.log, a.log...)
+	}
 }
 
 func dedupeLog(txs []LogTx) []LogTx {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -82,9 +83,14 @@ type jline struct {
 	} `json:"list"`
 }
 
-type jbeg struct {
-	acct string
-	rec  opRec
+// jop is a deduction of a journal being read that is not settled for
+// good: in flight until its end line, or kept to the end of the journal
+// because its outcome is unknown or a replay line touched it.
+type jop struct {
+	acct   string
+	rec    opRec
+	end    *jend // the plain end
+	replay *jend // the replay that resolved it
 }
 
 type jend struct {
@@ -92,13 +98,19 @@ type jend struct {
 	m   int64
 }
 
-// journalReader accumulates one journal's lines.
+// journalReader streams one journal into a journalStore: a deduction
+// settled for good (an ok, insufficient or rejected end line, no replay)
+// is spilled as soon as its end is read, so memory holds only what is in
+// flight, unknown or replayed.
 type journalReader struct {
+	ctx     context.Context
 	path    string
-	d       *journalData
-	begs    map[uint64]*jbeg
-	ends    map[uint64]jend // the plain end of each op
-	replays map[uint64]jend // the replay that resolved it
+	st      *journalStore
+	open    map[uint64]*jop // deductions begun and not spilled
+	early   map[uint64]*jop // end or replay lines read before their begin line
+	begun   idSet
+	ended   idSet // ids with a plain end line
+	ignored int   // replay lines of deductions already settled for good
 	footer  *int64
 	ftrLine int // the footer's line number
 	events  int64
@@ -109,55 +121,57 @@ func (r *journalReader) fail(line int, format string, args ...any) error {
 	return &JournalError{Path: r.path, Line: line, Err: fmt.Errorf(format+": %w", append(args, ErrBadJournal)...)}
 }
 
-func (r *journalReader) account(name string) *account {
-	a := r.d.accounts[name]
-	if a == nil {
-		a = &account{name: name}
-		r.d.accounts[name] = a
+func (r *journalReader) account(name string) *account { return r.st.account(name) }
+
+// readJournal parses one journal into a store whose spill files are
+// created in dir ("" for os.TempDir()); release the store when done. A
+// last line without its newline that does not parse (a write torn by a
+// crash) is dropped with a note; any other bad line is an error. It stops
+// when ctx is done.
+func readJournal(ctx context.Context, rd io.Reader, path, dir string) (*journalStore, error) {
+	r := &journalReader{ctx: ctx, path: path, st: newJournalStore(dir), open: make(map[uint64]*jop), early: make(map[uint64]*jop)}
+	if err := r.read(rd); err != nil {
+		r.st.release()
+		return nil, err
 	}
-	return a
+	if !r.gotHdr {
+		r.st.release()
+		return nil, r.fail(0, "empty: no header line")
+	}
+	r.finish()
+	return r.st, nil
 }
 
-// readJournal parses one journal. A last line without its newline that
-// does not parse (a write torn by a crash) is dropped with a note; any
-// other bad line is an error.
-func readJournal(rd io.Reader, path string) (*journalData, error) {
-	r := &journalReader{
-		path:    path,
-		d:       &journalData{accounts: make(map[string]*account)},
-		begs:    make(map[uint64]*jbeg),
-		ends:    make(map[uint64]jend),
-		replays: make(map[uint64]jend),
-	}
+// read reads every line of rd.
+func (r *journalReader) read(rd io.Reader) error {
 	br := bufio.NewReaderSize(rd, 256<<10)
 	lineNo := 0
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
 			lineNo++
+			if lineNo%4096 == 0 && r.ctx.Err() != nil {
+				return &JournalError{Path: r.path, Err: fmt.Errorf("read stopped at line %d: %w", lineNo, r.ctx.Err())}
+			}
 			complete := line[len(line)-1] == '\n'
 			body := bytes.TrimSpace(line)
 			if len(body) > 0 {
 				if perr := r.line(lineNo, body); perr != nil {
 					if !complete && r.gotHdr { // a write torn by a crash: only the last line can lack its newline
-						r.d.notes = append(r.d.notes, fmt.Sprintf("journal %s: dropped a torn last line (%d)", path, lineNo))
-						break
+						r.st.notes = append(r.st.notes, fmt.Sprintf("journal %s: dropped a torn last line (%d)", r.path, lineNo))
+						return nil
 					}
-					return nil, perr
+					return perr
 				}
 			}
 		}
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, &JournalError{Path: path, Err: fmt.Errorf("read: %w", err)}
+			return &JournalError{Path: r.path, Err: fmt.Errorf("read: %w", err)}
 		}
 	}
-	if !r.gotHdr {
-		return nil, r.fail(0, "empty: no header line")
-	}
-	return r.finish()
 }
 
 // line parses journal line n: the header first, then events up to the
@@ -252,7 +266,7 @@ func (r *journalReader) header(n int, l *jline) error {
 	if err != nil {
 		return r.fail(n, "header: %v", err)
 	}
-	r.d.inst = instance{
+	r.st.inst = instance{
 		name: l.Instance, run: l.Run, host: l.Host, source: r.path, wall0: l.Wall0,
 		eps: int64(l.ClockBound * 1e6), low: low, overdraft: l.Overdraft, sign: sign,
 		segment: l.Segment, sequence: l.Sequence,
@@ -296,10 +310,21 @@ func (r *journalReader) beginLine(n int, l *jline) error {
 	if *l.Amount <= 0 {
 		return r.fail(n, "beg line with amount %d: a deduction is always of one credit or more", *l.Amount)
 	}
-	if _, dup := r.begs[id]; dup {
+	if r.begun.has(id) {
 		return r.fail(n, "operation %d begun twice", id)
 	}
-	r.begs[id] = &jbeg{acct: l.Account, rec: opRec{id: id, feature: l.Feature, key: l.Key, amount: *l.Amount, call: *l.Mono}}
+	r.begun.add(id)
+	j := r.early[id]
+	if j != nil {
+		delete(r.early, id)
+	} else {
+		j = &jop{}
+	}
+	j.acct = l.Account
+	j.rec = opRec{id: id, feature: l.Feature, key: l.Key, amount: *l.Amount, call: *l.Mono}
+	r.account(l.Account) // the account exists from its first line
+	r.open[id] = j
+	r.settle(id, j)
 	return nil
 }
 
@@ -319,15 +344,50 @@ func (r *journalReader) endLine(n int, l *jline) error {
 	if l.Status < 0 || l.Status > 999 {
 		return r.fail(n, "end line with HTTP status %d", l.Status)
 	}
-	if l.Replay != 0 {
-		r.replays[id] = jend{o, *l.Mono}
+	e := &jend{o, *l.Mono}
+	if l.Replay == 0 {
+		if r.ended.has(id) {
+			return r.fail(n, "operation %d ended twice", id)
+		}
+		r.ended.add(id)
+	}
+	j := r.open[id]
+	switch {
+	case j == nil && r.begun.has(id):
+		r.ignored++ // a replay of a deduction already settled for good
 		return nil
+	case j == nil:
+		if j = r.early[id]; j == nil {
+			j = &jop{}
+			r.early[id] = j
+		}
 	}
-	if _, dup := r.ends[id]; dup {
-		return r.fail(n, "operation %d ended twice", id)
+	if l.Replay != 0 {
+		j.replay = e
+	} else {
+		j.end = e
 	}
-	r.ends[id] = jend{o, *l.Mono}
+	if j.acct != "" {
+		r.settle(id, j)
+	}
 	return nil
+}
+
+// settle spills a begun deduction once it is settled for good: a plain
+// end line with a definite outcome and no replay.
+func (r *journalReader) settle(id uint64, j *jop) {
+	if j.replay != nil || j.end == nil {
+		return
+	}
+	switch j.end.out.Kind {
+	case OK, Insufficient, Rejected:
+	default:
+		return
+	}
+	j.rec.out, j.rec.ret = j.end.out, j.end.m
+	a := r.account(j.acct)
+	r.st.parts[partOf(j.acct)].putOp(a.sid, &j.rec)
+	delete(r.open, id)
 }
 
 // outcome is the Outcome an end line records.
@@ -364,7 +424,7 @@ func (r *journalReader) readLine(n int, l *jline) error {
 		return err
 	}
 	a := r.account(l.Account)
-	a.reads = append(a.reads, readRec{id: id, call: *l.Mono0, ret: *l.Mono, snap: l.snapshot()})
+	r.st.parts[partOf(l.Account)].putRead(a.sid, &readRec{id: id, call: *l.Mono0, ret: *l.Mono, snap: l.snapshot()})
 	return nil
 }
 
@@ -389,8 +449,7 @@ func (r *journalReader) noticesLine(n int, l *jline) error {
 }
 
 // logLine reads one transaction of the server's log of an account (or,
-// without an id, that the log was read and is empty); a transaction id seen
-// before is dropped.
+// without an id, that the log was read and is empty).
 func (r *journalReader) logLine(n int, l *jline) error {
 	if err := r.need(n, l, has("a", l.Account != "")); err != nil {
 		return err
@@ -411,14 +470,7 @@ func (r *journalReader) logLine(n int, l *jline) error {
 	if l.Balance != nil {
 		tx.BalanceAfter, tx.HasBalance = *l.Balance, true
 	}
-	if a.logIDs == nil {
-		a.logIDs = make(map[string]struct{})
-	}
-	if _, dup := a.logIDs[id]; dup && id != "" {
-		return nil
-	}
-	a.logIDs[id] = struct{}{}
-	a.log = append(a.log, tx)
+	r.st.parts[partOf(l.Account)].putLog(a.sid, &tx) // a transaction id seen before is dropped when loaded
 	return nil
 }
 
@@ -465,172 +517,256 @@ func (l *jline) idString() (string, error) {
 	return "", fmt.Errorf("id %s is neither a string nor a number", l.ID)
 }
 
-// finish pairs begins with ends and notes what a crash left behind.
-func (r *journalReader) finish() (*journalData, error) {
-	d := r.d
-	d.inst.footer = r.footer != nil
-	ids := make([]uint64, 0, len(r.begs))
-	for id := range r.begs {
+// finish keeps the deductions not settled for good in memory, with the
+// outcome of their replay, else of their end line, else pending, and
+// notes what a crash left behind.
+func (r *journalReader) finish() {
+	st := r.st
+	st.inst.footer = r.footer != nil
+	ids := make([]uint64, 0, len(r.open))
+	for id := range r.open {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
 	pending := 0
 	for _, id := range ids {
-		b := r.begs[id]
-		rec := b.rec
-		if e, ok := r.replays[id]; ok {
-			rec.out, rec.ret, rec.replayed = e.out, e.m, true
-		} else if e, ok := r.ends[id]; ok {
-			rec.out, rec.ret = e.out, e.m
-		} else {
+		j := r.open[id]
+		rec := j.rec
+		switch {
+		case j.replay != nil:
+			rec.out, rec.ret, rec.replayed = j.replay.out, j.replay.m, true
+		case j.end != nil:
+			rec.out, rec.ret = j.end.out, j.end.m
+		default:
 			pending++
 		}
-		a := r.account(b.acct)
+		a := r.account(j.acct)
 		a.ops = append(a.ops, rec)
 	}
 	orphans := 0
-	for id := range r.ends {
-		if _, ok := r.begs[id]; !ok {
+	for _, j := range r.early {
+		if j.end != nil {
 			orphans++
 		}
 	}
 	if orphans > 0 {
-		d.notes = append(d.notes, fmt.Sprintf("journal %s: %d end lines without a begin line were ignored", r.path, orphans))
+		st.notes = append(st.notes, fmt.Sprintf("journal %s: %d end lines without a begin line were ignored", r.path, orphans))
+	}
+	if r.ignored > 0 {
+		st.notes = append(st.notes, fmt.Sprintf("journal %s: %d replay lines of deductions already settled were ignored", r.path, r.ignored))
 	}
 	switch {
 	case r.footer == nil:
-		d.notes = append(d.notes, fmt.Sprintf("journal %s has no footer (the instance ended early): %d deductions never settled count as unknown", r.path, pending))
+		st.notes = append(st.notes, fmt.Sprintf("journal %s has no footer (the instance ended early): %d deductions never settled count as unknown", r.path, pending))
 	case *r.footer != r.events:
-		d.notes = append(d.notes, fmt.Sprintf("journal %s: the footer counts %d lines, %d were read", r.path, *r.footer, r.events))
+		st.notes = append(st.notes, fmt.Sprintf("journal %s: the footer counts %d lines, %d were read", r.path, *r.footer, r.events))
 	}
-	return d, nil
 }
 
-// loadJournal reads the journal at path.
-func loadJournal(path string) (*journalData, error) {
+// loadJournal reads the journal at path into a store (spill files in dir).
+func loadJournal(ctx context.Context, path, dir string) (*journalStore, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &JournalError{Path: path, Err: err}
 	}
 	defer f.Close()
-	return readJournal(f, path)
+	return readJournal(ctx, f, path, dir)
 }
 
 // VerifyJournals merges the journals of one run (one per instance) and
 // verifies them as if one instance had run everything. Accounts seen by a
 // single instance keep exact real-time checks; accounts shared by several
-// are checked with each instance's times widened by its clock bound.
+// are checked with each instance's times widened by its clock bound. The
+// journals are read once, their settled records spilled by account to
+// temporary files (in opts.TempDir) that are gone when it returns, and
+// verified a group of accounts at a time: memory is bounded by the largest
+// group, not by the journals' size.
 func VerifyJournals(ctx context.Context, paths []string, opts VerifyOptions) (*Report, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("verify journals: no journal given")
 	}
-	parts := make([]*journalData, 0, len(paths))
-	for _, p := range paths {
-		d, err := loadJournal(p)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, d)
-	}
-	h, err := mergeHistory(parts)
+	stores, err := loadJournals(ctx, paths, opts.TempDir)
+	defer releaseStores(stores)
 	if err != nil {
+		return nil, err
+	}
+	srcs := make([]source, 0, len(stores))
+	var notes []string
+	for _, st := range stores {
+		srcs = append(srcs, st)
+		notes = append(notes, st.notes...)
+	}
+	if err := checkInstances(headers(srcs)); err != nil {
 		return nil, fmt.Errorf("merge journals: %w", err)
 	}
 	opts.allSegments = true
-	return verifyHistory(ctx, h, opts)
+	return verifySources(ctx, srcs, notes, opts)
+}
+
+// loadJournals reads the journals at paths; on error the stores read so
+// far are returned too, for release.
+func loadJournals(ctx context.Context, paths []string, dir string) ([]*journalStore, error) {
+	var stores []*journalStore
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return stores, &JournalError{Path: p, Err: fmt.Errorf("not read: %w", err)}
+		}
+		st, err := loadJournal(ctx, p, dir)
+		if err != nil {
+			return stores, err
+		}
+		stores = append(stores, st)
+	}
+	return stores, nil
+}
+
+func releaseStores(stores []*journalStore) {
+	for _, st := range stores {
+		st.release()
+	}
+}
+
+func headers(srcs []source) []instance {
+	out := make([]instance, 0, len(srcs))
+	for _, s := range srcs {
+		out = append(out, s.header())
+	}
+	return out
 }
 
 // Merge loads the journals of other instances of this run, so that Verify
 // covers their operations too (the same verdict as one instance running
-// everything).
+// everything). Their settled records are spilled like this Ledger's own.
 func (l *Ledger) Merge(ctx context.Context, paths ...string) error {
-	var parts []*journalData
-	for _, p := range paths {
-		if err := ctx.Err(); err != nil {
+	stores, err := loadJournals(ctx, paths, l.cfg.SpillDir)
+	if err != nil {
+		releaseStores(stores)
+		if ctx.Err() != nil {
 			return fmt.Errorf("merge: %w", err)
 		}
-		d, err := loadJournal(p)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, d)
+		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	all := append([]*journalData{{inst: instance{name: l.cfg.Instance, run: l.cfg.Run}}}, l.merged...)
-	if _, err := mergeHistory(append(all, parts...)); err != nil {
+	insts := []instance{{name: l.cfg.Instance, run: l.cfg.Run}}
+	for _, st := range append(l.merged, stores...) {
+		insts = append(insts, st.inst)
+	}
+	if err := checkInstances(insts); err != nil {
+		releaseStores(stores)
 		return fmt.Errorf("merge: %w", err)
 	}
-	l.merged = append(l.merged, parts...)
+	l.merged = append(l.merged, stores...)
 	return nil
 }
 
+// Discard frees what the Ledger spilled to temporary files (the files'
+// names are removed at creation; this closes them). The Ledger must not
+// be used afterwards; without Discard they go when the process exits.
+func (l *Ledger) Discard() {
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		sh.spill.release()
+		sh.mu.Unlock()
+	}
+	l.mu.Lock()
+	releaseStores(l.merged)
+	l.merged = nil
+	l.mu.Unlock()
+}
+
 // WriteJournal writes this instance's bookkeeping so far as a complete
-// journal (header, events, footer) to w. Journals merged in are not included.
+// journal (header, events, footer) to w, a group of accounts at a time.
+// Journals merged in are not included.
 func (l *Ledger) WriteJournal(w io.Writer) error {
-	d := l.snapshot()
 	bw := bufio.NewWriterSize(w, 256<<10)
-	buf := appendHeader(nil, l.header())
-	var lines int64
-	flush := func() error {
-		_, err := bw.Write(buf)
-		buf = buf[:0]
-		return err
-	}
-	names := make([]string, 0, len(d.accounts))
-	for n := range d.accounts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		a := d.accounts[name]
-		add := func(b []byte) {
-			buf = b
-			lines++
-		}
-		if a.open != nil {
-			add(appendSnapLine(buf, "open", name, a.open.call, a.open.ret, a.open.snap))
-		}
-		for i := range a.ops {
-			r := &a.ops[i]
-			add(appendBeginLine(buf, r.id, name, r.feature, r.amount, l.key(r), r.call))
-			if r.out.Kind != Pending {
-				add(appendEndLine(buf, r.id, r.out, r.replayed, r.ret))
-			}
-			if len(buf) > journalChunk {
-				if err := flush(); err != nil {
-					return fmt.Errorf("write journal: %w", err)
-				}
-			}
-		}
-		for i := range a.reads {
-			r := &a.reads[i]
-			add(appendReadLine(buf, r.id, name, r.call, r.ret, r.snap))
-		}
-		if a.noticesSet {
-			add(appendNoticesLine(buf, name, a.noticesAt, a.notices))
-		}
-		if a.logSet {
-			add(appendLogLine(buf, name, 0, nil))
-			for i := range a.log {
-				add(appendLogLine(buf, name, 0, &a.log[i]))
-			}
-		}
-		if a.close != nil {
-			add(appendSnapLine(buf, "close", name, a.close.call, a.close.ret, a.close.snap))
-		}
-		if err := flush(); err != nil {
+	jw := &exportWriter{w: bw, prefix: l.prefix, buf: appendHeader(nil, l.header())}
+	src := liveSource{l}
+	for _, g := range planGroups([]source{src}, DefaultGroupRecords) {
+		d, err := src.load(g.part, g.names)
+		if err != nil {
 			return fmt.Errorf("write journal: %w", err)
 		}
+		names := make([]string, 0, len(d.accounts))
+		for n := range d.accounts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if err := jw.account(d.accounts[name]); err != nil {
+				return fmt.Errorf("write journal: %w", err)
+			}
+		}
 	}
-	buf = appendFooter(buf, lines)
-	if err := flush(); err != nil {
+	jw.buf = appendFooter(jw.buf, jw.lines)
+	if err := jw.flush(); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	return nil
+}
+
+// exportWriter writes the lines of loaded accounts as a journal.
+type exportWriter struct {
+	w      io.Writer
+	prefix string // generated keys are prefix + id
+	buf    []byte
+	lines  int64
+}
+
+func (e *exportWriter) flush() error {
+	_, err := e.w.Write(e.buf)
+	e.buf = e.buf[:0]
+	return err
+}
+
+func (e *exportWriter) add(b []byte) {
+	e.buf = b
+	e.lines++
+}
+
+// account writes one account's lines in the order a run writes them.
+func (e *exportWriter) account(a *account) error {
+	name := a.name
+	if a.open != nil {
+		e.add(appendSnapLine(e.buf, "open", name, a.open.call, a.open.ret, a.open.snap))
+	}
+	for i := range a.ops {
+		r := &a.ops[i]
+		key := r.key
+		if key == "" {
+			key = e.prefix + strconv.FormatUint(r.id, 10)
+		}
+		e.add(appendBeginLine(e.buf, r.id, name, r.feature, r.amount, key, r.call))
+		if r.out.Kind != Pending {
+			e.add(appendEndLine(e.buf, r.id, r.out, r.replayed, r.ret))
+		}
+		if len(e.buf) > journalChunk {
+			if err := e.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range a.reads {
+		r := &a.reads[i]
+		e.add(appendReadLine(e.buf, r.id, name, r.call, r.ret, r.snap))
+	}
+	if a.noticesSet {
+		e.add(appendNoticesLine(e.buf, name, a.noticesAt, a.notices))
+	}
+	if a.logSet {
+		e.add(appendLogLine(e.buf, name, 0, nil))
+		for i := range a.log {
+			e.add(appendLogLine(e.buf, name, 0, &a.log[i]))
+		}
+	}
+	if a.close != nil {
+		e.add(appendSnapLine(e.buf, "close", name, a.close.call, a.close.ret, a.close.snap))
+	}
+	return e.flush()
 }
 
 // ExportJournal writes this instance's journal to path, atomically: to a

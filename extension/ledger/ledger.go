@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"strconv"
@@ -50,6 +49,10 @@ type Config struct {
 	Journal     io.Writer
 	JournalPath string
 
+	// SpillDir is where settled records are spilled until Verify (files
+	// unlinked at creation, so none is left behind); "" means os.TempDir().
+	SpillDir string
+
 	// Clock returns monotonic nanoseconds; nil means time since New. Wall0
 	// is the wall-clock time at which Clock read 0; zero means time.Now() at New.
 	Clock func() int64
@@ -71,7 +74,6 @@ type Ledger struct {
 	now    func() int64
 	wall0  int64
 	prefix string // run:instance:
-	seed   maphash.Seed
 	nextID atomic.Uint64
 	shards [shardCount]shard
 	obs    Observer
@@ -87,7 +89,7 @@ type Ledger struct {
 	jclosed  bool                              // set by CloseJournal while holding every shard lock
 
 	mu     sync.Mutex // guards merged
-	merged []*journalData
+	merged []*journalStore
 }
 
 type shard struct {
@@ -95,7 +97,8 @@ type shard struct {
 	accounts map[string]*account
 	jbuf     []byte
 	jlines   int
-	_        [64]byte // keep neighbouring shards' locks off one cache line
+	spill    spillPart // settled records of this shard's accounts (spill.go)
+	_        [64]byte  // keep neighbouring shards' locks off one cache line
 }
 
 type snapRec struct {
@@ -121,25 +124,75 @@ type readRec struct {
 	snap      Snapshot
 }
 
+// account is one account's bookkeeping. A live account (in a Ledger's
+// shard) keeps in memory only what is not settled for good: deductions in
+// flight (fly) and those left unknown (held, for SettleReplay); settled
+// records go to the shard's spill. Loaded for verification (a group of
+// accounts read back from the spill, or a journal's), ops, reads and log
+// hold everything.
 type account struct {
 	name       string
 	shard      *shard
+	sid        uint32 // index in the shard's spill partition
 	open       *snapRec
 	close      *snapRec
-	ops        []opRec // in id order; journal data only (a live account uses oc)
+	ops        []opRec // in id order (loaded), or kept in memory (a journal's unknown and pending)
 	reads      []readRec
-	oc         chunked[opRec] // a live account's deductions, in id order
-	rc         chunked[readRec]
+	fly        []opRec // live: deductions begun, not settled; a free slot has id 0
+	free       []int32 // live: free slots of fly
+	held       []opRec // live: deductions settled as unknown, kept for SettleReplay
 	notices    []Notice
 	noticesSet bool
 	noticesAt  int64
 	log        []LogTx
-	logIDs     map[string]struct{}
 	logSet     bool
 	keys       map[string]struct{} // caller-chosen idempotency keys
 	okSum      int64               // credits of confirmed deductions
 	maySum     int64               // credits of deductions begun and not known refused
 	seenBal    balSet              // balances after confirmed deductions, for the online duplicate check
+}
+
+// fill puts rec in a free slot of fly and returns the slot.
+func (a *account) fill(rec opRec) int {
+	if n := len(a.free); n > 0 {
+		i := a.free[n-1]
+		a.free = a.free[:n-1]
+		a.fly[i] = rec
+		return int(i)
+	}
+	a.fly = append(a.fly, rec)
+	return len(a.fly) - 1
+}
+
+// vacate frees slot i of fly.
+func (a *account) vacate(i int) {
+	a.fly[i] = opRec{}
+	a.free = append(a.free, int32(i))
+}
+
+// inFlight returns the record of op while it is in flight, else nil.
+func (a *account) inFlight(op Op) *opRec {
+	if op.idx >= 0 && op.idx < len(a.fly) && a.fly[op.idx].id == op.ID {
+		return &a.fly[op.idx]
+	}
+	return nil
+}
+
+// unresolved returns the record of deduction id if it is still in memory
+// (in flight, or held with an unknown outcome or resolved by a replay),
+// else nil: it was settled and spilled.
+func (a *account) unresolved(id uint64) *opRec {
+	for i := range a.held {
+		if a.held[i].id == id {
+			return &a.held[i]
+		}
+	}
+	for i := range a.fly {
+		if a.fly[i].id == id {
+			return &a.fly[i]
+		}
+	}
+	return nil
 }
 
 // Op is the handle of a deduction, returned by Begin and passed to Settle.
@@ -173,7 +226,7 @@ type Deduction struct {
 // New returns a Ledger. With a journal configured it writes the header line
 // at once; call CloseJournal at the end of the run.
 func New(cfg Config) (*Ledger, error) {
-	l := &Ledger{cfg: cfg, seed: maphash.MakeSeed(), obs: cfg.Observer}
+	l := &Ledger{cfg: cfg, obs: cfg.Observer}
 	if l.cfg.Run == "" {
 		l.cfg.Run = "run"
 	}
@@ -204,6 +257,7 @@ func New(cfg Config) (*Ledger, error) {
 	l.prefix = l.cfg.Run + ":" + l.cfg.Instance + ":"
 	for i := range l.shards {
 		l.shards[i].accounts = make(map[string]*account)
+		l.shards[i].spill.dir = cfg.SpillDir
 	}
 	w, closer := cfg.Journal, io.Closer(nil)
 	if cfg.JournalPath != "" {
@@ -301,11 +355,11 @@ func (l *Ledger) firstUse(ctx context.Context) {
 
 // lock locks the shard of name and returns its account, creating it.
 func (l *Ledger) lock(name string) *account {
-	sh := &l.shards[maphash.String(l.seed, name)&(shardCount-1)]
+	sh := &l.shards[partOf(name)]
 	sh.mu.Lock()
 	a := sh.accounts[name]
 	if a == nil {
-		a = &account{name: name, shard: sh}
+		a = &account{name: name, shard: sh, sid: sh.spill.addAccount(name)}
 		sh.accounts[name] = a
 	}
 	return a
@@ -414,7 +468,7 @@ func (l *Ledger) Begin(ctx context.Context, acct string, d Deduction) (Op, error
 	if custom {
 		rec.key = key // a generated key is not kept: it is the prefix and the id
 	}
-	idx := a.oc.add(rec)
+	idx := a.fill(rec)
 	a.maySum += d.Amount
 	if l.journalOn() {
 		sh.jbuf = appendBeginLine(sh.jbuf, id, acct, d.Feature, d.Amount, key, m)
@@ -437,8 +491,8 @@ func (l *Ledger) Settle(ctx context.Context, op Op, o Outcome) error {
 	a := op.acct
 	sh := a.shard
 	sh.mu.Lock()
-	rec := a.oc.at(op.idx)
-	if rec.out.Kind != Pending {
+	rec := a.inFlight(op)
+	if rec == nil || rec.out.Kind != Pending {
 		sh.mu.Unlock()
 		return fmt.Errorf("settle op %d: %w", op.ID, ErrAlreadySettled)
 	}
@@ -450,6 +504,12 @@ func (l *Ledger) Settle(ctx context.Context, op Op, o Outcome) error {
 		sh.jbuf = appendEndLine(sh.jbuf, rec.id, o, false, rec.ret)
 		l.commit(sh)
 	}
+	if o.Kind == Unknown {
+		a.held = append(a.held, *rec) // SettleReplay may resolve it
+	} else {
+		sh.spill.putOp(a.sid, rec)
+	}
+	a.vacate(op.idx)
 	sh.mu.Unlock()
 	l.emitOp(ctx, "deduct", o, op.Feature, op.Amount)
 	l.emitViolations(ctx, v[:n])
@@ -573,7 +633,7 @@ func (l *Ledger) SettleRead(ctx context.Context, rd Read, s Snapshot) error {
 	sh := a.shard
 	sh.mu.Lock()
 	m := l.now()
-	a.rc.add(readRec{id: rd.ID, call: rd.call, ret: m, snap: s})
+	sh.spill.putRead(a.sid, &readRec{id: rd.ID, call: rd.call, ret: m, snap: s})
 	var v [2]Kind
 	n := 0
 	if a.open != nil && !l.cfg.Shared {
@@ -614,37 +674,30 @@ func (l *Ledger) Notifications(ctx context.Context, acct string, list []Notice) 
 }
 
 // ServerLog hands over transactions from the server's log for the account
-// (a page at a time is fine: transactions already seen, by id, are skipped).
-// Hand over the complete log: reconciliation treats a deduction whose
-// idempotency key is absent from it as not charged.
+// (a page at a time is fine: transactions seen before, by id, are dropped
+// when the log is verified). Hand over the complete log: reconciliation
+// treats a deduction whose idempotency key is absent from it as not charged.
 func (l *Ledger) ServerLog(ctx context.Context, acct string, txs []LogTx) error {
 	if acct == "" {
 		return ErrBadAccount
 	}
 	l.firstUse(ctx)
 	a := l.lock(acct)
-	defer a.shard.mu.Unlock()
+	sh := a.shard
+	defer sh.mu.Unlock()
 	m := l.now()
 	if !a.logSet {
 		a.logSet = true
-		a.logIDs = make(map[string]struct{})
 		if l.journalOn() {
-			a.shard.jbuf = appendLogLine(a.shard.jbuf, acct, m, nil)
-			l.commit(a.shard)
+			sh.jbuf = appendLogLine(sh.jbuf, acct, m, nil)
+			l.commit(sh)
 		}
 	}
 	for i := range txs {
-		tx := txs[i]
-		if tx.ID != "" {
-			if _, seen := a.logIDs[tx.ID]; seen {
-				continue
-			}
-			a.logIDs[tx.ID] = struct{}{}
-		}
-		a.log = append(a.log, tx)
+		sh.spill.putLog(a.sid, &txs[i])
 		if l.journalOn() {
-			a.shard.jbuf = appendLogLine(a.shard.jbuf, acct, m, &tx)
-			l.commit(a.shard)
+			sh.jbuf = appendLogLine(sh.jbuf, acct, m, &txs[i])
+			l.commit(sh)
 		}
 	}
 	return nil

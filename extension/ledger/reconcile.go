@@ -10,7 +10,7 @@ import (
 // amount and transaction id, a refused one none; an unknown one is resolved
 // by it (one debit: charged, none: not charged). A debit with a key no
 // generator issued is a server-only debit. Runs before classify.
-func (c *acctCheck) reconcile(keys map[string]opLoc) {
+func (c *acctCheck) reconcile(keys keyLookup) {
 	a := c.a
 	if !logHasKeys(a.log) {
 		if len(a.log) > 0 {
@@ -49,18 +49,18 @@ func logHasKeys(log []LogTx) bool {
 // is the first one of deduction i (index+1, 0 for none), more[i] any
 // further ones. A transaction whose key names no deduction of this account
 // is a server-only debit.
-func (c *acctCheck) joinLog(keys map[string]opLoc) (first []int32, more map[int][]int) {
+func (c *acctCheck) joinLog(keys keyLookup) (first []int32, more map[int][]int) {
 	a := c.a
 	first = make([]int32, len(a.ops))
 	more = make(map[int][]int)
 	for ti := range a.log {
 		t := &a.log[ti]
-		loc, ok := keys[t.Key]
+		loc, ok := keys.local[t.Key]
 		switch {
 		case t.Key == "":
 			c.serverOnly(t, "without an idempotency key", nil)
 		case !ok:
-			c.serverOnly(t, fmt.Sprintf("with key %q that no generator issued", t.Key), nil)
+			c.foreignKey(t, keys.foreign)
 		case loc.a != a:
 			o := &loc.a.ops[loc.i]
 			c.serverOnly(t, fmt.Sprintf("with the key of %s, a deduction on account %q", c.ref(o), loc.a.name), o)
@@ -71,6 +71,18 @@ func (c *acctCheck) joinLog(keys map[string]opLoc) (first []int32, more map[int]
 		}
 	}
 	return first, more
+}
+
+// foreignKey reports a logged debit whose key names no deduction of this
+// group: one of another group's accounts, or none at all.
+func (c *acctCheck) foreignKey(t *LogTx, foreign map[string]foreignOp) {
+	f, ok := foreign[t.Key]
+	if !ok {
+		c.serverOnly(t, fmt.Sprintf("with key %q that no generator issued", t.Key), nil)
+		return
+	}
+	o := &mergedOp{inst: f.inst, id: f.id}
+	c.serverOnly(t, fmt.Sprintf("with the key of %s, a deduction on account %q", c.ref(o), f.account), o)
 }
 
 // reconcileOp checks one deduction against its logged transactions txs

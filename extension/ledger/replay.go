@@ -14,10 +14,14 @@ func (l *Ledger) Unknowns() []Op {
 		sh := &l.shards[i]
 		sh.mu.Lock()
 		for _, a := range sh.accounts {
-			for j := range a.oc.len() {
-				r := a.oc.at(j)
-				if r.out.Kind == Unknown || r.out.Kind == Pending {
-					out = append(out, Op{ID: r.id, Key: l.key(r), Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: j})
+			for j := range a.fly {
+				if r := &a.fly[j]; r.id != 0 && (r.out.Kind == Pending || r.out.Kind == Unknown) {
+					out = append(out, l.handle(a, r, j))
+				}
+			}
+			for j := range a.held {
+				if r := &a.held[j]; r.out.Kind == Unknown {
+					out = append(out, l.handle(a, r, -1))
 				}
 			}
 		}
@@ -25,6 +29,12 @@ func (l *Ledger) Unknowns() []Op {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// handle returns the Op of a record kept in memory (slot: its index in
+// fly, or -1 when held).
+func (l *Ledger) handle(a *account, r *opRec, slot int) Op {
+	return Op{ID: r.id, Key: l.key(r), Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: slot}
 }
 
 // SettleReplay resolves an unknown (or never settled) deduction with the
@@ -42,10 +52,14 @@ func (l *Ledger) SettleReplay(ctx context.Context, op Op, o Outcome) error {
 	a := op.acct
 	sh := a.shard
 	sh.mu.Lock()
-	rec := a.oc.at(op.idx)
-	if rec.out.Kind != Unknown && rec.out.Kind != Pending {
+	rec := a.unresolved(op.ID)
+	if rec == nil || rec.out.Kind != Unknown && rec.out.Kind != Pending {
+		kind := "settled"
+		if rec != nil {
+			kind = rec.out.Kind.String()
+		}
 		sh.mu.Unlock()
-		return fmt.Errorf("settle replay of op %d (%v): %w", op.ID, rec.out.Kind, ErrNotUnresolved)
+		return fmt.Errorf("settle replay of op %d (%s): %w", op.ID, kind, ErrNotUnresolved)
 	}
 	m := l.now()
 	var v [2]Kind
@@ -81,7 +95,11 @@ func (l *Ledger) SettleReplay(ctx context.Context, op Op, o Outcome) error {
 // listed by Unknowns).
 func (l *Ledger) SettleReplayID(ctx context.Context, id uint64, o Outcome) error {
 	op, ok := l.findOp(id)
-	if !ok {
+	switch {
+	case !ok && id > 0 && id <= l.nextID.Load():
+		// issued, and no longer in memory: settled for good (and spilled), or a read's id
+		return fmt.Errorf("settle replay of op %d (settled, or not a deduction): %w", id, ErrNotUnresolved)
+	case !ok:
 		return fmt.Errorf("settle replay of op %d: %w", id, ErrNoSuchOp)
 	}
 	return l.SettleReplay(ctx, op, o)
@@ -92,10 +110,8 @@ func (l *Ledger) findOp(id uint64) (Op, bool) {
 		sh := &l.shards[i]
 		sh.mu.Lock()
 		for _, a := range sh.accounts {
-			j := sort.Search(a.oc.len(), func(k int) bool { return a.oc.at(k).id >= id })
-			if j < a.oc.len() && a.oc.at(j).id == id {
-				r := a.oc.at(j)
-				op := Op{ID: id, Key: l.key(r), Account: a.name, Feature: r.feature, Amount: r.amount, acct: a, idx: j}
+			if r := a.unresolved(id); r != nil {
+				op := l.handle(a, r, -1)
 				sh.mu.Unlock()
 				return op, true
 			}

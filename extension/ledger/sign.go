@@ -55,25 +55,27 @@ func (s *SignReport) Text() string {
 	return word + " (assumed: the logs are too short to tell from the balance chain; set amountSign to force)"
 }
 
-// detectSign decides how the logs of h write debits and rewrites every
-// logged amount as a positive debit. The rule, per service (every account
-// of the history together): between two consecutive records that both
-// report balance_after, a fall of d credits with amount d votes positive
-// and with amount -d votes negative; the majority wins (steps that match
-// neither, e.g. around a lost update, do not vote). With no vote (logs too
-// short, or without balance_after) the amounts alone decide: all negative
-// means negative, anything else positive, the credit API's convention,
-// said as "assumed" in the verdict. forced (not SignAuto) skips detection.
-// It returns nil when no log holds a record.
-func detectSign(h *history, forced AmountSign) *SignReport {
-	var rep SignReport
-	records, negatives := 0, 0
+// signVotes decide how the logs of a service write debits. The rule, per
+// service (every account of every group together): between two
+// consecutive records that both report balance_after, a fall of d credits
+// with amount d votes positive and with amount -d votes negative; the
+// majority wins (steps that match neither, e.g. around a lost update, do
+// not vote). With no vote (logs too short, or without balance_after) the
+// amounts alone decide: all negative means negative, anything else
+// positive, the credit API's convention, said as "assumed" in the verdict.
+type signVotes struct {
+	records, negatives int
+	positive, negative int
+}
+
+// count adds the votes of the logs of h.
+func (s *signVotes) count(h *history) {
 	for _, a := range h.accounts {
 		for i := range a.log {
 			t := &a.log[i]
-			records++
+			s.records++
 			if t.Amount < 0 {
-				negatives++
+				s.negatives++
 			}
 			if i == 0 || !t.HasBalance || !a.log[i-1].HasBalance {
 				continue
@@ -82,15 +84,21 @@ func detectSign(h *history, forced AmountSign) *SignReport {
 			switch {
 			case d == 0:
 			case d == t.Amount:
-				rep.Positive++
+				s.positive++
 			case d == -t.Amount:
-				rep.Negative++
+				s.negative++
 			}
 		}
 	}
-	if records == 0 {
+}
+
+// decide returns the convention the votes give, or forced when it is not
+// SignAuto; nil when no log holds a record.
+func (s *signVotes) decide(forced AmountSign) *SignReport {
+	if s.records == 0 {
 		return nil
 	}
+	rep := SignReport{Positive: s.positive, Negative: s.negative}
 	switch {
 	case forced != SignAuto:
 		rep.Sign, rep.Basis = forced, "configured"
@@ -99,17 +107,20 @@ func detectSign(h *history, forced AmountSign) *SignReport {
 		if rep.Negative > rep.Positive {
 			rep.Sign = SignNegative
 		}
-	case negatives == records:
+	case s.negatives == s.records:
 		rep.Sign, rep.Basis = SignNegative, "amounts"
 	default:
 		rep.Sign, rep.Basis = SignPositive, "assumed"
 	}
-	if rep.Sign == SignNegative {
-		for _, a := range h.accounts {
-			for i := range a.log {
-				a.log[i].Amount = -a.log[i].Amount
-			}
+	return &rep
+}
+
+// negateLogs rewrites every logged amount of h (written negative) as a
+// positive debit.
+func negateLogs(h *history) {
+	for _, a := range h.accounts {
+		for i := range a.log {
+			a.log[i].Amount = -a.log[i].Amount
 		}
 	}
-	return &rep
 }

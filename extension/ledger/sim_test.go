@@ -63,6 +63,7 @@ type simConfig struct {
 	bugRate     float64 // chance per eligible event
 	dropBalance float64 // share of ok answers whose body could not be read (no balance, version, charge)
 	journal     *journalSink
+	spillDir    string
 }
 
 type journalSink struct{ buf []byte }
@@ -142,7 +143,7 @@ func (s *sim) chance(p float64) bool { return p > 0 && s.rng.Float64() < p }
 func runSim(tb testing.TB, cfg simConfig) *sim {
 	tb.Helper()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed*7919+1)), ctx: context.Background()}
-	lc := Config{Run: "sim", Instance: "i0", Clock: func() int64 { return s.now }}
+	lc := Config{Run: "sim", Instance: "i0", Clock: func() int64 { return s.now }, SpillDir: cfg.spillDir}
 	if cfg.journal != nil {
 		lc.Journal = cfg.journal
 	}

@@ -67,7 +67,12 @@ type VerifyOptions struct {
 	// the configured one of the bookkeeping, or detects it (detectSign).
 	AmountSign AmountSign
 
-	allSegments bool // the journals claim to be the whole run: an incomplete set of segments is no pass
+	// TempDir is where verification spills records ("" means os.TempDir());
+	// the files are unlinked at creation, so none is left behind.
+	TempDir string
+
+	allSegments  bool  // the journals claim to be the whole run: an incomplete set of segments is no pass
+	groupRecords int64 // records verified together; 0 means DefaultGroupRecords
 }
 
 func (o VerifyOptions) withDefaults() VerifyOptions {
@@ -98,24 +103,28 @@ func (o VerifyOptions) withDefaults() VerifyOptions {
 // credits, unresolved outcomes, deep checks out of budget, accounts
 // verified); call it once, at the end of the run. It errs only when ctx is
 // done before the fast checks finish; a deep check cut short by ctx marks
-// the remaining accounts' linearizability unknown.
+// the remaining accounts' linearizability unknown. It reads the records
+// back from the spill a group of accounts at a time (groups.go).
 func (l *Ledger) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 	l.firstUse(ctx)
-	parts := []*journalData{l.snapshot()}
+	srcs := []source{liveSource{l}}
+	var notes []string
 	l.mu.Lock()
-	parts = append(parts, l.merged...)
+	for _, st := range l.merged {
+		srcs = append(srcs, st)
+		notes = append(notes, st.notes...)
+	}
 	l.mu.Unlock()
-	h, err := mergeHistory(parts)
-	if err != nil {
+	if err := checkInstances(headers(srcs)); err != nil {
 		return nil, err
 	}
 	if l.jw != nil {
 		if err := l.jw.failure(); err != nil {
-			h.notes = append(h.notes, "the journal is incomplete: "+err.Error())
+			notes = append(notes, "the journal is incomplete: "+err.Error())
 		}
 	}
-	opts.allSegments = len(parts) > 1 // merged with other instances' journals
-	r, err := verifyHistory(ctx, h, opts)
+	opts.allSegments = len(srcs) > 1 // merged with other instances' journals
+	r, err := verifySources(ctx, srcs, notes, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -160,74 +169,184 @@ func (l *Ledger) emitReport(ctx context.Context, r *Report) {
 	}
 }
 
-// verifyHistory runs every check on a merged history.
-func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report, error) {
-	start := time.Now()
-	opts = opts.withDefaults()
-	low, overdraft := int64(DefaultLowThreshold), false
-	if len(h.insts) > 0 {
-		low, overdraft = h.insts[0].low, h.insts[0].overdraft
-		for _, in := range h.insts[1:] {
-			if in.low != low {
-				h.notes = append(h.notes, fmt.Sprintf("instances disagree on the low-balance threshold (%d and %d); using %d", low, in.low, low))
+// verification gathers the report of a verification, one group of
+// accounts after the other.
+type verification struct {
+	opts      VerifyOptions
+	insts     []instance
+	low       int64
+	overdraft bool
+	sign      AmountSign // how logged amounts are read, once decided
+	r         *Report
+	start     time.Time
+	deadline  time.Time // of the deep check's total budget, set when the first group's deep check starts
+}
+
+// newVerification starts a verification of the instances' bookkeeping,
+// with their notes.
+func newVerification(insts []instance, notes []string, opts VerifyOptions) *verification {
+	v := &verification{opts: opts.withDefaults(), insts: insts, low: DefaultLowThreshold, start: time.Now()}
+	v.r = &Report{
+		Features:      make(map[string]*FeatureTotals),
+		Accounts:      make(map[string]*AccountReport),
+		Discrepancies: make(map[Kind]int),
+		Notes:         append([]string(nil), notes...),
+		Deep:          DeepSummary{Mode: v.opts.Deep.String()},
+	}
+	if len(insts) > 0 {
+		v.low, v.overdraft = insts[0].low, insts[0].overdraft
+		for _, in := range insts[1:] {
+			if in.low != v.low {
+				v.r.Notes = append(v.r.Notes, fmt.Sprintf("instances disagree on the low-balance threshold (%d and %d); using %d", v.low, in.low, v.low))
 				break
 			}
 		}
 	}
-	if opts.LowThreshold != 0 {
-		low = opts.LowThreshold
+	if v.opts.LowThreshold != 0 {
+		v.low = v.opts.LowThreshold
 	}
-	sign := opts.AmountSign
-	for _, in := range h.insts {
-		if sign == SignAuto && in.sign != SignAuto {
-			sign = in.sign
+	v.sign = v.opts.AmountSign
+	for _, in := range insts {
+		r := &v.r.Instances
+		*r = append(*r, in.name)
+		if v.sign == SignAuto && in.sign != SignAuto {
+			v.sign = in.sign
 		}
 	}
-	r := &Report{
-		Features:      make(map[string]*FeatureTotals),
-		Accounts:      make(map[string]*AccountReport, len(h.accounts)),
-		Discrepancies: make(map[Kind]int),
-		Notes:         append([]string(nil), h.notes...),
-		Deep:          DeepSummary{Mode: opts.Deep.String()},
+	return v
+}
+
+// verifyHistory runs every check on one history held in memory whole.
+func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report, error) {
+	v := newVerification(h.insts, h.notes, opts)
+	var votes signVotes
+	votes.count(h)
+	v.r.AmountSign = votes.decide(v.sign)
+	v.applySign(h)
+	if err := v.check(ctx, h, nil); err != nil {
+		return nil, err
 	}
-	for _, in := range h.insts {
-		r.Instances = append(r.Instances, in.name)
+	return v.finish(), nil
+}
+
+// verifySources verifies the bookkeeping of several instances a group of
+// accounts at a time. Two global facts come first, each from a pass over
+// the groups: how the server logs write debits (signVotes), and, for
+// logged keys that name no deduction of their group, which deduction of
+// another group sent them (foreignKeys).
+func verifySources(ctx context.Context, srcs []source, notes []string, opts VerifyOptions) (*Report, error) {
+	v := newVerification(headers(srcs), notes, opts)
+	limit := opts.groupRecords
+	if limit <= 0 {
+		limit = DefaultGroupRecords
 	}
-	r.AmountSign = detectSign(h, sign)
+	groups := planGroups(srcs, limit)
+	var foreign map[string]foreignOp
+	if anyLogs(srcs) {
+		var votes signVotes
+		missing := make(map[string]struct{})
+		err := eachGroup(ctx, srcs, groups, func(h *history) error {
+			votes.count(h)
+			unjoinedKeys(h, missing)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		v.r.AmountSign = votes.decide(v.sign)
+		if foreign, err = foreignKeys(ctx, srcs, groups, missing); err != nil {
+			return nil, err
+		}
+	}
+	err := eachGroup(ctx, srcs, groups, func(h *history) error {
+		v.applySign(h)
+		return v.check(ctx, h, foreign)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.finish(), nil
+}
+
+func anyLogs(srcs []source) bool {
+	for _, s := range srcs {
+		if s.hasLogs() {
+			return true
+		}
+	}
+	return false
+}
+
+// eachGroup loads each group in turn and calls fn with it.
+func eachGroup(ctx context.Context, srcs []source, groups []group, fn func(*history) error) error {
+	for _, g := range groups {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		h, err := loadGroup(srcs, g)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applySign rewrites the logged amounts of h as positive debits when the
+// logs write them negative.
+func (v *verification) applySign(h *history) {
+	if v.r.AmountSign != nil && v.r.AmountSign.Sign == SignNegative {
+		negateLogs(h)
+	}
+}
+
+// check runs the checks of every account of h (one group) and adds them to
+// the report; foreign locates logged keys sent by deductions of other groups.
+func (v *verification) check(ctx context.Context, h *history, foreign map[string]foreignOp) error {
 	names := make([]string, 0, len(h.accounts))
 	for n := range h.accounts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-
-	var keys map[string]opLoc
+	keys := keyLookup{foreign: foreign}
 	for _, a := range h.accounts {
 		if a.logSet {
-			keys = keyIndex(h)
+			keys.local = keyIndex(h)
 			break
 		}
 	}
 	checks := make([]*acctCheck, 0, len(names))
 	for i, name := range names {
 		if i%64 == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("verify: %w", ctx.Err())
+			return fmt.Errorf("verify: %w", ctx.Err())
 		}
-		c := newAcctCheck(h, h.accounts[name], &opts, low, overdraft)
+		c := newAcctCheck(h, h.accounts[name], &v.opts, v.low, v.overdraft)
 		c.run(keys)
 		c.obs, c.sums = nil, nil // only the fast checks use them
-		r.Accounts[name] = c.rep
+		v.r.Accounts[name] = c.rep
 		checks = append(checks, c)
 	}
-	if opts.Deep == DeepAuto {
-		deepCheck(ctx, checks, &opts, &r.Deep)
+	if v.opts.Deep == DeepAuto {
+		if v.deadline.IsZero() {
+			v.deadline = time.Now().Add(v.opts.TotalBudget)
+		}
+		deepCheck(ctx, checks, &v.opts, &v.r.Deep, v.deadline)
 	}
 	for _, c := range checks {
 		c.finish()
 		for k, n := range c.disc {
-			r.Discrepancies[k] += n
+			v.r.Discrepancies[k] += n
 		}
-		c.addTotals(r)
+		c.addTotals(v.r)
 	}
+	return nil
+}
+
+// finish decides the overall verdict and returns the report.
+func (v *verification) finish() *Report {
+	r := v.r
 	switch {
 	case r.Totals.Failed > 0:
 		r.Verdict = Fail
@@ -236,8 +355,8 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	default:
 		r.Verdict = Pass
 	}
-	if r.Segments = checkSegments(h.insts); r.Segments != nil && !r.Segments.Complete {
-		if opts.allSegments {
+	if r.Segments = checkSegments(v.insts); r.Segments != nil && !r.Segments.Complete {
+		if v.opts.allSegments {
 			if r.Verdict == Pass {
 				r.Verdict = Undecided
 			}
@@ -251,14 +370,28 @@ func verifyHistory(ctx context.Context, h *history, opts VerifyOptions) (*Report
 	} else if r.Totals.Accounts == r.Totals.NotExercised {
 		r.Notes = append(r.Notes, "no account saw a deduction or a read: nothing was verified")
 	}
-	r.Elapsed = time.Since(start)
-	return r, nil
+	r.Elapsed = time.Since(v.start)
+	return r
 }
 
 // opLoc locates a deduction in a history.
 type opLoc struct {
 	a *mergedAccount
 	i int
+}
+
+// foreignOp is a deduction of another group, named by a logged key.
+type foreignOp struct {
+	account string
+	inst    int32
+	id      uint64
+}
+
+// keyLookup finds the deduction that sent an idempotency key: in the
+// group (local), else in another group (foreign).
+type keyLookup struct {
+	local   map[string]opLoc
+	foreign map[string]foreignOp
 }
 
 // keyIndex maps idempotency keys to the deductions that sent them.
@@ -276,6 +409,49 @@ func keyIndex(h *history) map[string]opLoc {
 		}
 	}
 	return idx
+}
+
+// unjoinedKeys adds to missing the logged keys of h that name no
+// deduction of h: they may name one of another group.
+func unjoinedKeys(h *history, missing map[string]struct{}) {
+	var idx map[string]opLoc
+	for _, a := range h.accounts {
+		for i := range a.log {
+			k := a.log[i].Key
+			if k == "" {
+				continue
+			}
+			if idx == nil {
+				idx = keyIndex(h)
+			}
+			if _, ok := idx[k]; !ok {
+				missing[k] = struct{}{}
+			}
+		}
+	}
+}
+
+// foreignKeys finds, over every group, the deductions that sent the keys
+// in missing.
+func foreignKeys(ctx context.Context, srcs []source, groups []group, missing map[string]struct{}) (map[string]foreignOp, error) {
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	found := make(map[string]foreignOp)
+	err := eachGroup(ctx, srcs, groups, func(h *history) error {
+		for _, a := range h.accounts {
+			for i := range a.ops {
+				o := &a.ops[i]
+				if k := h.key(o); k != "" {
+					if _, ok := missing[k]; ok {
+						found[k] = foreignOp{account: a.name, inst: o.inst, id: o.id}
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return found, err
 }
 
 // acctCheck runs the checks of one account and collects its findings.
@@ -350,7 +526,7 @@ func (c *acctCheck) refs(ops ...*mergedOp) []string {
 
 // run executes the fast checks in order: snapshots, the server-log join
 // (which resolves outcomes), classification, then the checks that use it.
-func (c *acctCheck) run(keys map[string]opLoc) {
+func (c *acctCheck) run(keys keyLookup) {
 	c.pickSnapshots()
 	if c.a.logSet {
 		c.reconcile(keys)

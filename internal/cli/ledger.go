@@ -35,6 +35,7 @@ type ledgerVerifyFlags struct {
 	maxOps        int
 	maxFindings   int
 	visualizeDir  string
+	tempDir       string
 }
 
 func newLedgerVerifyCmd(env *Env) *cobra.Command {
@@ -54,8 +55,15 @@ Exit codes:
        run (an account without an opening or closing snapshot, for instance);
        a line on stderr says so. With --strict the exit code is 99 instead.
   99   the verdict is fail (the findings are printed)
+  105  interrupted (SIGINT or SIGTERM): it stops at once, prints no verdict
+       and leaves no temporary file
   255  a journal cannot be read or merged (the message names the file and
-       line), or bad flags`,
+       line), or bad flags
+
+The journals are read once; settled records go to temporary files (in
+--temp-dir, unlinked as soon as they are created, so none outlives the
+command) and are verified a group of accounts at a time, so memory stays
+bounded by the largest group of accounts, not by the journals' size.`,
 		Example: `  tally ledger verify journal-0.ndjson
   tally ledger verify --deep auto journal-*.ndjson
   tally ledger verify --json --strict a.ndjson b.ndjson > verdict.json`,
@@ -80,6 +88,7 @@ Exit codes:
 	fl.IntVar(&f.maxOps, "max-ops", ledger.DefaultMaxOps, "skip the deep check on accounts with more deductions")
 	fl.IntVar(&f.maxFindings, "max-findings", ledger.DefaultMaxFindings, "findings listed per account and kind (all are counted)")
 	fl.StringVar(&f.visualizeDir, "visualize-dir", "", "write porcupine's HTML view of accounts found not linearizable here")
+	fl.StringVar(&f.tempDir, "temp-dir", "", "directory for the temporary files of the records being verified (default: the system's temporary directory)")
 	return cmd
 }
 
@@ -98,21 +107,24 @@ func ledgerVerify(cmd *cobra.Command, env *Env, f *ledgerVerifyFlags, paths []st
 			return exitcode.With(exitcode.Other, &usageError{fmt.Errorf("%s must be positive", name)})
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	if env.Signals != nil {
 		go func() {
 			select {
-			case <-env.Signals:
-				cancel()
+			case sig := <-env.Signals:
+				cancel(fmt.Errorf("interrupted by %v", sig))
 			case <-ctx.Done():
 			}
 		}()
 	}
-	r, err := ledger.VerifyJournals(ctx, paths, ledger.VerifyOptions{
+	r, err := verifyInterruptibly(ctx, paths, ledger.VerifyOptions{
 		AmountSign: sign, Deep: deep, AccountBudget: f.accountBudget, TotalBudget: f.totalBudget,
-		MaxOps: f.maxOps, MaxFindings: f.maxFindings, VisualizeDir: f.visualizeDir,
+		MaxOps: f.maxOps, MaxFindings: f.maxFindings, VisualizeDir: f.visualizeDir, TempDir: f.tempDir,
 	})
+	if ctx.Err() != nil {
+		return exitcode.Errorf(exitcode.ExternalAbort, "ledger verify: %v: no verdict", context.Cause(ctx))
+	}
 	if err != nil {
 		return exitcode.With(exitcode.Other, err)
 	}
@@ -138,6 +150,36 @@ func ledgerVerify(cmd *cobra.Command, env *Env, f *ledgerVerifyFlags, paths []st
 		fmt.Fprintf(env.Stderr, "tally: %s; exit code 0 (use --strict to fail on undecided)\n", msg)
 	}
 	return nil
+}
+
+// interruptGrace is how long an interrupted verification may take to
+// release its temporary files before the command exits without it.
+const interruptGrace = 2 * time.Second
+
+// verifyInterruptibly runs the verification and returns when it ends, or
+// soon after ctx is done even if it is blocked (reading a pipe, say): its
+// temporary files are unlinked when created, so exiting leaves none.
+func verifyInterruptibly(ctx context.Context, paths []string, opts ledger.VerifyOptions) (*ledger.Report, error) {
+	type result struct {
+		r   *ledger.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := ledger.VerifyJournals(ctx, paths, opts)
+		done <- result{r, err}
+	}()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-ctx.Done():
+	}
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-time.After(interruptGrace):
+		return nil, ctx.Err()
+	}
 }
 
 // discrepancyWords lists the findings by kind: "3 discrepancies: lost_update 2, overcharge 1".
