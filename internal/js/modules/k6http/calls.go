@@ -265,26 +265,28 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 				hosts[h] = hostSem
 			}
 		}
-		run := func() {
-			if hostSem != nil {
-				hostSem <- struct{}{}
-				defer func() { <-hostSem }()
-			}
-			global <- struct{}{}
-			defer func() { <-global }()
-			it.res = mi.client.do(it.rq)
-		}
 		if i == last {
-			run()
+			mi.runItem(it, hostSem, global)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run()
+			mi.runItem(it, hostSem, global)
 		}()
 	}
 	wg.Wait()
+}
+
+// runItem runs one batch item once the host's and the batch's limits let it.
+func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}) {
+	if hostSem != nil {
+		hostSem <- struct{}{}
+		defer func() { <-hostSem }()
+	}
+	global <- struct{}{}
+	defer func() { <-global }()
+	it.res = mi.client.do(it.rq)
 }
 
 // hostID is what batchPerHost counts requests by: scheme and host.

@@ -271,16 +271,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop, stale bool, err error) {
 	key := addrOf(hr.url)
 	start := c.now()
-	hc := c.getIdle(key)
-	reused := hc != nil
-	if !reused {
-		dctx, cancel := context.WithDeadline(ctx, deadline)
-		hc, err = c.dial(dctx, key, &h.timings)
-		cancel()
-		if err != nil {
-			h.timings.blocked = c.now().Sub(start)
-			return h, false, err
-		}
+	hc, reused, err := c.acquire(ctx, deadline, key, &h.timings)
+	if err != nil {
+		h.timings.blocked = c.now().Sub(start)
+		return h, false, err
 	}
 	hc.attach()
 	gotConn := c.now()
@@ -311,55 +305,66 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	}
 	first := c.now()
 	h.timings.waiting = first.Sub(wrote)
-
-	var body []byte
-	var header http.Header
-	for {
-		r, err := readHead(hc.br, hr.method)
-		if errors.Is(err, errFallback) {
-			h, keepConn, err = c.readGeneral(hc.br, hr, h)
-			if err != nil {
-				return h, false, err
-			}
-			body, header = h.body, h.header
-			break
-		}
-		if err != nil {
-			return h, false, err
-		}
-		if r.status/100 == 1 && r.status != http.StatusSwitchingProtocols {
-			continue // informational: 100 Continue, 103 Early Hints
-		}
-		if body, err = readH1Body(hc.br, r, hr.keep); err != nil {
-			return h, false, err
-		}
-		if hr.keep {
-			if body, err = decodeBody(body, r.header); err != nil {
-				return h, false, err
-			}
-		}
-		keepConn = !r.close
-		h.status, h.statusText, h.proto, header = r.status, r.statusText, r.proto, r.header
-		break
+	keep, err := c.readResponse(hc.br, hr, &h)
+	if err != nil {
+		return h, false, err
 	}
-	end := c.now()
-	h.timings.receiving = end.Sub(first)
+	h.timings.receiving = c.now().Sub(first)
 	h.timings.duration = h.timings.sending + h.timings.waiting + h.timings.receiving
-	keepConn = keepConn && c.keepAlive
-	h.header, h.body = header, body
-
-	if gzipped && strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
+	keepConn = keep && c.keepAlive
+	if gzipped && strings.EqualFold(h.header.Get("Content-Encoding"), "gzip") {
 		// The body was decoded; hide the encoding the script did not ask
 		// for, as net/http does.
-		header.Del("Content-Encoding")
-		header.Del("Content-Length")
+		h.header.Del("Content-Encoding")
+		h.header.Del("Content-Length")
 	}
 	return h, false, nil
 }
 
+// acquire returns an idle connection to key, or dials one (timing the
+// lookup and the connect into tm); reused tells which.
+func (c *h1) acquire(ctx context.Context, deadline time.Time, key string, tm *timings) (hc *h1Conn, reused bool, err error) {
+	if hc = c.getIdle(key); hc != nil {
+		return hc, true, nil
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	hc, err = c.dial(dctx, key, tm)
+	return hc, false, err
+}
+
+// readResponse reads the response to hr from br into h: status, header and
+// body (decoded when kept), skipping informational responses. keep tells
+// whether the server lets the connection be reused.
+func (c *h1) readResponse(br *bufio.Reader, hr *hopRequest, h *hop) (keep bool, err error) {
+	for {
+		r, err := readHead(br, hr.method)
+		if errors.Is(err, errFallback) {
+			return c.readGeneral(br, hr, h)
+		}
+		if err != nil {
+			return false, err
+		}
+		if r.status/100 == 1 && r.status != http.StatusSwitchingProtocols {
+			continue // informational: 100 Continue, 103 Early Hints
+		}
+		body, err := readH1Body(br, r, hr.keep)
+		if err != nil {
+			return false, err
+		}
+		if hr.keep {
+			if body, err = decodeBody(body, r.header); err != nil {
+				return false, err
+			}
+		}
+		h.status, h.statusText, h.proto, h.header, h.body = r.status, r.statusText, r.proto, r.header, body
+		return !r.close, nil
+	}
+}
+
 // readGeneral reads a response through net/http's parser, for heads
 // readHead leaves alone.
-func (c *h1) readGeneral(br *bufio.Reader, hr *hopRequest, h hop) (hop, bool, error) {
+func (c *h1) readGeneral(br *bufio.Reader, hr *hopRequest, h *hop) (bool, error) {
 	var req *http.Request // nil: parse as the answer to a GET
 	if hr.method == http.MethodHead {
 		req = c.headRequest
@@ -368,7 +373,7 @@ func (c *h1) readGeneral(br *bufio.Reader, hr *hopRequest, h hop) (hop, bool, er
 	var err error
 	for {
 		if resp, err = http.ReadResponse(br, req); err != nil {
-			return h, false, err
+			return false, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
@@ -376,10 +381,10 @@ func (c *h1) readGeneral(br *bufio.Reader, hr *hopRequest, h hop) (hop, bool, er
 	}
 	body, err := readBody(resp, hr.keep)
 	if err != nil {
-		return h, false, err
+		return false, err
 	}
 	h.status, h.statusText, h.proto, h.header, h.body = resp.StatusCode, resp.Status, resp.Proto, resp.Header, body
-	return h, !resp.Close, nil
+	return !resp.Close, nil
 }
 
 func isReset(err error) bool {
@@ -431,8 +436,7 @@ func (c *h1) writeRequest(w *bufio.Writer, hr *hopRequest) bool {
 	}
 	if hr.hasBody || hr.method == http.MethodPost || hr.method == http.MethodPut || hr.method == http.MethodPatch {
 		w.WriteString("Content-Length: ")
-		var buf [20]byte
-		w.Write(strconv.AppendInt(buf[:0], int64(len(hr.body)), 10))
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(hr.body)), 10)) // no allocation
 		w.WriteString("\r\n")
 	}
 	if !c.keepAlive {

@@ -87,7 +87,23 @@ func readHead(br *bufio.Reader, method string) (*h1Response, error) {
 // CRLF). ok is false for anything that needs the general parser.
 func parseHead(head, method string) (*h1Response, bool) {
 	line, rest, ok := strings.Cut(head, "\r\n")
-	if !ok || strings.IndexByte(line, '\n') >= 0 {
+	if !ok {
+		return nil, false
+	}
+	r, ok := parseStatusLine(line)
+	if !ok {
+		return nil, false
+	}
+	f, ok := r.parseHeaders(rest)
+	if !ok {
+		return nil, false
+	}
+	return r, r.frame(method, f)
+}
+
+// parseStatusLine parses "HTTP/1.x NNN reason".
+func parseStatusLine(line string) (*h1Response, bool) {
+	if strings.IndexByte(line, '\n') >= 0 {
 		return nil, false
 	}
 	proto, status, ok := strings.Cut(line, " ")
@@ -102,22 +118,31 @@ func parseHead(head, method string) (*h1Response, bool) {
 	if err != nil || code < 100 || code > 999 || (len(status) > 3 && status[3] != ' ') {
 		return nil, false
 	}
-	r := &h1Response{status: code, statusText: status, proto: proto, contentLength: -1}
+	return &h1Response{status: code, statusText: status, proto: proto, contentLength: -1}, true
+}
 
+// framing holds the header values that decide how a body is framed and
+// whether the connection stays open.
+type framing struct {
+	te, cl, connection string
+}
+
+// parseHeaders reads the header lines of rest (each ending in CRLF) into
+// r.header and returns the framing headers.
+func (r *h1Response) parseHeaders(rest string) (framing, bool) {
+	var f framing
 	lines := strings.Count(rest, "\r\n")
 	r.header = make(http.Header, lines)
 	values := make([]string, 0, lines)
-	var te, connection string
-	var cl string
 	for rest != "" {
 		var l string
 		l, rest, _ = strings.Cut(rest, "\r\n")
 		if l == "" || l[0] == ' ' || l[0] == '\t' || strings.IndexByte(l, '\n') >= 0 || strings.IndexByte(l, '\r') >= 0 {
-			return nil, false // obsolete line folding or stray line ends
+			return f, false // obsolete line folding or stray line ends
 		}
 		k, v, ok := strings.Cut(l, ":")
 		if !ok || !validToken(k) {
-			return nil, false
+			return f, false
 		}
 		v = strings.Trim(v, " \t")
 		k = textproto.CanonicalMIMEHeaderKey(k) // no allocation when already canonical
@@ -129,48 +154,54 @@ func parseHead(head, method string) (*h1Response, bool) {
 		}
 		switch k {
 		case "Transfer-Encoding":
-			if te != "" {
-				return nil, false
+			if f.te != "" {
+				return f, false
 			}
-			te = v
+			f.te = v
 		case "Content-Length":
-			if cl != "" && cl != v {
-				return nil, false
+			if f.cl != "" && f.cl != v {
+				return f, false
 			}
-			cl = v
+			f.cl = v
 		case "Connection":
-			connection += "," + v
+			f.connection += "," + v
 		}
 	}
+	return f, true
+}
 
+// frame sets how r's body is framed and whether the connection closes
+// after it, from the framing headers f and the request's method.
+func (r *h1Response) frame(method string, f framing) bool {
 	// As net/http: a "close" token closes the connection and removes the
 	// Connection header; HTTP/1.0 closes unless asked to keep alive.
-	if hasToken(connection, "close") {
+	if hasToken(f.connection, "close") {
 		r.close = true
 		r.header.Del("Connection")
 	} else if r.proto == "HTTP/1.0" {
-		r.close = !hasToken(connection, "keep-alive")
+		r.close = !hasToken(f.connection, "keep-alive")
 	}
+	code := r.status
 	switch {
 	case method == http.MethodHead || code/100 == 1 || code == http.StatusNoContent || code == http.StatusNotModified:
 		r.noBody = true
-	case te != "":
-		if !strings.EqualFold(te, "chunked") {
-			return nil, false
+	case f.te != "":
+		if !strings.EqualFold(f.te, "chunked") {
+			return false
 		}
 		r.chunked = true
 		r.header.Del("Content-Length")
 		r.header.Del("Transfer-Encoding")
-	case cl != "":
-		n, err := strconv.ParseInt(cl, 10, 64)
+	case f.cl != "":
+		n, err := strconv.ParseInt(f.cl, 10, 64)
 		if err != nil || n < 0 {
-			return nil, false
+			return false
 		}
 		r.contentLength = n
 	default:
 		r.close = true // the body ends when the server closes the connection
 	}
-	return r, true
+	return true
 }
 
 // hasToken reports whether the comma-separated list s holds tok

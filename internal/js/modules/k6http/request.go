@@ -181,7 +181,15 @@ func applyHeaders(rq *request, v sobek.Value) error {
 	if !ok {
 		return errors.New("params.headers must be an object")
 	}
-	for _, k := range h.Keys() {
+	keys := h.Keys()
+	if len(keys) == 0 {
+		return nil
+	}
+	if rq.header == nil {
+		rq.header = make(http.Header, len(keys))
+	}
+	values := make([]string, 0, len(keys)) // one array behind every header's value
+	for _, k := range keys {
 		val := h.Get(k)
 		if !isSet(val) {
 			continue
@@ -191,7 +199,8 @@ func applyHeaders(rq *request, v sobek.Value) error {
 			rq.host = val.String()
 			continue
 		}
-		rq.setHeader(ck, val.String())
+		values = append(values, val.String())
+		rq.header[ck] = values[len(values)-1 : len(values) : len(values)]
 	}
 	return nil
 }
