@@ -60,6 +60,18 @@ bench-peers: build
 	$(GO) build -o $(BIN)/ ./bench/stubserver
 	BIN=$(BIN) ROUNDS=$(PEERS_ROUNDS) DURATION=$(PEERS_DURATION) USERS=$(PEERS_USERS) PORT=$(PEERS_PORT) bench/peers.sh
 
+.PHONY: bench-latency
+# bench-latency: tally's reported http_req_duration p50 at a fixed 200 requests/s (bench/rate200.js)
+# minus bench/stubserver's own handler time p50, tally and server on separate cores, LATENCY_ROUNDS fresh
+# servers of LATENCY_DURATION (s) each; LATENCY_RATE, LATENCY_PORT. Figures: docs/benchmarks.md (## runtime).
+LATENCY_ROUNDS ?= 3
+LATENCY_DURATION ?= 30
+LATENCY_RATE ?= 200
+LATENCY_PORT ?= 18302
+bench-latency: build
+	$(GO) build -o $(BIN)/ ./bench/stubserver
+	BIN=$(BIN) ROUNDS=$(LATENCY_ROUNDS) DURATION=$(LATENCY_DURATION) RATE=$(LATENCY_RATE) PORT=$(LATENCY_PORT) bench/latency.sh
+
 .PHONY: bench-creditd
 bench-creditd:
 	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./creditd/sqlite/

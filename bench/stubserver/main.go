@@ -1,6 +1,10 @@
 // Command stubserver is a minimal in-memory credit API for benchmarking the
 // load generator itself: every answer is precomputed, so the generator, not
 // the server, is what a benchmark measures. It listens on loopback only.
+//
+// GET /stats/handler-time reports how long its handlers took (p50, p95,
+// p99, untimed itself), so that a client's reported latency can be compared
+// with the server's own share of it (bench/latency.sh).
 package main
 
 import (
@@ -42,10 +46,14 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"user_id":"u","balance":%d,"remaining_credits":%d,"used_credits":0,"version":1}`, balance.Load(), balance.Load())
 	})
+	var times handlerTimes
+	root := http.NewServeMux()
+	root.HandleFunc("/stats/handler-time", times.stats)
+	root.Handle("/", times.wrap(mux))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Fprintf(os.Stderr, "stubserver listening on %s\n", ln.Addr())
-	log.Fatal(http.Serve(ln, mux))
+	log.Fatal(http.Serve(ln, root))
 }
