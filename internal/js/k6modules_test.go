@@ -123,11 +123,15 @@ export default function () {
   for (const f of [() => group('a::b', () => 1), () => group('as', async () => 1)]) { try { f(); } catch (e) { bad.push(String(e)); } }
   globalThis.result = r;
   globalThis.bad = bad.join('|');
+  globalThis.numberName = group(7, () => exec.vu.tags.group);
 }`})
 	v := e.VU(1)
 	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
 	if v.Global("result") != int64(42) || v.Global("innerTag") != "::outer::inner" || v.Global("after") != "" {
 		t.Errorf("result %v, inner tag %v, tag after %v", v.Global("result"), v.Global("innerTag"), v.Global("after"))
+	}
+	if got := v.Global("numberName"); got != "::7" {
+		t.Errorf("group(7, fn) runs in group %v, want ::7", got)
 	}
 	if b := v.Global("bad").(string); !strings.Contains(b, "must not contain") || !strings.Contains(b, "async") {
 		t.Errorf("bad groups: %s", b)
@@ -137,7 +141,7 @@ export default function () {
 		g, _ := s.Tags.Get("group")
 		paths = append(paths, g)
 	}
-	if strings.Join(paths, ",") != "::outer::inner,::outer,::throws" {
+	if strings.Join(paths, ",") != "::outer::inner,::outer,::throws,::7" {
 		t.Errorf("group_duration samples for %v", paths)
 	}
 	if its := e.Samples().Find("iterations"); len(its) != 1 {
@@ -153,6 +157,7 @@ func TestSleepAndFail(t *testing.T) {
 import { sleep, fail, randomSeed } from 'k6';
 export default function () {
   const t0 = Date.now(); sleep(0.05); globalThis.slept = Date.now() - t0;
+  const t1 = Date.now(); sleep(); sleep(null); sleep(-1); sleep('0.02'); globalThis.sleptArgs = Date.now() - t1;
   randomSeed(7); const a = Math.random(); randomSeed(7); globalThis.same = a === Math.random();
   fail('failed on purpose');
 }`})
@@ -160,6 +165,9 @@ export default function () {
 	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
 	if s := v.Global("slept").(int64); s < 45 {
 		t.Errorf("slept %d ms", s)
+	}
+	if s := v.Global("sleptArgs").(int64); s < 15 || s > 2000 {
+		t.Errorf("sleep(), sleep(null), sleep(-1) and sleep('0.02') slept %d ms in all, want about 20", s)
 	}
 	if v.Global("same") != true {
 		t.Error("randomSeed does not make Math.random deterministic")

@@ -133,8 +133,28 @@ func tagsFrom(rt *sobek.Runtime, v sobek.Value) *metrics.TagSet {
 	return metrics.NewTagSet(m)
 }
 
+// optString and optFloat convert an argument as sobek converts the
+// parameters of a Go function: undefined and null become "" and 0. group
+// and sleep take sobek.FunctionCall instead of Go parameters: one native
+// function per VU instead of two (a reflect wrapper and its guard), and no
+// reflect frames on the stack a VU sleeps on.
+func optString(v sobek.Value) string {
+	if sobek.IsUndefined(v) || sobek.IsNull(v) {
+		return ""
+	}
+	return v.String()
+}
+
+func optFloat(v sobek.Value) float64 {
+	if sobek.IsUndefined(v) || sobek.IsNull(v) {
+		return 0
+	}
+	return v.ToFloat()
+}
+
 // group implements group(name, fn).
-func (i *instance) group(name string, fnv sobek.Value) sobek.Value {
+func (i *instance) group(call sobek.FunctionCall) sobek.Value {
+	name, fnv := optString(call.Argument(0)), call.Argument(1)
 	rt := i.vu.Runtime()
 	st := i.state("group")
 	fn, ok := sobek.AssertFunction(fnv)
@@ -164,7 +184,12 @@ func (i *instance) group(name string, fnv sobek.Value) sobek.Value {
 }
 
 // sleep implements sleep(seconds): it returns early when the VU stops.
-func (i *instance) sleep(secs float64) {
+func (i *instance) sleep(call sobek.FunctionCall) sobek.Value {
+	i.sleepFor(optFloat(call.Argument(0)))
+	return sobek.Undefined()
+}
+
+func (i *instance) sleepFor(secs float64) {
 	if secs <= 0 {
 		return
 	}
