@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tallyhq/tally/internal/syncbuf"
 )
 
 // TestLedgerVerifyRefusesImpossibleJournals: `tally ledger verify` exits
@@ -59,7 +61,7 @@ func TestLedgerVerifyStopsOnSignal(t *testing.T) {
 		t.Skipf("mkfifo: %v", err)
 	}
 	cmd := exec.Command(binary, "ledger", "verify", "--temp-dir", tmp, fifo)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tallyhq/tally/internal/syncbuf"
 )
 
 // TestLimits: what a runaway or careless script meets instead of a hang, a
@@ -81,7 +83,7 @@ func TestSignalInterruptsInit(t *testing.T) {
 	write(t, dir, "loop.js", "console.log('looping'); for (;;) {}\nexport default function () {}\n")
 	cmd := exec.Command(binary, "run", "-q", "loop.js")
 	cmd.Dir = dir
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

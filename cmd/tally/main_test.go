@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tallyhq/tally/internal/syncbuf"
 )
 
 var binary string
@@ -196,7 +198,7 @@ func signalRun(t *testing.T, dir, script string, n int) run {
 	t.Helper()
 	cmd := exec.Command(binary, "run", "-q", script)
 	cmd.Dir = dir
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

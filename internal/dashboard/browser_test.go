@@ -5,7 +5,6 @@ package dashboard_test
 // file://. They skip when Chromium cannot be found, except under CI=true.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +32,7 @@ import (
 	_ "github.com/tallyhq/tally/extension/ledger/ledgerjs" // k6/x/ledger
 	"github.com/tallyhq/tally/internal/engine"
 	"github.com/tallyhq/tally/internal/exitcode"
+	"github.com/tallyhq/tally/internal/syncbuf"
 )
 
 // findChromium returns the browser's path, or skips (fails under CI).
@@ -335,24 +335,6 @@ export function teardown() {
 }
 `
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var dashURL = regexp.MustCompile(`web dashboard: (http://[0-9.:]+)`)
 
 // TestBrowser runs a test with the dashboard on, watches it live in
@@ -377,8 +359,8 @@ func TestBrowser(t *testing.T) {
 	dir := t.TempDir()
 	report := filepath.Join(dir, "report.html")
 	summaryPath := filepath.Join(dir, "summary.json")
-	logs := &syncBuffer{}
-	var stdout, stderr syncBuffer
+	logs := &syncbuf.Buffer{}
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- engine.Run(context.Background(), engine.Config{

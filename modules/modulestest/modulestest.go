@@ -15,7 +15,6 @@
 package modulestest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -32,6 +31,7 @@ import (
 	"github.com/tallyhq/tally/internal/js/modules/k6execution"
 	"github.com/tallyhq/tally/internal/logging"
 	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/internal/syncbuf"
 	"github.com/tallyhq/tally/metrics"
 	"github.com/tallyhq/tally/modules"
 )
@@ -82,7 +82,7 @@ type Runtime struct {
 	root     *groups.Group
 	samples  *Samples
 	ctl      *controller
-	logs     syncBuffer
+	logs     syncbuf.Buffer
 	opts     options.Options
 }
 
@@ -348,23 +348,4 @@ func (c *controller) list(l *[]string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), *l...)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use (VUs log from their
-// own goroutines).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
