@@ -34,10 +34,8 @@ func (r *run) banner(w io.Writer, scenarios []executor.Config, maxVUs int64) {
 		fmt.Fprintf(&b, "summary-export: %s\n", r.cfg.SummaryExport)
 	}
 	b.WriteString("\n")
-	n := len(scenarios)
-	fmt.Fprintf(&b, "     scenarios: (%s) %d %s, %d max %s, %s max duration (incl. graceful stop):\n",
-		segmentShare(options.String(r.opts.ExecutionSegment, "")), n, plural(n, "scenario"), maxVUs, plural(int(maxVUs), "VU"),
-		executor.MaxDuration(scenarios))
+	fmt.Fprintf(&b, "     scenarios: (%s) %s:\n",
+		segmentShare(options.String(r.opts.ExecutionSegment, "")), executor.DescribePlan(scenarios, maxVUs))
 	for _, c := range scenarios {
 		fmt.Fprintf(&b, "              * %s: %s\n", c.Name(), executor.Describe(c))
 	}
@@ -59,13 +57,6 @@ func segmentShare(segment string) string {
 	}
 	f, _ := share.Float64()
 	return fmt.Sprintf("%.2f%%", f*100)
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }
 
 // bannerWanted reports whether the banner goes to stdout: not with --quiet

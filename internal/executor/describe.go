@@ -55,6 +55,15 @@ func Describe(c Config) string {
 	return what + " (" + strings.Join(extra, ", ") + ")"
 }
 
+// DescribePlan returns the start banner's line about a set of scenarios
+// as a whole, e.g. "2 scenarios, 60 max VUs, 10m30s max duration (incl.
+// graceful stop)"; maxVUs is the most VUs they need at once.
+func DescribePlan(cfgs []Config, maxVUs int64) string {
+	n := int64(len(cfgs))
+	return fmt.Sprintf("%d %s, %d max %s, %s max duration (incl. graceful stop)",
+		n, plural(n, "scenario"), maxVUs, plural(maxVUs, "VU"), MaxDuration(cfgs))
+}
+
 // MaxDuration returns the longest a set of scenarios can take, graceful
 // stops included: the latest startTime + regular duration + gracefulStop
 // (+ gracefulRampDown for ramping-vus).

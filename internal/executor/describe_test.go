@@ -2,6 +2,8 @@ package executor
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +50,17 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := MaxDuration(rest); got != 3*time.Minute {
 		t.Errorf("MaxDuration without si = %s, want 3m0s", got)
+	}
+	for _, tc := range []struct {
+		cfgs   []Config
+		maxVUs int64
+		want   string
+	}{
+		{rest[:1], 1, "1 scenario, 1 max VU, "},
+		{rest, 60, fmt.Sprintf("%d scenarios, 60 max VUs, 3m0s max duration (incl. graceful stop)", len(rest))},
+	} {
+		if got := DescribePlan(tc.cfgs, tc.maxVUs); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("DescribePlan(%d scenarios, %d) = %q, want %q...", len(tc.cfgs), tc.maxVUs, got, tc.want)
+		}
 	}
 }
