@@ -108,7 +108,7 @@ export function other() {}`})
 	if _, err := v.Runtime().RunString(`globalThis.x = 1`); err != nil {
 		t.Fatal(err)
 	}
-	if !v.Once(modulestest.Scenario{Name: "other", Exec: "other"}) {
+	if !v.Once(context.Background(), modulestest.Scenario{Name: "other", Exec: "other"}) {
 		t.Error("the next iteration was interrupted")
 	}
 	if d := time.Since(start); d > 5*time.Second {

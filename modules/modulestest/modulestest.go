@@ -252,12 +252,10 @@ func (v *VU) Run(sc Scenario, n int) {
 }
 
 // Once runs one iteration of sc and reports whether it completed (false:
-// it was interrupted). Unlike Run it may be called from any goroutine.
-func (v *VU) Once(sc Scenario) bool { return v.OnceContext(context.Background(), sc) }
-
-// OnceContext is Once with a context: cancelling ctx interrupts the
-// iteration as the end of a test does (requests in flight are cut off).
-func (v *VU) OnceContext(ctx context.Context, sc Scenario) bool {
+// it was interrupted). Cancelling ctx interrupts the iteration as the end
+// of a test does (requests in flight are cut off). Unlike Run it fails no
+// test, so it may be called from any goroutine.
+func (v *VU) Once(ctx context.Context, sc Scenario) bool {
 	return v.RunIteration(ctx, &executor.Iteration{Scenario: sc.Executor()})
 }
 

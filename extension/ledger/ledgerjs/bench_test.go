@@ -1,6 +1,7 @@
 package ledgerjs
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func BenchmarkBeginSettle(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if !v.Once(sc) {
+					if !v.Once(context.Background(), sc) {
 						b.Error("iteration interrupted")
 					}
 				}()

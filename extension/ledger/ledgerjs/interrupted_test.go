@@ -56,7 +56,7 @@ export default function () {
 		}
 		cancel()
 	}()
-	if v.OnceContext(ctx, modulestest.DefaultScenario) {
+	if v.Once(ctx, modulestest.DefaultScenario) {
 		t.Fatal("the iteration completed")
 	}
 	if _, n := e.Samples().Sum("http_reqs", nil); n != 1 {
