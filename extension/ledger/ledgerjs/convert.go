@@ -283,69 +283,80 @@ func outcomeArg(obj *sobek.Object, strict bool) (ledger.Outcome, error) {
 			}
 		}
 	}
-	field := func(name string) sobek.Value {
-		if v := obj.Get(name); !isNothing(v) {
-			return v
-		}
-		return nil
-	}
 	switch kind {
 	case ledger.OK:
-		if v := field("balanceAfter"); v != nil {
-			if o.Balance, err = intValue("balanceAfter", v); err != nil {
-				return o, err
-			}
-			o.HasBalance = true
-		}
-		if v := field("version"); v != nil {
-			if o.Version, err = intValue("version", v); err != nil {
-				return o, err
-			}
-			o.HasVersion = true
-		}
-		if v := field("charged"); v != nil {
-			if o.Charged, err = intValue("charged", v); err != nil {
-				return o, err
-			}
-			if o.Charged < 0 {
-				return o, fmt.Errorf("charged: want credits >= 0, got %d", o.Charged)
-			}
-			o.HasCharged = true
-		}
-		if v := field("txId"); v != nil {
-			if o.TxID, err = idValue("txId", v); err != nil {
-				return o, err
-			}
-		}
+		err = okOutcome(obj, &o)
 	case ledger.Insufficient:
-		if v := field("balanceSeen"); v != nil {
-			if o.Balance, err = intValue("balanceSeen", v); err != nil {
-				return o, err
-			}
-			o.HasBalance = true
+		err = intField(obj, "balanceSeen", &o.Balance, &o.HasBalance)
+	default: // rejected, unknown
+		err = failedOutcome(obj, &o)
+	}
+	return o, err
+}
+
+// intField reads the optional integer obj[name] into *dst and sets *has
+// when it is there.
+func intField(obj *sobek.Object, name string, dst *int64, has *bool) error {
+	v := obj.Get(name)
+	if isNothing(v) {
+		return nil
+	}
+	n, err := intValue(name, v)
+	if err != nil {
+		return err
+	}
+	*dst, *has = n, true
+	return nil
+}
+
+// okOutcome reads the fields of an 'ok' outcome: balanceAfter, version,
+// charged (>= 0) and txId, each optional.
+func okOutcome(obj *sobek.Object, o *ledger.Outcome) error {
+	if err := intField(obj, "balanceAfter", &o.Balance, &o.HasBalance); err != nil {
+		return err
+	}
+	if err := intField(obj, "version", &o.Version, &o.HasVersion); err != nil {
+		return err
+	}
+	if err := intField(obj, "charged", &o.Charged, &o.HasCharged); err != nil {
+		return err
+	}
+	if o.Charged < 0 {
+		return fmt.Errorf("charged: want credits >= 0, got %d", o.Charged)
+	}
+	if v := obj.Get("txId"); !isNothing(v) {
+		id, err := idValue("txId", v)
+		if err != nil {
+			return err
 		}
-	case ledger.Rejected, ledger.Unknown:
-		if v := field("status"); v != nil {
-			st, err := intValue("status", v)
-			if err != nil {
-				return o, err
-			}
-			o.Status = int(st)
+		o.TxID = id
+	}
+	return nil
+}
+
+// failedOutcome reads the fields of a 'rejected' or 'unknown' outcome: the
+// status, and for unknown the cause (default: error).
+func failedOutcome(obj *sobek.Object, o *ledger.Outcome) error {
+	var status int64
+	var has bool
+	if err := intField(obj, "status", &status, &has); err != nil {
+		return err
+	}
+	o.Status = int(status)
+	if o.Kind != ledger.Unknown {
+		return nil
+	}
+	o.Cause = ledger.CauseError
+	if v := obj.Get("cause"); !isNothing(v) {
+		c, err := stringValue("cause", v)
+		if err != nil {
+			return err
 		}
-		if kind == ledger.Unknown {
-			o.Cause = ledger.CauseError
-			if v := field("cause"); v != nil {
-				c, err := stringValue("cause", v)
-				if err != nil {
-					return o, err
-				}
-				if o.Cause, err = ledger.ParseCause(c); err != nil {
-					return o, err
-				}
-			}
+		if o.Cause, err = ledger.ParseCause(c); err != nil {
+			return err
 		}
 	}
-	return o, nil
+	return nil
 }
 
 // noticesArg reads notices: a Response of GET /credits/notifications, or an
