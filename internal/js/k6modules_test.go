@@ -97,6 +97,33 @@ export default function () {
 	}
 }
 
+// TestCheckTags: a check's samples carry the VU's tags of the moment (its
+// group here) and the check's name, however often the same check runs.
+func TestCheckTags(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import { check, group } from 'k6';
+export default function () {
+  for (let n = 0; n < 2; n++) {
+    check(1, { a: true, b: true });
+    group('g', () => check(1, { a: true }));
+    check(1, { a: true }, { kind: 'x' + n });
+  }
+}`})
+	e.VU(1).Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	var got []string
+	for _, s := range e.Samples().Find("checks") {
+		c, _ := s.Tags.Get("check")
+		g, _ := s.Tags.Get("group")
+		k, _ := s.Tags.Get("kind")
+		got = append(got, c+"@"+g+"/"+k)
+	}
+	want := "a@/,b@/,a@::g/,a@/x0,a@/,b@/,a@::g/,a@/x1"
+	if strings.Join(got, ",") != want {
+		t.Errorf("checks samples %s, want %s", strings.Join(got, ","), want)
+	}
+}
+
 // collect maps check paths to passes/fails.
 func collect(g *summary.GroupData, out map[string][2]int64) {
 	for _, c := range g.Checks {

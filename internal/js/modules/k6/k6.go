@@ -24,7 +24,35 @@ func New() *Module { return &Module{} }
 // NewModuleInstance returns the module for one VU.
 func (*Module) NewModuleInstance(vu modules.VU) modules.Instance { return &instance{vu: vu} }
 
-type instance struct{ vu modules.VU }
+type instance struct {
+	vu modules.VU
+
+	// The tags of each check's samples, by check name, for the VU's tags
+	// checkBase: the same checks run every iteration, and deriving their
+	// tags again cost two allocations a check.
+	checkBase *metrics.TagSet
+	checkTags map[string]*metrics.TagSet
+}
+
+// maxCheckTags bounds checkTags (a script may name checks after values).
+const maxCheckTags = 64
+
+// checkTagsFor returns base with the check tag set to name.
+func (i *instance) checkTagsFor(base *metrics.TagSet, name string) *metrics.TagSet {
+	if base != i.checkBase || len(i.checkTags) >= maxCheckTags {
+		i.checkBase = base
+		clear(i.checkTags)
+	}
+	if t, ok := i.checkTags[name]; ok {
+		return t
+	}
+	t := base.With("check", name)
+	if i.checkTags == nil {
+		i.checkTags = make(map[string]*metrics.TagSet, 4)
+	}
+	i.checkTags[name] = t
+	return t
+}
 
 // Exports returns check, group, sleep, fail and randomSeed.
 func (i *instance) Exports() modules.Exports {
@@ -77,8 +105,10 @@ func (i *instance) check(call sobek.FunctionCall) sobek.Value {
 	}
 	sets := setsArg.ToObject(rt)
 	base := st.TagCtx.Current()
+	extraTags := false
 	if extra := call.Argument(2); !sobek.IsUndefined(extra) && !sobek.IsNull(extra) {
 		base = base.Merge(tagsFrom(rt, extra))
+		extraTags = true
 	}
 	now := time.Now()
 	all := true
@@ -92,8 +122,11 @@ func (i *instance) check(call sobek.FunctionCall) sobek.Value {
 			panic(rt.NewGoError(err))
 		}
 		tags := base
-		if checkOn {
+		switch {
+		case checkOn && extraTags: // a set of its own each call: not cached
 			tags = base.With("check", name)
+		case checkOn:
+			tags = i.checkTagsFor(base, name)
 		}
 		pass := false
 		if fn, ok := sobek.AssertFunction(entry); ok {

@@ -1,0 +1,76 @@
+package k6
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/groups"
+	"github.com/tallyhq/tally/internal/vustate"
+	"github.com/tallyhq/tally/metrics"
+	"github.com/tallyhq/tally/modules"
+)
+
+// benchVU is a VU in an iteration whose samples are counted and dropped.
+type benchVU struct {
+	rt *sobek.Runtime
+	st *vustate.State
+	n  atomic.Int64
+}
+
+func (v *benchVU) Runtime() *sobek.Runtime   { return v.rt }
+func (v *benchVU) Context() context.Context  { return context.Background() }
+func (v *benchVU) InitEnv() *modules.InitEnv { return nil }
+func (v *benchVU) State() *modules.State     { return &v.st.State }
+func (v *benchVU) FullState() *vustate.State { return v.st }
+func (v *benchVU) Push(s metrics.Samples)    { v.n.Add(int64(len(s))) }
+
+func newBenchVU(b *testing.B) *benchVU {
+	v := &benchVU{rt: sobek.New()}
+	tags := vustate.NewTags(metrics.NewTagSet(map[string]string{"scenario": "default"}), true)
+	v.st = &vustate.State{
+		State:      modules.State{Builtin: metrics.RegisterBuiltin(metrics.NewRegistry()), Samples: v},
+		SystemTags: metrics.DefaultSystemTags,
+		TagCtx:     tags,
+		Group:      groups.NewRoot(),
+	}
+	v.st.Tags = tags.Current
+	e := New().NewModuleInstance(v).Exports()
+	for name, x := range e.Named {
+		if err := v.rt.Set(name, x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return v
+}
+
+// BenchmarkCheck is one check per op as race.js makes after every request:
+// check(res, {'name': () => ok}).
+func BenchmarkCheck(b *testing.B) {
+	v := newBenchVU(b)
+	prog := sobek.MustCompile("bench.js", `check(1, { 'charge answered (charged or refused)': () => true })`, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.rt.RunProgram(prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if v.n.Load() == 0 {
+		b.Fatal("no samples")
+	}
+}
+
+// BenchmarkSleepZero is the call overhead of sleep(), which every
+// iteration of the scenarios pays once.
+func BenchmarkSleepZero(b *testing.B) {
+	v := newBenchVU(b)
+	prog := sobek.MustCompile("bench.js", `sleep(0)`, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.rt.RunProgram(prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
