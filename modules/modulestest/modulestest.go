@@ -266,6 +266,42 @@ func (sc Scenario) Executor() *executor.Scenario {
 		Tags: metrics.NewTagSet(map[string]string{"scenario": sc.Name})}
 }
 
+// Import returns a VU of a script that only imports the module name
+// ("k6/crypto", "k6/x/example"): each named export is a global of its own
+// name and the default export (else the object of the named exports) is
+// the global mod, so that Eval calls the module's functions as a script
+// would, through the real loader and a real VU.
+func Import(tb testing.TB, name string) *VU {
+	tb.Helper()
+	src := fmt.Sprintf(`import * as exports from %q;
+for (const k of Object.keys(exports)) { if (k !== 'default') globalThis[k] = exports[k]; }
+globalThis.mod = exports.default !== undefined ? exports.default : exports;
+export default function () {}
+`, name)
+	return Must(tb, src, Options{}).VU(1)
+}
+
+// Eval evaluates src in the VU's runtime, between iterations, and returns
+// its value exported to Go; it fails the test when src throws.
+func (v *VU) Eval(src string) any {
+	v.r.tb.Helper()
+	val, err := v.Runtime().RunString(src)
+	if err != nil {
+		v.r.tb.Fatalf("%s: %v", src, err)
+	}
+	return val.Export()
+}
+
+// Throws evaluates src as Eval does and returns the message of what it
+// threw, or "" when it did not throw.
+func (v *VU) Throws(src string) string {
+	_, err := v.Runtime().RunString(src)
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
 // Global returns the script global name of the VU's runtime exported to Go,
 // or nil when it is undefined.
 func (v *VU) Global(name string) any {

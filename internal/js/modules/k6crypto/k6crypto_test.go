@@ -1,4 +1,4 @@
-package k6crypto
+package k6crypto_test
 
 import (
 	"crypto/hmac"
@@ -15,7 +15,7 @@ import (
 	"golang.org/x/crypto/md4"       //nolint:staticcheck // reference implementation
 	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // reference implementation
 
-	"github.com/tallyhq/tally/internal/js/modtest"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 const input = "k6 conformance ✓"
@@ -39,7 +39,7 @@ func TestDigests(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.algo, func(t *testing.T) {
 			t.Parallel()
-			rt := modtest.New(t, New())
+			vu := modulestest.Import(t, "k6/crypto")
 			want := sum(tc.f, input)
 			checks := []struct{ src, want string }{
 				{tc.algo + `("` + input + `", "hex")`, hex.EncodeToString(want)},
@@ -54,9 +54,9 @@ func TestDigests(t *testing.T) {
 				{`(() => { const h = createHMAC("` + tc.algo + `", "secret-key"); h.update("k6 "); h.update("conformance ✓"); return h.digest("base64") })()`, base64.StdEncoding.EncodeToString(hmacSum(tc.f, "secret-key", input))},
 			}
 			// TextBytes: the UTF-8 bytes of a string as an ArrayBuffer, built in JS.
-			modtest.Run(t, rt, `function TextBytes(s) { const u = unescape(encodeURIComponent(s)); const a = new Uint8Array(u.length); for (let i = 0; i < u.length; i++) a[i] = u.charCodeAt(i); return a.buffer; }`)
+			vu.Eval(`function TextBytes(s) { const u = unescape(encodeURIComponent(s)); const a = new Uint8Array(u.length); for (let i = 0; i < u.length; i++) a[i] = u.charCodeAt(i); return a.buffer; }`)
 			for _, c := range checks {
-				if got := modtest.Run(t, rt, c.src); got != c.want {
+				if got := vu.Eval(c.src); got != c.want {
 					t.Errorf("%s = %v, want %s", c.src, got, c.want)
 				}
 			}
@@ -72,7 +72,7 @@ func hmacSum(f func() hash.Hash, key, data string) []byte {
 
 func TestKnownVectors(t *testing.T) {
 	t.Parallel()
-	rt := modtest.New(t, New())
+	vu := modulestest.Import(t, "k6/crypto")
 	tests := []struct{ src, want string }{
 		{`sha256("", "hex")`, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
 		{`md5("abc", "hex")`, "900150983cd24fb0d6963f7d28e17f72"},
@@ -81,7 +81,7 @@ func TestKnownVectors(t *testing.T) {
 		{`createHash("sha-256").digest("hex")`, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
 	}
 	for _, tc := range tests {
-		if got := modtest.Run(t, rt, tc.src); got != tc.want {
+		if got := vu.Eval(tc.src); got != tc.want {
 			t.Errorf("%s = %v, want %s", tc.src, got, tc.want)
 		}
 	}
@@ -89,11 +89,11 @@ func TestKnownVectors(t *testing.T) {
 
 func TestRandomBytesAndErrors(t *testing.T) {
 	t.Parallel()
-	rt := modtest.New(t, New())
-	if got := modtest.Run(t, rt, `const a = randomBytes(16); a instanceof ArrayBuffer && a.byteLength === 16`); got != true {
+	vu := modulestest.Import(t, "k6/crypto")
+	if got := vu.Eval(`const a = randomBytes(16); a instanceof ArrayBuffer && a.byteLength === 16`); got != true {
 		t.Errorf("randomBytes(16) = %v", got)
 	}
-	if got := modtest.Run(t, rt, `Array.from(new Uint8Array(randomBytes(32))).join() !== Array.from(new Uint8Array(randomBytes(32))).join()`); got != true {
+	if got := vu.Eval(`Array.from(new Uint8Array(randomBytes(32))).join() !== Array.from(new Uint8Array(randomBytes(32))).join()`); got != true {
 		t.Error("two randomBytes(32) calls returned the same bytes")
 	}
 	for src, want := range map[string]string{
@@ -104,7 +104,7 @@ func TestRandomBytesAndErrors(t *testing.T) {
 		`sha256("x", "base32")`:                 `unknown output encoding "base32"`,
 		`createHMAC("sha1", "k").digest("oct")`: `unknown output encoding "oct"`,
 	} {
-		if msg := modtest.Throws(rt, src); !strings.Contains(msg, want) {
+		if msg := vu.Throws(src); !strings.Contains(msg, want) {
 			t.Errorf("%s threw %q, want %q", src, msg, want)
 		}
 	}

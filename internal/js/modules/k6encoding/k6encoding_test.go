@@ -1,11 +1,11 @@
-package k6encoding
+package k6encoding_test
 
 import (
 	"encoding/base64"
 	"strings"
 	"testing"
 
-	"github.com/tallyhq/tally/internal/js/modtest"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 func TestB64Encode(t *testing.T) {
@@ -22,19 +22,19 @@ func TestB64Encode(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.enc, func(t *testing.T) {
 			t.Parallel()
-			rt := modtest.New(t, New())
-			if got := modtest.Run(t, rt, `b64encode("`+text+`", "`+tc.enc+`")`); got != tc.want.EncodeToString([]byte(text)) {
+			vu := modulestest.Import(t, "k6/encoding")
+			if got := vu.Eval(`b64encode("` + text + `", "` + tc.enc + `")`); got != tc.want.EncodeToString([]byte(text)) {
 				t.Errorf("string input: got %v", got)
 			}
-			got := modtest.Run(t, rt, `b64encode(new Uint8Array([0xfb, 0xff, 0xfe, 0x00, 0x41]).buffer, "`+tc.enc+`")`)
+			got := vu.Eval(`b64encode(new Uint8Array([0xfb, 0xff, 0xfe, 0x00, 0x41]).buffer, "` + tc.enc + `")`)
 			if got != tc.want.EncodeToString(bin) {
 				t.Errorf("ArrayBuffer input: got %v", got)
 			}
-			got = modtest.Run(t, rt, `b64encode(new Uint8Array([9, 0xfb, 0xff, 0xfe, 0x00, 0x41, 9]).subarray(1, 6), "`+tc.enc+`")`)
+			got = vu.Eval(`b64encode(new Uint8Array([9, 0xfb, 0xff, 0xfe, 0x00, 0x41, 9]).subarray(1, 6), "` + tc.enc + `")`)
 			if got != tc.want.EncodeToString(bin) {
 				t.Errorf("typed-array view input: got %v", got)
 			}
-			got = modtest.Run(t, rt, `b64decode(b64encode("`+text+`", "`+tc.enc+`"), "`+tc.enc+`", "s")`)
+			got = vu.Eval(`b64decode(b64encode("` + text + `", "` + tc.enc + `"), "` + tc.enc + `", "s")`)
 			if got != text {
 				t.Errorf("round trip: got %v", got)
 			}
@@ -62,14 +62,14 @@ func TestB64Decode(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rt := modtest.New(t, New())
+			vu := modulestest.Import(t, "k6/encoding")
 			if tc.throws != "" {
-				if msg := modtest.Throws(rt, tc.src); !strings.Contains(msg, tc.throws) {
+				if msg := vu.Throws(tc.src); !strings.Contains(msg, tc.throws) {
 					t.Fatalf("error %q, want it to contain %q", msg, tc.throws)
 				}
 				return
 			}
-			if got := modtest.Run(t, rt, tc.src); got != tc.want {
+			if got := vu.Eval(tc.src); got != tc.want {
 				t.Errorf("got %#v, want %#v", got, tc.want)
 			}
 		})

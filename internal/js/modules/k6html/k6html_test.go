@@ -1,10 +1,10 @@
-package k6html
+package k6html_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/tallyhq/tally/internal/js/modtest"
+	"github.com/tallyhq/tally/modules/modulestest"
 )
 
 const page = `<!DOCTYPE html>
@@ -90,9 +90,9 @@ func TestSelection(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.src, func(t *testing.T) {
 			t.Parallel()
-			rt := modtest.New(t, New())
-			modtest.Run(t, rt, "globalThis.doc = parseHTML(`"+page+"`)")
-			if got := modtest.Run(t, rt, tc.src); got != tc.want {
+			vu := modulestest.Import(t, "k6/html")
+			vu.Eval("globalThis.doc = parseHTML(`" + page + "`)")
+			if got := vu.Eval(tc.src); got != tc.want {
 				t.Errorf("%s = %#v, want %#v", tc.src, got, tc.want)
 			}
 		})
@@ -135,9 +135,9 @@ func TestElement(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.src, func(t *testing.T) {
 			t.Parallel()
-			rt := modtest.New(t, New())
-			modtest.Run(t, rt, "globalThis.el = parseHTML(`"+page+"`).find('h1').get(0)")
-			if got := modtest.Run(t, rt, tc.src); got != tc.want {
+			vu := modulestest.Import(t, "k6/html")
+			vu.Eval("globalThis.el = parseHTML(`" + page + "`).find('h1').get(0)")
+			if got := vu.Eval(tc.src); got != tc.want {
 				t.Errorf("%s = %#v, want %#v", tc.src, got, tc.want)
 			}
 		})
@@ -146,18 +146,18 @@ func TestElement(t *testing.T) {
 
 func TestCallbackExceptions(t *testing.T) {
 	t.Parallel()
-	rt := modtest.New(t, New())
-	modtest.Run(t, rt, "globalThis.doc = parseHTML(`"+page+"`)")
+	vu := modulestest.Import(t, "k6/html")
+	vu.Eval("globalThis.doc = parseHTML(`" + page + "`)")
 	for _, src := range []string{
 		`doc.find('li').map(() => { throw new Error('in map'); })`,
 		`doc.find('li').each(() => { throw new Error('in each'); })`,
 		`doc.find('li').filter(() => { throw new Error('in filter'); })`,
 	} {
-		if msg := modtest.Throws(rt, src); !strings.Contains(msg, "in ") {
+		if msg := vu.Throws(src); !strings.Contains(msg, "in ") {
 			t.Errorf("%s: error %q", src, msg)
 		}
 	}
-	if msg := modtest.Throws(rt, `doc.find('li').map(42)`); !strings.Contains(msg, "needs a function") {
+	if msg := vu.Throws(`doc.find('li').map(42)`); !strings.Contains(msg, "needs a function") {
 		t.Errorf("map(42): %q", msg)
 	}
 }
@@ -165,11 +165,13 @@ func TestCallbackExceptions(t *testing.T) {
 // BenchmarkResponseHTML is what res.html().find(...).map(...) costs on the
 // conformance fixture page: parse, select, read attributes.
 func BenchmarkResponseHTML(b *testing.B) {
-	rt := modtest.New(b, New())
-	rt.Set("page", page)
+	vu := modulestest.Import(b, "k6/html")
+	if err := vu.Runtime().Set("page", page); err != nil {
+		b.Fatal(err)
+	}
 	prog := `parseHTML(page).find('#items a').map((i, a) => a.attr('href')).length`
 	for b.Loop() {
-		if _, err := rt.RunString(prog); err != nil {
+		if _, err := vu.Runtime().RunString(prog); err != nil {
 			b.Fatal(err)
 		}
 	}
