@@ -22,15 +22,6 @@ const profile = pick({
 const users = betaUsers('spike', 's', profile);
 
 export const options = users.options;
-
-export function setup() {
-  return users.setup();
-}
-
-export default function (data) {
-  users.iteration(data);
-}
-
-export function teardown(data) {
-  users.teardown(data);
-}
+export const setup = users.setup;
+export default users.iteration;
+export const teardown = users.teardown;
