@@ -439,13 +439,18 @@ func (s *podSim) run(job *batchv1.Job, idx int, extra map[string]string) result 
 			if cm == nil {
 				t.Fatalf("%s: volume %s names an unknown ConfigMap", job.Name, vm.Name)
 			}
+			// Pods of one Job share the volume and start while others lay it out again: each file is
+			// replaced by a rename, so a tally reading it never sees it truncated.
 			s.mu.Lock()
 			for _, it := range vol.ConfigMap.Items {
 				p := filepath.Join(local, filepath.FromSlash(it.Path))
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(p, []byte(cm.Data[it.Key]), 0o644); err != nil {
+				if err := os.WriteFile(p+".new", []byte(cm.Data[it.Key]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(p+".new", p); err != nil {
 					t.Fatal(err)
 				}
 			}
