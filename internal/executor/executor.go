@@ -123,6 +123,17 @@ func (b *base) release(vu VU) {
 	b.env.pool.put(vu)
 }
 
+// stopContexts returns the two ends of a looping scenario that started at
+// start and runs for regular: regCtx ends with the regular duration (no
+// iteration starts after it), hardCtx gracefulStop later (iterations still
+// running are interrupted). cancel releases both.
+func stopContexts(ctx context.Context, start time.Time, regular, gracefulStop time.Duration) (hardCtx, regCtx context.Context, cancel func()) {
+	end := start.Add(regular)
+	hardCtx, cancelHard := context.WithDeadline(ctx, end.Add(gracefulStop))
+	regCtx, cancelReg := context.WithDeadline(hardCtx, end)
+	return hardCtx, regCtx, func() { cancelReg(); cancelHard() }
+}
+
 // running reports whether a looping executor may start another iteration:
 // neither its hard stop nor the end of its regular duration has come.
 // regular is a child of hard, and a parent is marked done a moment before

@@ -74,11 +74,8 @@ func (e *perVUIterations) bar() progress.Bar {
 
 func (e *perVUIterations) run(ctx context.Context, start time.Time) {
 	e.markStart(start)
-	regular := start.Add(e.cfg.MaxDuration.D())
-	hardCtx, cancelHard := context.WithDeadline(ctx, regular.Add(e.cfg.GracefulStop.D()))
-	defer cancelHard()
-	regCtx, cancelReg := context.WithDeadline(hardCtx, regular)
-	defer cancelReg()
+	hardCtx, regCtx, cancel := stopContexts(ctx, start, e.cfg.MaxDuration.D(), e.cfg.GracefulStop.D())
+	defer cancel()
 
 	var wg sync.WaitGroup
 	for _, vu := range e.acquireAll(hardCtx, e.vus) {

@@ -91,11 +91,8 @@ func (e *sharedIterations) bar() progress.Bar {
 
 func (e *sharedIterations) run(ctx context.Context, start time.Time) {
 	e.markStart(start)
-	regular := start.Add(e.cfg.MaxDuration.D())
-	hardCtx, cancelHard := context.WithDeadline(ctx, regular.Add(e.cfg.GracefulStop.D()))
-	defer cancelHard()
-	regCtx, cancelReg := context.WithDeadline(hardCtx, regular)
-	defer cancelReg()
+	hardCtx, regCtx, cancel := stopContexts(ctx, start, e.cfg.MaxDuration.D(), e.cfg.GracefulStop.D())
+	defer cancel()
 
 	var claimed, started atomic.Int64
 	var wg sync.WaitGroup
