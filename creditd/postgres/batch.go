@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tallyhq/tally/creditd"
+	"github.com/tallyhq/tally/creditd/internal/batch"
 )
 
 // batchTimeout bounds one batch on the server; past it the outcome is unknown and reported as such.
@@ -42,27 +43,11 @@ func (j *deduction) scan(row pgx.Row) (creditd.Transaction, []string, error) {
 	return t, notices, err
 }
 
-// batchLoop is one batcher: it takes the first queued deduction, adds whatever else queued up behind
-// it (up to MaxBatch) and runs them together. It exits when jobs is closed and drained.
+// batchLoop is one batcher: it runs the first queued deduction with whatever else queued up behind it
+// (up to MaxBatch). It exits when jobs is closed and drained.
 func (db *DB) batchLoop() {
 	defer db.stopped.Done()
-	batch := make([]*deduction, 0, db.MaxBatch)
-	for j := range db.jobs {
-		batch = append(batch[:0], j)
-	fill:
-		for len(batch) < db.MaxBatch {
-			select {
-			case j, ok := <-db.jobs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		db.runBatch(batch)
-	}
+	batch.Loop(db.jobs, db.MaxBatch, db.runBatch)
 }
 
 // runBatch answers every deduction of the batch. Deductions whose caller gave up while queued are

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/tallyhq/tally/creditd"
+	"github.com/tallyhq/tally/creditd/internal/batch"
 )
 
 // job is one write. fn runs inside the current group transaction and must keep one rule: it may fail
@@ -39,27 +40,11 @@ func (db *DB) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx
 	return <-j.done
 }
 
-// writeLoop is the single writer. It takes the first queued job, adds whatever else queued up behind it
-// (up to MaxBatch), and runs them in one transaction. It exits when jobs is closed and drained.
+// writeLoop is the single writer. It runs the first queued job with whatever else queued up behind it
+// (up to MaxBatch) in one transaction. It exits when jobs is closed and drained.
 func (db *DB) writeLoop() {
 	defer close(db.stopped)
-	batch := make([]*job, 0, db.MaxBatch)
-	for j := range db.jobs {
-		batch = append(batch[:0], j)
-	fill:
-		for len(batch) < db.MaxBatch {
-			select {
-			case j, ok := <-db.jobs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		db.runBatch(batch)
-	}
+	batch.Loop(db.jobs, db.MaxBatch, db.runBatch)
 }
 
 // runBatch commits the batch in one transaction and answers every job. When a job aborts the
