@@ -43,18 +43,61 @@ type h1 struct {
 // idle keep-alive connections (one or more per VU) hold none, so a run with
 // many VUs does not keep 8 KiB per idle connection.
 var (
-	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+	readers = newFreeList(func() *bufio.Reader { return bufio.NewReaderSize(nil, 4096) })
+	writers = newFreeList(func() *bufio.Writer { return bufio.NewWriterSize(nil, 4096) })
 )
+
+// maxFree is how many buffers of each kind a freeList keeps: 256 x 4 KiB,
+// 1 MiB each for readers and writers at most.
+const maxFree = 256
+
+// freeList keeps up to maxFree released buffers for the next round trips.
+// A sync.Pool would drop them at every other garbage collection, and a busy
+// run collects several times a second: about one round trip in eight then
+// allocated a fresh 4 KiB buffer of each kind.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []T
+	make func() T
+}
+
+func newFreeList[T any](mk func() T) *freeList[T] {
+	return &freeList[T]{make: mk}
+}
+
+// get returns a released buffer, or a new one.
+func (l *freeList[T]) get() T {
+	l.mu.Lock()
+	if n := len(l.free); n > 0 {
+		x := l.free[n-1]
+		var zero T
+		l.free[n-1] = zero
+		l.free = l.free[:n-1]
+		l.mu.Unlock()
+		return x
+	}
+	l.mu.Unlock()
+	return l.make()
+}
+
+// put releases x (reset by the caller); beyond maxFree it is left to the
+// garbage collector.
+func (l *freeList[T]) put(x T) {
+	l.mu.Lock()
+	if len(l.free) < maxFree {
+		l.free = append(l.free, x)
+	}
+	l.mu.Unlock()
+}
 
 // attach gives hc its buffers for a round trip.
 func (hc *h1Conn) attach() {
 	if hc.br == nil {
-		hc.br = readers.Get().(*bufio.Reader)
+		hc.br = readers.get()
 		hc.br.Reset(hc.conn)
 	}
 	if hc.bw == nil {
-		hc.bw = writers.Get().(*bufio.Writer)
+		hc.bw = writers.get()
 		hc.bw.Reset(hc.conn)
 	}
 }
@@ -64,12 +107,12 @@ func (hc *h1Conn) attach() {
 func (hc *h1Conn) detach() {
 	if hc.br != nil && hc.br.Buffered() == 0 {
 		hc.br.Reset(nil)
-		readers.Put(hc.br)
+		readers.put(hc.br)
 		hc.br = nil
 	}
 	if hc.bw != nil {
 		hc.bw.Reset(nil)
-		writers.Put(hc.bw)
+		writers.put(hc.bw)
 		hc.bw = nil
 	}
 }
@@ -168,7 +211,7 @@ func (c *h1) closeConn(hc *h1Conn) {
 	_ = hc.conn.Close()
 	if hc.br != nil {
 		hc.br.Reset(nil)
-		readers.Put(hc.br)
+		readers.put(hc.br)
 		hc.br = nil
 	}
 	hc.detach()
