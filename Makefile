@@ -76,6 +76,17 @@ bench-latency: build
 bench-creditd:
 	$(GO) test -run '^$$' -bench 'Deduct' -benchtime $(CREDITD_BENCHTIME) ./cmd/creditd/ ./creditd/sqlite/
 
+.PHONY: bench-cpu
+# bench-cpu: tally's CPU per request (user+sys of the whole run / http_reqs) of race.js and normal.js on
+# the quick profile, each run against a fresh creditd, this checkout side by side with BASE (another
+# checkout with bin/ built, e.g. a git worktree of an older commit), CPU_ROUNDS interleaved rounds;
+# prints medians and per-round ratios. Figures: docs/benchmarks.md (### Scripts: CPU per request).
+CPU_ROUNDS ?= 3
+CPU_PORT   ?= 18320
+bench-cpu: build
+	@test -n "$(BASE)" || { echo "make bench-cpu: set BASE to a checkout built with 'go build -o bin/ ./cmd/...'"; exit 2; }
+	for s in race normal; do ROUNDS=$(CPU_ROUNDS) PORT=$(CPU_PORT) bench/cpu-per-request.sh $$s $(BASE) . || exit 1; done
+
 # run: build, start creditd on a fresh SQLite file with the test endpoints, run normal.js then race.js on
 # the quick profile, stop creditd (also on failure); fails when a run fails (scripts/run.sh exits with the
 # runs' first non-zero status, e.g. 99; make reports any failure as 2).
