@@ -468,28 +468,18 @@ func iterationFlags(fl *pflag.FlagSet, f *runFlags, o *options.Options) error {
 		dd := options.Duration(d)
 		o.MinIterationDuration = &dd
 	}
-	setBool := func(name string, dst **bool, v bool) {
-		if fl.Changed(name) {
-			*dst = &v
-		}
-	}
-	setBool("no-setup", &o.NoSetup, f.noSetup)
-	setBool("no-teardown", &o.NoTeardown, f.noTeardown)
-	setBool("throw", &o.Throw, f.throw)
-	setBool("discard-response-bodies", &o.DiscardResponseBodies, f.discardBodies)
-	setBool("no-connection-reuse", &o.NoConnectionReuse, f.noConnectionReuse)
-	setBool("no-vu-connection-reuse", &o.NoVUConnectionReuse, f.noVUConnectionReuse)
-	setBool("insecure-skip-tls-verify", &o.InsecureSkipTLSVerify, f.insecureSkipTLSVerify)
-	setBool("no-color", &o.NoColor, f.noColor)
-	setInt := func(name string, dst **int64, v int64) {
-		if fl.Changed(name) {
-			*dst = &v
-		}
-	}
-	setInt("max-redirects", &o.MaxRedirects, f.maxRedirects)
-	setInt("batch", &o.Batch, f.batch)
-	setInt("batch-per-host", &o.BatchPerHost, f.batchPerHost)
-	setInt("rps", &o.RPS, f.rps)
+	setIfChanged(fl, "no-setup", &o.NoSetup, f.noSetup)
+	setIfChanged(fl, "no-teardown", &o.NoTeardown, f.noTeardown)
+	setIfChanged(fl, "throw", &o.Throw, f.throw)
+	setIfChanged(fl, "discard-response-bodies", &o.DiscardResponseBodies, f.discardBodies)
+	setIfChanged(fl, "no-connection-reuse", &o.NoConnectionReuse, f.noConnectionReuse)
+	setIfChanged(fl, "no-vu-connection-reuse", &o.NoVUConnectionReuse, f.noVUConnectionReuse)
+	setIfChanged(fl, "insecure-skip-tls-verify", &o.InsecureSkipTLSVerify, f.insecureSkipTLSVerify)
+	setIfChanged(fl, "no-color", &o.NoColor, f.noColor)
+	setIfChanged(fl, "max-redirects", &o.MaxRedirects, f.maxRedirects)
+	setIfChanged(fl, "batch", &o.Batch, f.batch)
+	setIfChanged(fl, "batch-per-host", &o.BatchPerHost, f.batchPerHost)
+	setIfChanged(fl, "rps", &o.RPS, f.rps)
 	if fl.Changed("user-agent") {
 		o.UserAgent = &f.userAgent
 	}
@@ -497,6 +487,14 @@ func iterationFlags(fl *pflag.FlagSet, f *runFlags, o *options.Options) error {
 		o.HTTPDebug = &f.httpDebug
 	}
 	return nil
+}
+
+// setIfChanged points *dst at a copy of v when the user set the flag name:
+// an option left nil is one the flags do not override.
+func setIfChanged[T any](fl *pflag.FlagSet, name string, dst **T, v T) {
+	if fl.Changed(name) {
+		*dst = &v
+	}
 }
 
 func splitCSV(s string) []string {
