@@ -76,12 +76,8 @@ func (r *Runner) loadFileModule(path string, orig []byte) (sobek.ModuleRecord, e
 	u := fileURL(path)
 	rec, esmErr := sobek.ParseModule(u, string(src), r.resolve)
 	if esmErr == nil && (len(rec.RequestedModules()) > 0 || hasExports(rec) || !looksCommonJS(src)) {
-		r.records[path] = rec
-		r.urls[rec] = u
-		for _, req := range rec.RequestedModules() {
-			if _, err := r.resolveLocked(rec, req); err != nil {
-				return nil, err
-			}
+		if err := r.register(path, u, rec); err != nil {
+			return nil, err
 		}
 		return rec, nil
 	}

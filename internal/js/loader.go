@@ -129,14 +129,23 @@ func (r *Runner) parse(path string, src []byte) (*sobek.SourceTextModuleRecord, 
 	if err != nil {
 		return nil, withTypeScriptHint(path, src, err)
 	}
+	if err := r.register(path, u, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// register records a parsed ES module under its path and URL, then parses
+// (recursively) the modules it imports.
+func (r *Runner) register(path, u string, rec *sobek.SourceTextModuleRecord) error {
 	r.records[path] = rec
 	r.urls[rec] = u
 	for _, req := range rec.RequestedModules() {
 		if _, err := r.resolveLocked(rec, req); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return rec, nil
+	return nil
 }
 
 // link links the module graph and compiles every module once. It runs the
