@@ -3,6 +3,7 @@ package js
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 
@@ -167,20 +168,93 @@ func (i *goModuleInstance) named(name string) sobek.Value {
 func (i *goModuleInstance) defaultValue() sobek.Value {
 	switch d := i.e.Default.(type) {
 	case nil:
-		obj := i.rt.NewObject()
-		for k := range i.e.Named {
-			_ = obj.Set(k, i.GetBindingValue(k))
-		}
-		return obj
+		return i.rt.NewDynamicObject(&defaultObject{i: i, names: sortedKeys(i.e.Named)})
 	case map[string]any:
-		obj := i.rt.NewObject()
-		for k := range d {
-			_ = obj.Set(k, i.GetBindingValue(k))
-		}
-		return obj
+		return i.rt.NewDynamicObject(&defaultObject{i: i, names: sortedKeys(d)})
 	default:
 		return i.rt.ToValue(d)
 	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// defaultObject is the default export of a Go module that exports names
+// (import ledger from 'k6/x/ledger'): its properties are the module's
+// exports, each converted when the script first reads it, the same value
+// as the named import. A module with dozens of exports would otherwise
+// cost every VU a function object per export it never calls. What the
+// script assigns or deletes stays in the object.
+type defaultObject struct {
+	i       *goModuleInstance
+	names   []string
+	own     map[string]sobek.Value
+	added   []string // keys of own that are not exports, in the order assigned
+	deleted map[string]bool
+}
+
+func (d *defaultObject) export(key string) bool {
+	n := sort.SearchStrings(d.names, key)
+	return n < len(d.names) && d.names[n] == key
+}
+
+func (d *defaultObject) Get(key string) sobek.Value {
+	if v, ok := d.own[key]; ok {
+		return v
+	}
+	if d.deleted[key] || !d.export(key) {
+		return nil
+	}
+	return d.i.GetBindingValue(key)
+}
+
+func (d *defaultObject) Set(key string, val sobek.Value) bool {
+	if d.own == nil {
+		d.own = map[string]sobek.Value{}
+	}
+	if _, had := d.own[key]; !had && !d.export(key) {
+		d.added = append(d.added, key)
+	}
+	d.own[key] = val
+	delete(d.deleted, key)
+	return true
+}
+
+func (d *defaultObject) Has(key string) bool {
+	_, own := d.own[key]
+	return own || (!d.deleted[key] && d.export(key))
+}
+
+func (d *defaultObject) Delete(key string) bool {
+	if _, had := d.own[key]; had && !d.export(key) {
+		d.added = slices.DeleteFunc(d.added, func(k string) bool { return k == key })
+	}
+	delete(d.own, key)
+	if d.export(key) {
+		if d.deleted == nil {
+			d.deleted = map[string]bool{}
+		}
+		d.deleted[key] = true
+	}
+	return true
+}
+
+// Keys lists the exports, then what the script added in the order added,
+// as an ordinary object would.
+func (d *defaultObject) Keys() []string {
+	keys := make([]string, 0, len(d.names)+len(d.added))
+	for _, k := range d.names {
+		if !d.deleted[k] {
+			keys = append(keys, k)
+		}
+	}
+	return append(keys, d.added...)
 }
 
 // HasTLA reports false: Go modules have no top-level await.

@@ -338,6 +338,29 @@ export default function () { counter.inc(); globalThis.v = inc(); }`})
 	}
 }
 
+// TestDefaultExportObject: the default export of a module with named
+// exports is an object of those exports (converted when first read): the
+// same values as the named imports, listed by Object.keys, and what the
+// script assigns or deletes stays.
+func TestDefaultExportObject(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{"main.js": `
+import counter from 'k6/x/testcounter';
+import { inc, value } from 'k6/x/testcounter';
+const r = [counter.inc === inc, counter.value === value, typeof counter.inc, Object.keys(counter).join('+'),
+  'inc' in counter, 'nope' in counter, String(counter.nope), JSON.stringify(Object.keys({ ...counter }))];
+counter.extra = 1;
+delete counter.value;
+r.push(Object.keys(counter).join('+'), String(counter.value), 'value' in counter, counter.extra);
+export default function () { globalThis.result = r.join(','); }`})
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
+	want := `true,true,function,inc+value,true,false,undefined,["inc","value"],inc+extra,undefined,false,1`
+	if got := v.Global("result"); got != want {
+		t.Errorf("result =\n%v\nwant\n%v", got, want)
+	}
+}
+
 func TestRegisterRejectsBadNames(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"k6/x/testcounter", "ledger", "k6/x/"} {
