@@ -62,14 +62,15 @@ bench-peers: build
 
 .PHONY: bench-latency
 # bench-latency: tally's reported http_req_duration p50 at a fixed 200 requests/s (bench/rate200.js)
-# minus bench/stubserver's own handler time p50, tally and server on separate cores, LATENCY_ROUNDS fresh
-# servers of LATENCY_DURATION (s) each; LATENCY_RATE, LATENCY_PORT. Figures: docs/benchmarks.md (## runtime).
+# minus bench/stubserver's own handler time p50, and minus the p50 of bench/rawclient (the least a Go
+# client does) at the same rate; client and server on separate cores, LATENCY_ROUNDS fresh servers of
+# LATENCY_DURATION (s) each; LATENCY_RATE, LATENCY_PORT. Figures: docs/benchmarks.md (## runtime).
 LATENCY_ROUNDS ?= 3
 LATENCY_DURATION ?= 30
 LATENCY_RATE ?= 200
 LATENCY_PORT ?= 18302
 bench-latency: build
-	$(GO) build -o $(BIN)/ ./bench/stubserver
+	$(GO) build -o $(BIN)/ ./bench/stubserver ./bench/rawclient
 	BIN=$(BIN) ROUNDS=$(LATENCY_ROUNDS) DURATION=$(LATENCY_DURATION) RATE=$(LATENCY_RATE) PORT=$(LATENCY_PORT) bench/latency.sh
 
 .PHONY: bench-creditd
