@@ -60,6 +60,16 @@ bench-peers: build
 	$(GO) build -o $(BIN)/ ./bench/stubserver
 	BIN=$(BIN) ROUNDS=$(PEERS_ROUNDS) DURATION=$(PEERS_DURATION) USERS=$(PEERS_USERS) PORT=$(PEERS_PORT) bench/peers.sh
 
+.PHONY: bench-vus
+# bench-vus: memory per VU of bench/vus100.js (peak RSS above a 1-VU run, divided by VUs) at VUS_VUS VUs
+# (default "1000 3000"), VUS_ROUNDS rounds; VUS_BASE_BIN=path/to/tally runs another binary side by side.
+VUS_VUS ?= 1000 3000
+VUS_ROUNDS ?= 3
+VUS_BASE_BIN ?=
+bench-vus: build
+	$(GO) build -o $(BIN)/ ./bench/stubserver
+	BIN=$(BIN) BASE_BIN=$(VUS_BASE_BIN) ROUNDS=$(VUS_ROUNDS) VUS="$(VUS_VUS)" bench/vumem.sh
+
 .PHONY: bench-latency
 # bench-latency: tally's reported http_req_duration p50 at a fixed 200 requests/s (bench/rate200.js)
 # minus bench/stubserver's own handler time p50, and minus the p50 of bench/rawclient (the least a Go
