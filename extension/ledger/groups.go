@@ -1,6 +1,10 @@
 package ledger
 
 import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
 	"slices"
 	"sort"
 )
@@ -20,10 +24,36 @@ type source interface {
 	header() instance
 	// census adds the records of each account of partition k to into.
 	census(k int, into map[string]int64)
-	// load reads every record of the accounts in names (all of partition k).
-	load(k int, names map[string]bool) (*journalData, error)
+	// skeletons returns, for the accounts of names (all of partition k),
+	// new accounts holding what stays in memory, indexed by their id in the
+	// partition's spill (nil for the others), and a view of that spill.
+	skeletons(k int, names map[string]bool) ([]*account, spillView)
+	// ids returns the names of partition k's accounts by their id in its spill.
+	ids(k int) []string
 	// hasLogs reports whether any account's server log was handed over.
 	hasLogs() bool
+}
+
+// load reads every record of the accounts in names (all of partition k)
+// from s; from split instead of s's spill when the partition was split.
+func load(s source, k int, names map[string]bool, split *spillView) (*journalData, error) {
+	want, v := s.skeletons(k, names)
+	if split != nil {
+		v = *split
+	}
+	d := &journalData{inst: s.header(), accounts: make(map[string]*account, len(names))}
+	for _, a := range want {
+		if a != nil {
+			d.accounts[a.name] = a
+		}
+	}
+	if err := readGroup(v, want); err != nil {
+		return nil, err
+	}
+	for _, a := range d.accounts {
+		settleLoaded(a)
+	}
+	return d, nil
 }
 
 // group is a set of accounts of one partition, verified together.
@@ -66,17 +96,139 @@ func planGroups(srcs []source, limit int64) []group {
 	return out
 }
 
-// loadGroup reads a group from every source and puts it on one timeline.
-func loadGroup(srcs []source, g group) (*history, error) {
+// loadGroup reads group gi from every source and puts it on one timeline.
+func loadGroup(srcs []source, groups []group, gi int, sp *splitter) (*history, error) {
+	g := groups[gi]
 	parts := make([]*journalData, 0, len(srcs))
-	for _, s := range srcs {
-		d, err := s.load(g.part, g.names)
+	for si, s := range srcs {
+		d, err := load(s, g.part, g.names, sp.view(si, gi))
 		if err != nil {
 			return nil, err
 		}
 		parts = append(parts, d)
 	}
 	return mergeHistory(parts)
+}
+
+// splitter copies the records of each partition verified in several
+// groups into blocks of one file, every block holding one group's records,
+// so that a group is then read without reading its partition's others.
+type splitter struct {
+	dir   string
+	f     *os.File
+	size  int64
+	err   error // the first create or write error: blocks then stay in memory
+	views map[[2]int]*spillView // by source and group
+}
+
+// view returns the split records of group gi of source si, or nil when
+// its partition was not split.
+func (sp *splitter) view(si, gi int) *spillView {
+	if sp == nil {
+		return nil
+	}
+	return sp.views[[2]int{si, gi}]
+}
+
+// splitAll splits every partition that has several groups, in every source.
+func (sp *splitter) splitAll(ctx context.Context, srcs []source, groups []group) error {
+	for lo := 0; lo < len(groups); {
+		hi := lo + 1
+		for hi < len(groups) && groups[hi].part == groups[lo].part {
+			hi++
+		}
+		if hi-lo > 1 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			for si, s := range srcs {
+				if err := sp.split(si, s, groups, lo, hi); err != nil {
+					return fmt.Errorf("verify: %w", err)
+				}
+			}
+		}
+		lo = hi
+	}
+	return nil
+}
+
+// split reads the partition of groups[lo:hi] of source si once and writes
+// each group's records to blocks of its own.
+func (sp *splitter) split(si int, s source, groups []group, lo, hi int) error {
+	k := groups[lo].part
+	names := s.ids(k)
+	owner := make([]int, len(names))
+	for id, n := range names {
+		owner[id] = -1
+		for gi := lo; gi < hi; gi++ {
+			if groups[gi].names[n] {
+				owner[id] = gi - lo
+			}
+		}
+	}
+	bufs := make([][]byte, hi-lo)
+	views := make([]*spillView, hi-lo)
+	for i := range views {
+		views[i] = &spillView{}
+	}
+	_, v := s.skeletons(k, nil)
+	err := v.scanRaw(func(acct uint32, rec []byte) error {
+		j := -1
+		if int(acct) < len(owner) {
+			j = owner[acct]
+		}
+		if j < 0 {
+			return nil
+		}
+		bufs[j] = append(binary.AppendUvarint(bufs[j], uint64(len(rec))), rec...)
+		if len(bufs[j]) >= spillChunk {
+			sp.block(views[j], &bufs[j])
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if sp.views == nil {
+		sp.views = make(map[[2]int]*spillView)
+	}
+	for j := range views {
+		sp.block(views[j], &bufs[j])
+		sp.views[[2]int{si, lo + j}] = views[j]
+	}
+	return nil
+}
+
+// block writes buf as a block of v and empties it.
+func (sp *splitter) block(v *spillView, buf *[]byte) {
+	b := *buf
+	if len(b) == 0 {
+		return
+	}
+	if sp.err == nil && sp.f == nil {
+		sp.f, sp.err = createUnlinked(sp.dir)
+	}
+	if sp.err == nil {
+		n, err := sp.f.Write(b)
+		if n > 0 {
+			v.f = sp.f
+			v.segs = append(v.segs, spillSeg{sp.size, int64(n)})
+			sp.size += int64(n)
+		}
+		if err != nil {
+			sp.err = fmt.Errorf("write split file: %w", err)
+		}
+		b = b[n:]
+	}
+	v.tail = append(v.tail, b...)
+	*buf = (*buf)[:0]
+}
+
+// release closes the split file.
+func (sp *splitter) release() {
+	if sp.f != nil {
+		sp.f.Close()
+	}
 }
 
 // skeleton copies what an account keeps in memory into a new account that
@@ -168,11 +320,10 @@ func (s liveSource) hasLogs() bool {
 	return false
 }
 
-func (s liveSource) load(k int, names map[string]bool) (*journalData, error) {
-	d := &journalData{inst: s.header(), accounts: make(map[string]*account, len(names))}
+func (s liveSource) skeletons(k int, names map[string]bool) ([]*account, spillView) {
 	sh := &s.l.shards[k]
 	sh.mu.Lock()
-	v := sh.spill.view()
+	defer sh.mu.Unlock()
 	want := make([]*account, len(sh.spill.names))
 	for name := range names {
 		a := sh.accounts[name]
@@ -187,16 +338,15 @@ func (s liveSource) load(k int, names map[string]bool) (*journalData, error) {
 		}
 		c.ops = append(c.ops, a.held...)
 		want[a.sid] = c
-		d.accounts[name] = c
 	}
-	sh.mu.Unlock()
-	if err := readGroup(v, want); err != nil {
-		return nil, err
-	}
-	for _, a := range d.accounts {
-		settleLoaded(a)
-	}
-	return d, nil
+	return want, sh.spill.view()
+}
+
+func (s liveSource) ids(k int) []string {
+	sh := &s.l.shards[k]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return slices.Clone(sh.spill.names)
 }
 
 // instance describes this Ledger as a part of a history.
@@ -256,28 +406,20 @@ func (s *journalStore) hasLogs() bool {
 	return false
 }
 
-func (s *journalStore) load(k int, names map[string]bool) (*journalData, error) {
-	d := &journalData{inst: s.inst, accounts: make(map[string]*account, len(names))}
+func (s *journalStore) skeletons(k int, names map[string]bool) ([]*account, spillView) {
 	p := &s.parts[k]
 	want := make([]*account, len(p.names))
 	for name := range names {
-		a := s.accounts[name]
-		if a == nil {
-			continue
+		if a := s.accounts[name]; a != nil {
+			c := skeleton(a)
+			c.ops = slices.Clone(a.ops)
+			want[a.sid] = c
 		}
-		c := skeleton(a)
-		c.ops = slices.Clone(a.ops)
-		want[a.sid] = c
-		d.accounts[name] = c
 	}
-	if err := readGroup(p.view(), want); err != nil {
-		return nil, err
-	}
-	for _, a := range d.accounts {
-		settleLoaded(a)
-	}
-	return d, nil
+	return want, p.view()
 }
+
+func (s *journalStore) ids(k int) []string { return s.parts[k].names }
 
 // release closes the store's spill files.
 func (s *journalStore) release() {

@@ -684,7 +684,7 @@ func (l *Ledger) WriteJournal(w io.Writer) error {
 	jw := &exportWriter{w: bw, prefix: l.prefix, buf: appendHeader(nil, l.header())}
 	src := liveSource{l}
 	for _, g := range planGroups([]source{src}, DefaultGroupRecords) {
-		d, err := src.load(g.part, g.names)
+		d, err := load(src, g.part, g.names, nil)
 		if err != nil {
 			return fmt.Errorf("write journal: %w", err)
 		}

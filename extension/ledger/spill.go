@@ -142,36 +142,57 @@ func (p *spillPart) release() {
 	*p = spillPart{dir: p.dir}
 }
 
-// view is what a reader needs of a partition at one moment: the file's
-// first size bytes, then tail (bytes not in the file).
+// spillView is what a reader needs of a partition at one moment: byte
+// ranges of a file (segs), then tail (bytes not in a file).
 type spillView struct {
 	f    *os.File
-	size int64
+	segs []spillSeg
 	tail []byte
 }
 
+// spillSeg is a range of a spill file.
+type spillSeg struct{ off, n int64 }
+
 // view flushes what it can and returns a view that stays valid while
-// records are appended (they go past size, or to a later tail).
+// records are appended (they go past the file's range, or to a later tail).
 func (p *spillPart) view() spillView {
 	p.flush()
-	v := spillView{f: p.f, size: p.size}
+	v := spillView{f: p.f}
+	if p.f != nil && p.size > 0 {
+		v.segs = []spillSeg{{0, p.size}}
+	}
 	if len(p.buf) > 0 {
 		v.tail = append([]byte(nil), p.buf...)
-	}
-	if v.f == nil {
-		v.size = 0
 	}
 	return v
 }
 
 // scan calls fn with each record (tag, account, the fields) whose account
-// want accepts; the slice is valid until fn returns.
+// want accepts.
 func (v spillView) scan(want func(acct uint32) bool, fn func(tag byte, acct uint32, d *decoder) error) error {
-	var r io.Reader = bytes.NewReader(v.tail)
-	if v.size > 0 {
-		r = io.MultiReader(io.NewSectionReader(v.f, 0, v.size), r)
+	return v.scanRaw(func(acct uint32, rec []byte) error {
+		if !want(acct) {
+			return nil
+		}
+		d := decoder{b: rec}
+		tag := d.byte()
+		d.uvarint() // the account, known
+		if err := fn(tag, acct, &d); err != nil {
+			return err
+		}
+		return d.err
+	})
+}
+
+// scanRaw calls fn with each record's account and bytes (tag onwards);
+// the slice is valid until fn returns.
+func (v spillView) scanRaw(fn func(acct uint32, rec []byte) error) error {
+	rs := make([]io.Reader, 0, len(v.segs)+1)
+	for _, s := range v.segs {
+		rs = append(rs, io.NewSectionReader(v.f, s.off, s.n))
 	}
-	br := bufio.NewReaderSize(r, 256<<10)
+	rs = append(rs, bytes.NewReader(v.tail))
+	br := bufio.NewReaderSize(io.MultiReader(rs...), 256<<10)
 	var rec []byte
 	for {
 		n, err := binary.ReadUvarint(br)
@@ -188,20 +209,13 @@ func (v spillView) scan(want func(acct uint32) bool, fn func(tag byte, acct uint
 		if _, err := io.ReadFull(br, rec); err != nil {
 			return fmt.Errorf("read spill file: %w", err)
 		}
-		d := decoder{b: rec}
-		tag := d.byte()
+		d := decoder{b: rec[min(len(rec), 1):]}
 		acct := uint32(d.uvarint())
-		if d.err != nil || !want(acct) {
-			if d.err != nil {
-				return d.err
-			}
-			continue
-		}
-		if err := fn(tag, acct, &d); err != nil {
-			return err
-		}
 		if d.err != nil {
 			return d.err
+		}
+		if err := fn(acct, rec); err != nil {
+			return err
 		}
 	}
 }

@@ -124,6 +124,9 @@ func (l *Ledger) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		}
 	}
 	opts.allSegments = len(srcs) > 1 // merged with other instances' journals
+	if opts.TempDir == "" {
+		opts.TempDir = l.cfg.SpillDir
+	}
 	r, err := verifySources(ctx, srcs, notes, opts)
 	if err != nil {
 		return nil, err
@@ -241,11 +244,17 @@ func verifySources(ctx context.Context, srcs []source, notes []string, opts Veri
 		limit = DefaultGroupRecords
 	}
 	groups := planGroups(srcs, limit)
+	sp := &splitter{dir: opts.TempDir}
+	defer sp.release()
+	if err := sp.splitAll(ctx, srcs, groups); err != nil {
+		return nil, err
+	}
+	each := func(fn func(*history) error) error { return eachGroup(ctx, srcs, groups, sp, fn) }
 	var foreign map[string]foreignOp
 	if anyLogs(srcs) {
 		var votes signVotes
 		missing := make(map[string]struct{})
-		err := eachGroup(ctx, srcs, groups, func(h *history) error {
+		err := each(func(h *history) error {
 			votes.count(h)
 			unjoinedKeys(h, missing)
 			return nil
@@ -254,11 +263,11 @@ func verifySources(ctx context.Context, srcs []source, notes []string, opts Veri
 			return nil, err
 		}
 		v.r.AmountSign = votes.decide(v.sign)
-		if foreign, err = foreignKeys(ctx, srcs, groups, missing); err != nil {
+		if foreign, err = foreignKeys(each, missing); err != nil {
 			return nil, err
 		}
 	}
-	err := eachGroup(ctx, srcs, groups, func(h *history) error {
+	err := each(func(h *history) error {
 		v.applySign(h)
 		return v.check(ctx, h, foreign)
 	})
@@ -278,12 +287,12 @@ func anyLogs(srcs []source) bool {
 }
 
 // eachGroup loads each group in turn and calls fn with it.
-func eachGroup(ctx context.Context, srcs []source, groups []group, fn func(*history) error) error {
-	for _, g := range groups {
+func eachGroup(ctx context.Context, srcs []source, groups []group, sp *splitter, fn func(*history) error) error {
+	for gi := range groups {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		h, err := loadGroup(srcs, g)
+		h, err := loadGroup(srcs, groups, gi, sp)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
@@ -433,12 +442,12 @@ func unjoinedKeys(h *history, missing map[string]struct{}) {
 
 // foreignKeys finds, over every group, the deductions that sent the keys
 // in missing.
-func foreignKeys(ctx context.Context, srcs []source, groups []group, missing map[string]struct{}) (map[string]foreignOp, error) {
+func foreignKeys(each func(func(*history) error) error, missing map[string]struct{}) (map[string]foreignOp, error) {
 	if len(missing) == 0 {
 		return nil, nil
 	}
 	found := make(map[string]foreignOp)
-	err := eachGroup(ctx, srcs, groups, func(h *history) error {
+	err := each(func(h *history) error {
 		for _, a := range h.accounts {
 			for i := range a.ops {
 				o := &a.ops[i]
