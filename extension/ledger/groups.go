@@ -117,7 +117,7 @@ type splitter struct {
 	dir   string
 	f     *os.File
 	size  int64
-	err   error // the first create or write error: blocks then stay in memory
+	err   error                 // the first create or write error: blocks then stay in memory
 	views map[[2]int]*spillView // by source and group
 }
 
