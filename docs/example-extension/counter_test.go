@@ -68,3 +68,18 @@ export default function () {}`, modulestest.Options{})
 		t.Fatalf("error = %v, want one about the init context", err)
 	}
 }
+
+// Import and Eval call the module's functions without a script of one's
+// own: named exports are globals, the default export is mod.
+func TestImportEval(t *testing.T) {
+	v := modulestest.Import(t, "k6/x/counter")
+	if got := v.Eval(`inc(); mod.inc()`); got != int64(2) {
+		t.Errorf("inc(); mod.inc() = %v, want 2", got)
+	}
+	if msg := v.Throws(`mod.nope()`); !strings.Contains(msg, "TypeError") {
+		t.Errorf("mod.nope() threw %q, want a TypeError", msg)
+	}
+	if msg := v.Throws(`value()`); msg != "" {
+		t.Errorf("value() threw %q", msg)
+	}
+}
