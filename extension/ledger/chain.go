@@ -6,31 +6,50 @@ import (
 	"sort"
 )
 
-// chainCheck sorts confirmed deductions by the balance they reported: since
-// balances only fall, that is the server's order. Each step must be at least
-// the deduction's own amount (else a lost update), and the extra drops must
-// be covered by unknown deductions and confirmed ones without a balance,
-// invoked before that link returned (else an overcharge).
-func (c *acctCheck) chainCheck() {
-	var links []*mergedOp
-	type pt struct{ t, v int64 }
-	var cover, must []pt
+// timedCredit is credits at a time (a call or a return).
+type timedCredit struct{ t, v int64 }
+
+// timedSums are prefix sums of credits by time.
+type timedSums struct{ ts, ps []int64 }
+
+func newTimedSums(p []timedCredit) timedSums {
+	slices.SortFunc(p, func(a, b timedCredit) int { return cmpInt(a.t, b.t) })
+	s := timedSums{make([]int64, len(p)), make([]int64, len(p)+1)}
+	for i, x := range p {
+		s.ts[i], s.ps[i+1] = x.t, s.ps[i]+x.v
+	}
+	return s
+}
+
+// by is the credits at times up to t.
+func (s timedSums) by(t int64) int64 {
+	return s.ps[sort.Search(len(s.ts), func(i int) bool { return s.ts[i] > t })]
+}
+
+// before is the credits at times before t.
+func (s timedSums) before(t int64) int64 {
+	return s.ps[sort.Search(len(s.ts), func(i int) bool { return s.ts[i] >= t })]
+}
+
+// chainInputs sorts what the chain check reads out of the deductions:
+// the links (confirmed with a balance) in server order, the credits that
+// may explain extra drops (unknown deductions and confirmed ones without a
+// balance) by call, and the confirmed ones without a balance by return.
+func (c *acctCheck) chainInputs() (links []*mergedOp, cover, must timedSums) {
+	var coverP, mustP []timedCredit
 	for i := range c.a.ops {
 		o := &c.a.ops[i]
 		switch {
 		case o.state == stCharged && o.out.Kind == OK && o.out.HasBalance:
 			links = append(links, o)
 		case o.state == stCharged:
-			cover = append(cover, pt{o.call, o.eff})
+			coverP = append(coverP, timedCredit{o.call, o.eff})
 			if o.ret != noReturn {
-				must = append(must, pt{o.ret, o.eff})
+				mustP = append(mustP, timedCredit{o.ret, o.eff})
 			}
 		case o.state == stMaybe:
-			cover = append(cover, pt{o.call, o.eff})
+			coverP = append(coverP, timedCredit{o.call, o.eff})
 		}
-	}
-	if len(links) == 0 {
-		return
 	}
 	sort.SliceStable(links, func(i, j int) bool {
 		if links[i].out.Balance != links[j].out.Balance {
@@ -38,23 +57,19 @@ func (c *acctCheck) chainCheck() {
 		}
 		return links[i].call < links[j].call
 	})
-	prefix := func(p []pt) ([]int64, []int64) {
-		slices.SortFunc(p, func(a, b pt) int { return cmpInt(a.t, b.t) })
-		ts, ps := make([]int64, len(p)), make([]int64, len(p)+1)
-		for i, x := range p {
-			ts[i], ps[i+1] = x.t, ps[i]+x.v
-		}
-		return ts, ps
-	}
-	coverT, coverS := prefix(cover)
-	mustT, mustS := prefix(must)
-	coveredBy := func(t int64) int64 { // invoked by t
-		return coverS[sort.Search(len(coverT), func(i int) bool { return coverT[i] > t })]
-	}
-	mustBefore := func(t int64) int64 { // returned before t
-		return mustS[sort.Search(len(mustT), func(i int) bool { return mustT[i] >= t })]
-	}
+	return links, newTimedSums(coverP), newTimedSums(mustP)
+}
 
+// chainCheck sorts confirmed deductions by the balance they reported: since
+// balances only fall, that is the server's order. Each step must be at least
+// the deduction's own amount (else a lost update), and the extra drops must
+// be covered by unknown deductions and confirmed ones without a balance,
+// invoked before that link returned (else an overcharge).
+func (c *acctCheck) chainCheck() {
+	links, cover, must := c.chainInputs()
+	if len(links) == 0 {
+		return
+	}
 	prev, start := c.b0, 0
 	var prevOp *mergedOp
 	if !c.hasOpen {
@@ -62,55 +77,80 @@ func (c *acctCheck) chainCheck() {
 	}
 	var extra, overRep, leakRep int64
 	for _, o := range links[start:] {
-		bal := o.out.Balance
-		gap := prev - bal
+		gap := prev - o.out.Balance
 		if gap < o.eff {
-			credits := o.eff - gap
-			exp := fmt.Sprintf("at most %d (the opening balance %d minus its %d credits)", prev-o.eff, prev, o.eff)
-			if prevOp != nil {
-				exp = fmt.Sprintf("at most %d (%d after %s, minus its %d credits)", prev-o.eff, prev, c.ref(prevOp), o.eff)
-			}
-			seen := fmt.Sprintf("%d", bal)
-			if gap == 0 {
-				seen += " (the same balance again: one debit overwrote the other)"
-			}
-			c.add(Finding{
-				Kind: KindLostUpdate, Credits: credits,
-				Expected: "balance after " + c.ref(o) + " " + exp,
-				Seen:     seen,
-				Ops:      c.refs(prevOp, o),
-			}, c.ref(o))
-			c.leak.chain += credits
+			c.chainStepShort(o, prevOp, prev, gap)
 		}
 		if d := gap - o.eff; d > 0 {
 			extra += d
 		}
-		if ex := extra - coveredBy(o.ret); ex > overRep {
-			c.add(Finding{
-				Kind: KindOvercharge, Credits: ex - overRep,
-				Expected: fmt.Sprintf("balance drops beyond confirmed amounts of at most %d credits (unknown or unreported deductions begun by then)", coveredBy(o.ret)+overRep),
-				Seen:     fmt.Sprintf("balance %d after %s: %d credits dropped beyond confirmed amounts", bal, c.ref(o), extra),
-				Ops:      c.refs(prevOp, o),
-				Detail:   "credits taken that no request explains (a double charge, a phantom or a server-only debit)",
-			}, c.ref(o))
-			overRep = ex
-			c.over.chain = max(c.over.chain, overRep)
-		}
+		overRep = c.chainUnexplained(o, prevOp, extra, cover.by(o.ret), overRep)
 		if c.hasOpen {
-			if lk := mustBefore(o.call) - extra; lk > leakRep {
-				c.add(Finding{
-					Kind: KindLostUpdate, Credits: lk - leakRep,
-					Expected: fmt.Sprintf("the balance after %s to reflect %d credits of deductions confirmed (without a balance) before it began", c.ref(o), mustBefore(o.call)),
-					Seen:     fmt.Sprintf("only %d credits beyond the chain's own amounts", extra),
-					Ops:      c.refs(o),
-				}, c.ref(o)+"/must")
-				leakRep = lk
-				c.leak.chain += lk
-			}
+			leakRep = c.chainUnreflected(o, extra, must.before(o.call), leakRep)
 		}
-		prev, prevOp = bal, o
+		prev, prevOp = o.out.Balance, o
 		o.chainLeak, o.chainOver = c.leak.chain, overRep
 	}
+}
+
+// chainStepShort reports a link whose balance fell by less than its own
+// amount since the previous link (prev after prevOp, nil for the opening
+// balance): a lost update.
+func (c *acctCheck) chainStepShort(o, prevOp *mergedOp, prev, gap int64) {
+	credits := o.eff - gap
+	exp := fmt.Sprintf("at most %d (the opening balance %d minus its %d credits)", prev-o.eff, prev, o.eff)
+	if prevOp != nil {
+		exp = fmt.Sprintf("at most %d (%d after %s, minus its %d credits)", prev-o.eff, prev, c.ref(prevOp), o.eff)
+	}
+	seen := fmt.Sprintf("%d", o.out.Balance)
+	if gap == 0 {
+		seen += " (the same balance again: one debit overwrote the other)"
+	}
+	c.add(Finding{
+		Kind: KindLostUpdate, Credits: credits,
+		Expected: "balance after " + c.ref(o) + " " + exp,
+		Seen:     seen,
+		Ops:      c.refs(prevOp, o),
+	}, c.ref(o))
+	c.leak.chain += credits
+}
+
+// chainUnexplained reports drops beyond confirmed amounts (extra, up to
+// link o) that the covering credits invoked by then (covered) do not
+// explain, beyond what was reported (rep); it returns the new reported total.
+func (c *acctCheck) chainUnexplained(o, prevOp *mergedOp, extra, covered, rep int64) int64 {
+	ex := extra - covered
+	if ex <= rep {
+		return rep
+	}
+	c.add(Finding{
+		Kind: KindOvercharge, Credits: ex - rep,
+		Expected: fmt.Sprintf("balance drops beyond confirmed amounts of at most %d credits (unknown or unreported deductions begun by then)", covered+rep),
+		Seen:     fmt.Sprintf("balance %d after %s: %d credits dropped beyond confirmed amounts", o.out.Balance, c.ref(o), extra),
+		Ops:      c.refs(prevOp, o),
+		Detail:   "credits taken that no request explains (a double charge, a phantom or a server-only debit)",
+	}, c.ref(o))
+	c.over.chain = max(c.over.chain, ex)
+	return ex
+}
+
+// chainUnreflected reports confirmed deductions without a balance that
+// returned before link o began (mustBefore credits) yet are missing from
+// the drops beyond confirmed amounts (extra), beyond what was reported
+// (rep); it returns the new reported total.
+func (c *acctCheck) chainUnreflected(o *mergedOp, extra, mustBefore, rep int64) int64 {
+	lk := mustBefore - extra
+	if lk <= rep {
+		return rep
+	}
+	c.add(Finding{
+		Kind: KindLostUpdate, Credits: lk - rep,
+		Expected: fmt.Sprintf("the balance after %s to reflect %d credits of deductions confirmed (without a balance) before it began", c.ref(o), mustBefore),
+		Seen:     fmt.Sprintf("only %d credits beyond the chain's own amounts", extra),
+		Ops:      c.refs(o),
+	}, c.ref(o)+"/must")
+	c.leak.chain += lk // the whole shortfall so far, as the loss estimate always counted it
+	return lk
 }
 
 // versionCheck uses the account version, when the server reports it on
@@ -135,6 +175,15 @@ func (c *acctCheck) versionCheck() {
 	if len(links) == 0 {
 		return
 	}
+	c.versionsDistinct(links)
+	c.versionOrder(links, coverCalls)
+	if c.hasOpen && c.hasClose && c.open.snap.HasVersion && c.close.snap.HasVersion {
+		c.versionClose()
+	}
+}
+
+// versionsDistinct reports a version that two confirmed deductions reported.
+func (c *acctCheck) versionsDistinct(links []*mergedOp) {
 	byVer := slices.Clone(links)
 	sort.SliceStable(byVer, func(i, j int) bool { return byVer[i].out.Version < byVer[j].out.Version })
 	for i := 1; i < len(byVer); i++ {
@@ -147,6 +196,12 @@ func (c *acctCheck) versionCheck() {
 			}, c.ref(byVer[i]))
 		}
 	}
+}
+
+// versionOrder walks the links in server order (falling balances): each
+// version must rise, and the gaps (debits the client did not see
+// confirmed) must be covered by deductions begun by then (coverCalls).
+func (c *acctCheck) versionOrder(links []*mergedOp, coverCalls []int64) {
 	sort.SliceStable(links, func(i, j int) bool {
 		if links[i].out.Balance != links[j].out.Balance {
 			return links[i].out.Balance > links[j].out.Balance
@@ -192,35 +247,39 @@ func (c *acctCheck) versionCheck() {
 		}
 		prevVer = v
 	}
-	if c.hasOpen && c.hasClose && c.open.snap.HasVersion && c.close.snap.HasVersion {
-		n := c.close.snap.Version - c.open.snap.Version
-		var sure, maybe int64
-		for i := range c.a.ops {
-			o := &c.a.ops[i]
-			if o.call > c.close.ret || o.state == stNone {
-				continue
-			}
-			if o.state == stCharged && o.ret < c.close.call {
-				sure++
-			} else {
-				maybe++
-			}
+}
+
+// versionClose checks the versions of the opening and closing snapshots:
+// they rose by at least the confirmed deductions and at most those plus
+// the unknown ones.
+func (c *acctCheck) versionClose() {
+	n := c.close.snap.Version - c.open.snap.Version
+	var sure, maybe int64
+	for i := range c.a.ops {
+		o := &c.a.ops[i]
+		if o.call > c.close.ret || o.state == stNone {
+			continue
 		}
-		switch {
-		case n < sure:
-			c.add(Finding{
-				Kind:     KindLostUpdate,
-				Expected: fmt.Sprintf("the version to rise by at least %d (confirmed deductions)", sure),
-				Seen:     fmt.Sprintf("it rose by %d", n),
-			}, "version-close")
-		case n > sure+maybe:
-			c.add(Finding{
-				Kind:     KindOvercharge,
-				Expected: fmt.Sprintf("the version to rise by at most %d (confirmed and unknown deductions)", sure+maybe),
-				Seen:     fmt.Sprintf("it rose by %d", n),
-				Detail:   "debits that no request explains",
-			}, "version-close")
+		if o.state == stCharged && o.ret < c.close.call {
+			sure++
+		} else {
+			maybe++
 		}
+	}
+	switch {
+	case n < sure:
+		c.add(Finding{
+			Kind:     KindLostUpdate,
+			Expected: fmt.Sprintf("the version to rise by at least %d (confirmed deductions)", sure),
+			Seen:     fmt.Sprintf("it rose by %d", n),
+		}, "version-close")
+	case n > sure+maybe:
+		c.add(Finding{
+			Kind:     KindOvercharge,
+			Expected: fmt.Sprintf("the version to rise by at most %d (confirmed and unknown deductions)", sure+maybe),
+			Seen:     fmt.Sprintf("it rose by %d", n),
+			Detail:   "debits that no request explains",
+		}, "version-close")
 	}
 }
 
