@@ -642,29 +642,6 @@ func testBatch(t *testing.T, std bool) {
 			t.Fatalf("max in flight = %d, want 2", m)
 		}
 	})
-	t.Run("all at once", func(t *testing.T) {
-		// The last request runs on the VU's goroutine, the others on their
-		// own: all five are still in flight together.
-		t.Parallel()
-		ff := newFixture(t)
-		v := newVU(t, withStd(std))
-		_ = v.rt.Set("BASE", ff.URL)
-		v.expect(`const r = http.batch(Array.from({length: 5}, () => BASE + "/delay/40")); return r.every((x) => x.status === 200);`)
-		if m := ff.maxInFlight.Load(); m != 5 {
-			t.Fatalf("max in flight = %d, want 5", m)
-		}
-	})
-	t.Run("tagged URLs", func(t *testing.T) {
-		t.Parallel()
-		v := newVU(t, withStd(std))
-		_ = v.rt.Set("BASE", f.URL)
-		v.expect(`const id = 7;
-		const r = http.batch([http.url` + "`${BASE}/get?id=${id}`" + `, { method: 'GET', url: http.url` + "`${BASE}/status/${id + 194}`" + ` }]);
-		return r[0].status === 200 && r[0].json('query.id') === '7' && r[1].status === 201;`)
-		if n, _ := v.count("http_reqs", map[string]string{"name": "${}/get?id=${}"}); n != 1 {
-			t.Fatal("the tagged URL of a batch item did not name its request")
-		}
-	})
 	t.Run("global limit", func(t *testing.T) {
 		t.Parallel()
 		three, ten := int64(3), int64(10)
@@ -685,6 +662,36 @@ func testBatch(t *testing.T, std bool) {
 		}
 		if err := v.runErr(`http.batch(5)`); err == nil {
 			t.Fatal("no error for a number")
+		}
+	})
+}
+
+func TestBatchItems(t *testing.T) { forTransports(t, testBatchItems) }
+
+// testBatchItems: every request of a batch is in flight at once (the last
+// runs on the VU's goroutine), and items may be tagged URLs.
+func testBatchItems(t *testing.T, std bool) {
+	t.Parallel()
+	f := newFixture(t)
+	t.Run("all at once", func(t *testing.T) {
+		t.Parallel()
+		ff := newFixture(t)
+		v := newVU(t, withStd(std))
+		_ = v.rt.Set("BASE", ff.URL)
+		v.expect(`const r = http.batch(Array.from({length: 5}, () => BASE + "/delay/40")); return r.every((x) => x.status === 200);`)
+		if m := ff.maxInFlight.Load(); m != 5 {
+			t.Fatalf("max in flight = %d, want 5", m)
+		}
+	})
+	t.Run("tagged URLs", func(t *testing.T) {
+		t.Parallel()
+		v := newVU(t, withStd(std))
+		_ = v.rt.Set("BASE", f.URL)
+		v.expect(`const id = 7;
+		const r = http.batch([http.url` + "`${BASE}/get?id=${id}`" + `, { method: 'GET', url: http.url` + "`${BASE}/status/${id + 194}`" + ` }]);
+		return r[0].status === 200 && r[0].json('query.id') === '7' && r[1].status === 201;`)
+		if n, _ := v.count("http_reqs", map[string]string{"name": "${}/get?id=${}"}); n != 1 {
+			t.Fatal("the tagged URL of a batch item did not name its request")
 		}
 	})
 }
