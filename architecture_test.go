@@ -1,10 +1,13 @@
 package tally_test
 
 import (
+	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,4 +101,82 @@ func checkImports(t *testing.T, r importRule, skipTests bool) {
 	if err != nil {
 		t.Fatalf("%s: %v", r.dir, err)
 	}
+}
+
+// maxFuncLines bounds the length of every non-test function, from its func
+// line to its closing brace: a function that needs more does several things,
+// and reads better split by the shape of its input (issue 15).
+const maxFuncLines = 80
+
+// TestFunctionLength fails listing every non-test function of the
+// repository that is maxFuncLines lines or longer, the longest first.
+func TestFunctionLength(t *testing.T) {
+	type long struct {
+		where string
+		lines int
+	}
+	var found []long
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			start := fset.Position(fn.Pos())
+			if n := fset.Position(fn.End()).Line - start.Line + 1; n >= maxFuncLines {
+				found = append(found, long{fmt.Sprintf("%s:%d %s", path, start.Line, funcName(fn)), n})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].lines > found[j].lines })
+	for _, l := range found {
+		t.Errorf("%s is %d lines (at most %d): split it by the shape of its input", l.where, l.lines, maxFuncLines-1)
+	}
+}
+
+// funcName names a function as its callers see it: F, T.M or (*T).M.
+func funcName(fn *ast.FuncDecl) string {
+	if fn.Recv == nil || len(fn.Recv.List) == 0 {
+		return fn.Name.Name
+	}
+	typ := fn.Recv.List[0].Type
+	star := ""
+	if s, ok := typ.(*ast.StarExpr); ok {
+		typ, star = s.X, "*"
+	}
+	switch x := typ.(type) {
+	case *ast.IndexExpr:
+		typ = x.X
+	case *ast.IndexListExpr:
+		typ = x.X
+	}
+	name := "?"
+	if id, ok := typ.(*ast.Ident); ok {
+		name = id.Name
+	}
+	if star != "" {
+		return "(*" + name + ")." + fn.Name.Name
+	}
+	return name + "." + fn.Name.Name
 }
