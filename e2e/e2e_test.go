@@ -277,3 +277,42 @@ func TestTargetDown(t *testing.T) {
 		t.Fatalf("want exit 108 and the health message\n%s", r)
 	}
 }
+
+// TestProfileDuration: DURATION=seconds shortens a profile (ramp included) and keeps its other sizes; the
+// full profile is unchanged without it, and a DURATION that is not whole seconds is a script error.
+func TestProfileDuration(t *testing.T) {
+	skipShort(t)
+	inspect := func(env ...string) (string, error) {
+		args := []string{"inspect", "-e", "PROFILE=full"}
+		for _, e := range env {
+			args = append(args, "-e", e)
+		}
+		cmd := exec.Command(filepath.Join(bins, "tally"), append(args, filepath.Join("scripts", "race.js"))...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	stages := regexp.MustCompile(`"duration": "([^"]+)",\s*"target": (\d+)`)
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "20s/1000 9m40s/1000"},
+		{[]string{"DURATION=180"}, "20s/1000 2m40s/1000"},
+	} {
+		out, err := inspect(tc.env...)
+		if err != nil {
+			t.Fatalf("tally inspect %v: %v\n%s", tc.env, err, out)
+		}
+		var got []string
+		for _, m := range stages.FindAllStringSubmatch(out, -1) {
+			got = append(got, m[1]+"/"+m[2])
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("stages with %v: %q, want %q", tc.env, strings.Join(got, " "), tc.want)
+		}
+	}
+	if out, err := inspect("DURATION=3m"); err == nil || !strings.Contains(out, "DURATION=3m: expected whole seconds") {
+		t.Errorf("DURATION=3m: want a script error naming it, got %v\n%s", err, out)
+	}
+}

@@ -11,6 +11,7 @@
 # Environment (all optional):
 #   SCENARIO       scenarios to run, in order, space or comma separated (default: normal race)
 #   PROFILE        full, quick or smoke (default: quick)
+#   DURATION       seconds: replaces the profile's duration, keeping its other sizes (read by the scripts)
 #   TARGET         base URL of a running credit service; no creditd is started
 #   PORT           creditd's port on 127.0.0.1 (default 0: a free port)
 #   CREDITD_FLAGS  extra creditd flags (default: --ai-latency 20ms+-10ms --request-timeout 10s)

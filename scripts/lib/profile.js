@@ -4,14 +4,23 @@
 
 import { resolvePath } from './paths.js';
 
-// pick returns the profile named by PROFILE from a scenario's table, with its name.
+// pick returns the profile named by PROFILE from a scenario's table, with its name. DURATION=seconds, when
+// set, replaces the profile's duration (e.g. a shortened full-size run); the other sizes stay.
 export function pick(table) {
   const name = (__ENV.PROFILE || 'full').trim().toLowerCase();
   const p = table[name];
   if (!p) {
     throw new Error(`PROFILE=${name}: unknown profile; this scenario has ${Object.keys(table).join(', ')}`);
   }
-  return Object.assign({ name }, p);
+  const picked = Object.assign({ name }, p);
+  if (__ENV.DURATION) {
+    const d = Number(__ENV.DURATION);
+    if (!Number.isInteger(d) || d < 1) {
+      throw new Error(`DURATION=${__ENV.DURATION}: expected whole seconds, e.g. DURATION=180`);
+    }
+    picked.duration = d;
+  }
+  return picked;
 }
 
 // rampingStages ramps 0 -> vus at `rate` VUs per second, then holds, for `duration` seconds in all.
