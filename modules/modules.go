@@ -58,6 +58,15 @@ type Closer interface {
 	Close() error
 }
 
+// Releaser is implemented by module instances that hold resources of their
+// VU (connections, buffers) the root module also references. Release is
+// called once, on the VU's goroutine, when the runtime drops the VU for
+// good: the scenarios' VUs when every scenario has ended, before teardown
+// runs on a VU of its own. The instance is not used afterwards.
+type Releaser interface {
+	Release()
+}
+
 // SummaryWriter is implemented by modules that add a section to the
 // end-of-test text summary. Text is plain; the runtime adds the layout.
 type SummaryWriter interface {

@@ -19,9 +19,16 @@ import (
 type fakeVU struct {
 	id, idInTest uint64
 	rec          *recorder
+	released     int
 }
 
 func (v *fakeVU) ID() uint64 { return v.id }
+
+func (v *fakeVU) Release() {
+	v.rec.mu.Lock()
+	v.released++
+	v.rec.mu.Unlock()
+}
 
 func (v *fakeVU) RunIteration(ctx context.Context, it *Iteration) bool {
 	start := time.Now()
@@ -57,6 +64,7 @@ type recorder struct {
 	open    map[*Iteration]*iterRecord
 	samples metrics.Samples
 	created []uint64 // idInTest of every VU created
+	vus     []*fakeVU
 }
 
 func newRecorder(dur func(vu uint64, it *Iteration) time.Duration) *recorder {
@@ -86,10 +94,12 @@ func (r *recorder) finished(_ *fakeVU, it *Iteration, ok bool) {
 }
 
 func (r *recorder) newVU(_ context.Context, id, idInTest uint64) (VU, error) {
+	v := &fakeVU{id: id, idInTest: idInTest, rec: r}
 	r.mu.Lock()
 	r.created = append(r.created, idInTest)
+	r.vus = append(r.vus, v)
 	r.mu.Unlock()
-	return &fakeVU{id: id, idInTest: idInTest, rec: r}, nil
+	return v, nil
 }
 
 func (r *recorder) Push(s metrics.Samples) {

@@ -108,3 +108,22 @@ func (p *pool) put(vu VU) {
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
 }
+
+// releaser is a VU that frees what it holds when it leaves the pool for good.
+type releaser interface{ Release() }
+
+// releaseAll empties the free list for good, releasing each VU that has a
+// Release method, and returns how many VUs it dropped.
+func (p *pool) releaseAll() int {
+	p.mu.Lock()
+	free := p.free
+	p.free = nil
+	p.mu.Unlock()
+	for i, vu := range free {
+		if r, ok := vu.(releaser); ok {
+			r.Release()
+		}
+		free[i] = nil
+	}
+	return len(free)
+}

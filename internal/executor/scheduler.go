@@ -229,6 +229,14 @@ func (s *Scheduler) run(ctx context.Context) error {
 	return nil
 }
 
+// ReleaseVUs drops the pool's VUs once Run has returned, so that what they
+// hold (JS runtimes, connections) can be freed before teardown runs on a VU
+// of its own. A VU that has a Release method (the JS VU) is released first.
+// It returns how many VUs it dropped; the scheduler hands out none after it.
+func (s *Scheduler) ReleaseVUs() int {
+	return s.pool.releaseAll()
+}
+
 // emitGauges samples vus and vus_max every GaugeInterval.
 func (s *Scheduler) emitGauges(ctx context.Context) {
 	if s.cfg.Builtin == nil {

@@ -349,3 +349,37 @@ func TestProgressShowsGracefulStop(t *testing.T) {
 		}
 	})
 }
+
+// TestReleaseVUs: once Run has returned, ReleaseVUs drops every VU the run
+// created (planned ones and those an arrival-rate scenario added on
+// demand), releasing each exactly once, also after an interrupted run.
+func TestReleaseVUs(t *testing.T) {
+	for _, interrupt := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if interrupt {
+				time.AfterFunc(1500*time.Millisecond, cancel)
+			}
+			r := runScenarios(t, ctx, `{
+				"ramp":{"executor":"ramping-vus","stages":[{"duration":"2s","target":3},{"duration":"1s","target":0}]},
+				"rate":{"executor":"constant-arrival-rate","rate":20,"timeUnit":"1s","duration":"2s",
+					"preAllocatedVUs":1,"maxVUs":4,"startTime":"1s"}}`,
+				"", "", func(uint64, *Iteration) time.Duration { return 300 * time.Millisecond })
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if n := r.sched.ReleaseVUs(); n != len(r.rec.created) || n < 4 {
+				t.Errorf("interrupt %v: ReleaseVUs dropped %d VUs, created %d (want all, at least 4)", interrupt, n, len(r.rec.created))
+			}
+			for _, v := range r.rec.vus {
+				if v.released != 1 {
+					t.Errorf("interrupt %v: VU %d released %d times, want once", interrupt, v.id, v.released)
+				}
+			}
+			if n := r.sched.ReleaseVUs(); n != 0 {
+				t.Errorf("a second ReleaseVUs dropped %d VUs, want 0", n)
+			}
+		})
+	}
+}

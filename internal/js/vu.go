@@ -69,9 +69,19 @@ func newVU(r *Runner, id, idInTest uint64) *VU {
 	return v
 }
 
-// Release frees what the runner keeps for this VU; call it when a VU that
-// ran setup, teardown or handleSummary is no longer needed.
-func (v *VU) Release() { v.r.vus.Delete(v.rt) }
+// Release frees what the runner keeps for this VU and releases its module
+// instances (modules.Releaser); call it when the VU is no longer needed: one
+// that ran setup, teardown or handleSummary, or the scenarios' VUs once
+// every scenario has ended. The VU is not used afterwards.
+func (v *VU) Release() {
+	v.r.vus.Delete(v.rt)
+	for _, inst := range v.instances {
+		if r, ok := inst.(modules.Releaser); ok {
+			r.Release()
+		}
+	}
+	clear(v.instances)
+}
 
 // ID returns the VU's id in this instance.
 func (v *VU) ID() uint64 { return v.id }

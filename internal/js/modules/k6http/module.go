@@ -63,6 +63,15 @@ func (m *RootModule) Close() error {
 	return nil
 }
 
+// dropClient removes c from the clients Close closes.
+func (m *RootModule) dropClient(c *client) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if i := slices.Index(m.clients, c); i >= 0 {
+		m.clients = slices.Delete(m.clients, i, i+1)
+	}
+}
+
 // limiterFor returns the run-wide rps limiter, or nil when rps is unset.
 func (m *RootModule) limiterFor(o *options.Options) *limiter {
 	m.limOnce.Do(func() {
@@ -108,7 +117,23 @@ type Instance struct {
 	jsonParse                     sobek.Callable
 }
 
-var _ modules.Instance = (*Instance)(nil)
+var (
+	_ modules.Instance = (*Instance)(nil)
+	_ modules.Releaser = (*Instance)(nil)
+)
+
+// Release closes the VU's idle connections and drops its client from the
+// root, so that a VU dropped before the run ends (the scenarios' VUs, once
+// every scenario is done) frees its connections and buffers at once.
+func (mi *Instance) Release() {
+	c := mi.client
+	if c == nil {
+		return
+	}
+	mi.client = nil
+	mi.root.dropClient(c)
+	c.close()
+}
 
 // Exports returns the module's exports: a default object whose properties
 // are also the named exports.

@@ -197,3 +197,38 @@ func TestUserAgentOption(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseClosesConnections: releasing a VU's instance closes its idle
+// keep-alive connection at once and drops its client from the root (which
+// would otherwise keep it until the run ends); a second Release does nothing.
+func TestReleaseClosesConnections(t *testing.T) {
+	t.Parallel()
+	closed := make(chan struct{}, 4)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	v := newVU(t)
+	_ = v.rt.Set("BASE", srv.URL)
+	v.expect(`return http.get(BASE).status === 200 && http.get(BASE).status === 200;`)
+	root := v.mi.root
+	if len(root.clients) != 1 {
+		t.Fatalf("root has %d clients, want 1", len(root.clients))
+	}
+	v.mi.Release()
+	v.mi.Release()
+	if len(root.clients) != 0 || v.mi.client != nil {
+		t.Errorf("after Release: root has %d clients, instance client %v; want none", len(root.clients), v.mi.client)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle connection was not closed by Release")
+	}
+}
