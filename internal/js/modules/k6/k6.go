@@ -82,6 +82,13 @@ func isAsync(v sobek.Value) bool {
 	if !ok {
 		return false
 	}
+	if p := obj.Prototype(); p != nil && p.ClassName() == "Function" {
+		// An ordinary function or arrow: its prototype is Function.prototype
+		// (a function itself), while AsyncFunction.prototype is a plain
+		// object. Reading constructor would make the Function constructor
+		// in every VU that calls group().
+		return false
+	}
 	ctor := obj.Get("constructor")
 	if ctor == nil {
 		return false

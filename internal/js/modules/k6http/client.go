@@ -143,7 +143,12 @@ func (c *countingConn) Write(b []byte) (int, error) {
 // synchronous HTTP/1.1 client; the rest (https with HTTP/2, proxies) through
 // net/http's Transport.
 type client struct {
-	transport *http.Transport
+	// transport is made by std at the first request that needs it (https,
+	// a proxy): a VU that only sends plain-http requests through h1 never
+	// pays for an http.Transport and its TLS configuration.
+	transport atomic.Pointer[http.Transport]
+	stdMu     sync.Mutex
+	stdCfg    stdConfig
 	h1        *h1 // nil: every request goes through transport
 	traffic   *traffic
 	limiter   *limiter // nil without the rps option
@@ -224,32 +229,58 @@ func newClient(cfg clientConfig) *client {
 	}
 	keepAlive := !options.Bool(o.NoConnectionReuse)
 	hosts := newHostMap(o.Hosts)
-	c.transport = &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			addr = hosts.resolve(addr)
-			if host, _, err := net.SplitHostPort(addr); err == nil && isInvalidHost(host) {
-				// RFC 6761 §6.4: names under .invalid never resolve.
-				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-			}
-			conn, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &countingConn{Conn: conn, t: c.traffic}, nil
-		},
-		TLSClientConfig:     newTLSConfig(o),
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: perHost,
-		IdleConnTimeout:     90 * time.Second,
-		DisableKeepAlives:   !keepAlive,
-	}
+	c.stdCfg = stdConfig{opts: o, dialer: dialer, hosts: hosts, perHost: perHost, keepAlive: keepAlive}
 	if !cfg.noH1 && os.Getenv("HTTP_PROXY") == "" && os.Getenv("http_proxy") == "" {
 		c.h1 = newH1(dialer, c.traffic, c.now, keepAlive, perHost, c.userAgent[0])
 		c.h1.hosts = hosts
 	}
 	c.tracers.New = func() any { return newTracer(c.now) }
 	return c
+}
+
+// stdConfig is what the client's http.Transport is built from.
+type stdConfig struct {
+	opts      *options.Options
+	dialer    *net.Dialer
+	hosts     *hostMap
+	perHost   int
+	keepAlive bool
+}
+
+// std returns the client's http.Transport, making it on first use (the
+// requests of a batch may ask concurrently).
+func (c *client) std() *http.Transport {
+	if t := c.transport.Load(); t != nil {
+		return t
+	}
+	c.stdMu.Lock()
+	defer c.stdMu.Unlock()
+	if t := c.transport.Load(); t != nil {
+		return t
+	}
+	cfg := c.stdCfg
+	t := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			addr = cfg.hosts.resolve(addr)
+			if host, _, err := net.SplitHostPort(addr); err == nil && isInvalidHost(host) {
+				// RFC 6761 §6.4: names under .invalid never resolve.
+				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			}
+			conn, err := cfg.dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: conn, t: c.traffic}, nil
+		},
+		TLSClientConfig:     newTLSConfig(cfg.opts),
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: cfg.perHost,
+		IdleConnTimeout:     90 * time.Second,
+		DisableKeepAlives:   !cfg.keepAlive,
+	}
+	c.transport.Store(t)
+	return t
 }
 
 func isInvalidHost(host string) bool {
@@ -332,13 +363,14 @@ func (c *client) stdRoundTrip(s *stdState, hr *hopRequest) (hop, error) {
 		}
 	}
 	ctx := s.ctx
-	if c.transport.TLSClientConfig.GetClientCertificate != nil {
+	transport := c.std()
+	if transport.TLSClientConfig.GetClientCertificate != nil {
 		ctx = withTLSHost(ctx, hr.url.Hostname())
 	}
 	hreq = hreq.WithContext(ctx)
 	s.tr.reset()
 	var h hop
-	resp, err := c.transport.RoundTrip(hreq)
+	resp, err := transport.RoundTrip(hreq)
 	if err != nil {
 		h.timings = s.tr.done(0)
 		return h, err
@@ -681,7 +713,9 @@ func decodeBody(b []byte, h http.Header) ([]byte, error) {
 
 // closeIdle closes the client's idle keep-alive connections.
 func (c *client) closeIdle() {
-	c.transport.CloseIdleConnections()
+	if t := c.transport.Load(); t != nil {
+		t.CloseIdleConnections()
+	}
 	if c.h1 != nil {
 		c.h1.closeIdle()
 	}

@@ -72,6 +72,13 @@ func TestResponseObject(t *testing.T) {
 			return q.method === "POST" && q.url === BASE + "/post" && q.body === "abc" &&
 				q.headers["X-A"][0] === "1" && q.headers["User-Agent"].length === 1 || q;`},
 		{"keys", `const k = Object.keys(http.get(BASE + "/get")); return k.includes("status") && k.includes("timings") && k.includes("request") && !k.includes("json") || k;`},
+		{"prototype methods", `const r = http.get(BASE + "/get"); const p = Object.getPrototypeOf(r);
+			const m = []; for (const k in p) m.push(k);
+			return m.join() === "json,html,submitForm,clickLink" && typeof r.json === "function" && !r.hasOwnProperty("json") &&
+				r.json === http.get(BASE + "/get").json && "html" in r || m;`},
+		{"prototype assignable", `const p = Object.getPrototypeOf(http.get(BASE + "/get")); p.extraMethod = function () { return this.status; };
+			const saved = p.json; delete p.json; const gone = http.get(BASE + "/get").json === undefined; p.json = saved;
+			const r = http.get(BASE + "/get"); return gone && r.extraMethod() === 200 && typeof r.json() === "object" || [gone, r.extraMethod(), r.json()];`},
 		{"json stringify", `const o = JSON.parse(JSON.stringify(http.get(BASE + "/text"))); return o.status === 200 && o.body === "plain text fixture\n";`},
 		{"properties writable", `const r = http.get(BASE + "/get"); r.body = null; r.extra = 5; return r.body === null && r.extra === 5 && Object.keys(r).includes("extra");`},
 		{"cookies", `const r = http.get(BASE + "/cookies/set?k=v"); const c = r.cookies.k[0];

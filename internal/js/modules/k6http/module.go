@@ -48,7 +48,7 @@ func New() modules.Module { return &RootModule{now: time.Now} }
 // NewModuleInstance returns the module as one VU sees it.
 func (m *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 	mi := &Instance{root: m, vu: vu, rt: vu.Runtime(), lastIter: math.MinInt64, callback: defaultExpected}
-	mi.exports = mi.rt.NewDynamicObject(&exportsObject{mi: mi})
+	mi.exports = mi.rt.NewDynamicObject(&lazyObject{names: exportNames, make: mi.export})
 	return mi
 }
 
@@ -207,22 +207,25 @@ func (mi *Instance) export(name string) sobek.Value {
 	return mi.rt.ToValue(f)
 }
 
-// exportsObject is the module's default export. Its functions are made on
-// first access, so a VU pays only for the ones its script uses.
-type exportsObject struct {
-	mi   *Instance
-	vals map[string]sobek.Value
-	gone map[string]bool // deleted exports
+// lazyObject is an object whose properties, names, are made on first
+// access: the module's default export and the Response prototype, so a VU
+// pays only for the functions its script uses. What the script assigns or
+// deletes stays in the object.
+type lazyObject struct {
+	names []string // in the order Keys lists them
+	make  func(name string) sobek.Value
+	vals  map[string]sobek.Value
+	gone  map[string]bool // deleted names
 }
 
-func (e *exportsObject) Get(key string) sobek.Value {
+func (e *lazyObject) Get(key string) sobek.Value {
 	if v, ok := e.vals[key]; ok {
 		return v
 	}
 	if e.gone[key] {
 		return nil
 	}
-	v := e.mi.export(key)
+	v := e.make(key)
 	if v != nil {
 		if e.vals == nil {
 			e.vals = make(map[string]sobek.Value, 4)
@@ -232,7 +235,7 @@ func (e *exportsObject) Get(key string) sobek.Value {
 	return v
 }
 
-func (e *exportsObject) Set(key string, val sobek.Value) bool {
+func (e *lazyObject) Set(key string, val sobek.Value) bool {
 	if e.vals == nil {
 		e.vals = make(map[string]sobek.Value, 4)
 	}
@@ -241,17 +244,16 @@ func (e *exportsObject) Set(key string, val sobek.Value) bool {
 	return true
 }
 
-func (e *exportsObject) Has(key string) bool {
+func (e *lazyObject) Has(key string) bool {
 	if _, ok := e.vals[key]; ok {
 		return true
 	}
-	_, known := slices.BinarySearch(exportNames, key)
-	return known && !e.gone[key]
+	return slices.Contains(e.names, key) && !e.gone[key]
 }
 
-func (e *exportsObject) Delete(key string) bool {
+func (e *lazyObject) Delete(key string) bool {
 	delete(e.vals, key)
-	if _, known := slices.BinarySearch(exportNames, key); known {
+	if slices.Contains(e.names, key) {
 		if e.gone == nil {
 			e.gone = map[string]bool{}
 		}
@@ -260,18 +262,18 @@ func (e *exportsObject) Delete(key string) bool {
 	return true
 }
 
-func (e *exportsObject) Keys() []string {
+func (e *lazyObject) Keys() []string {
 	if len(e.vals) == 0 && len(e.gone) == 0 {
-		return exportNames
+		return e.names
 	}
-	keys := make([]string, 0, len(exportNames)+len(e.vals))
-	for _, k := range exportNames {
+	keys := make([]string, 0, len(e.names)+len(e.vals))
+	for _, k := range e.names {
 		if !e.gone[k] {
 			keys = append(keys, k)
 		}
 	}
 	for k := range e.vals {
-		if _, known := slices.BinarySearch(exportNames, k); !known {
+		if !slices.Contains(e.names, k) {
 			keys = append(keys, k)
 		}
 	}

@@ -386,23 +386,31 @@ func (r *response) requestObject() sobek.Value {
 	return o
 }
 
-// responseProto returns the prototype of the VU's Response objects.
+// responseProto returns the prototype of the VU's Response objects. Its
+// methods are made when the script first reads them.
 func (mi *Instance) responseProto() *sobek.Object {
-	if mi.respProto != nil {
-		return mi.respProto
+	if mi.respProto == nil {
+		mi.respProto = mi.rt.NewDynamicObject(&lazyObject{names: responseMethods, make: mi.responseMethod})
 	}
-	p := mi.rt.NewObject()
-	_ = p.Set("json", mi.jsJSON)
-	unsupported := func(name string) func(sobek.FunctionCall) sobek.Value {
-		return func(sobek.FunctionCall) sobek.Value {
+	return mi.respProto
+}
+
+// responseMethods are the names of the Response prototype's methods.
+var responseMethods = []string{"json", "html", "submitForm", "clickLink"}
+
+// responseMethod returns the Response method called name, or nil.
+func (mi *Instance) responseMethod(name string) sobek.Value {
+	switch name {
+	case "json":
+		return mi.rt.ToValue(mi.jsJSON)
+	case "html":
+		return mi.rt.ToValue(mi.jsHTML)
+	case "submitForm", "clickLink":
+		return mi.rt.ToValue(func(sobek.FunctionCall) sobek.Value {
 			panic(mi.rt.NewGoError(errors.New("Response." + name + "() is not supported by tally")))
-		}
+		})
 	}
-	_ = p.Set("html", mi.jsHTML)
-	_ = p.Set("submitForm", unsupported("submitForm"))
-	_ = p.Set("clickLink", unsupported("clickLink"))
-	mi.respProto = p
-	return p
+	return nil
 }
 
 func (mi *Instance) thisResponse(call sobek.FunctionCall, method string) *response {

@@ -53,6 +53,26 @@ func TestTLS(t *testing.T) {
 	})
 }
 
+// TestTransportOnDemand checks that a VU sending only plain-http requests
+// makes no http.Transport, and that its first https request makes one.
+func TestTransportOnDemand(t *testing.T) {
+	t.Parallel()
+	plain := newFixture(t)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(tlsSrv.Close)
+	v := newVU(t, withOptions(options.Options{InsecureSkipTLSVerify: ptr(true)}))
+	_ = v.rt.Set("BASE", plain.URL)
+	_ = v.rt.Set("TLS", tlsSrv.URL)
+	v.expect(`return http.get(BASE + "/get").status === 200;`)
+	if v.mi.client.transport.Load() != nil {
+		t.Fatal("a plain-http request made the http.Transport")
+	}
+	v.expect(`return http.get(TLS + "/").status === 200;`)
+	if v.mi.client.transport.Load() == nil {
+		t.Fatal("no http.Transport after an https request")
+	}
+}
+
 // TestStaleKeepAlive checks that a keep-alive connection the server closed
 // while idle is not used for the next request.
 func TestStaleKeepAlive(t *testing.T) {
