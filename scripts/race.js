@@ -139,6 +139,10 @@ function nextBurst() {
   return charges;
 }
 
+// The checks of an iteration, built once: check calls each with the value it is given.
+const CHARGE_ANSWERED = { 'charge answered (charged or refused)': (ok) => ok };
+const BALANCE_READ = { 'balance read': (snap) => snap !== undefined };
+
 export default function (data) {
   const ids = slotIds(data);
   const acct = currentAccount(ids);
@@ -146,15 +150,15 @@ export default function (data) {
   // One check per request, passing exactly when the request did not fail (http_req_failed), so the two
   // rates tell the same story: one dropped answer is one failed check, not a whole failed burst.
   let lowest = Infinity;
-  for (const { res, outcome } of chargeAll(api, ledger, acct, nextBurst())) {
+  chargeAll(api, ledger, acct, nextBurst()).forEach(({ res, outcome }) => {
     const ok = answered(outcome);
-    check(res, { 'charge answered (charged or refused)': () => ok });
+    check(ok, CHARGE_ANSWERED);
     const left = ok ? api.remaining(res) : undefined;
     if (left !== undefined && left < lowest) lowest = left;
-  }
+  });
   if (Math.random() < READ_SHARE) {
-    const { res, snap } = readBalance(api, ledger, acct);
-    check(res, { 'balance read': () => snap !== undefined });
+    const { snap } = readBalance(api, ledger, acct);
+    check(snap, BALANCE_READ);
     if (snap && snap.balance < lowest) lowest = snap.balance;
   }
 

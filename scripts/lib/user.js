@@ -27,21 +27,27 @@ const TASKS = [
 ];
 const TOTAL_WEIGHT = TASKS.reduce((s, t) => s + t.weight, 0);
 
+// The checks of the tasks, built once: check calls each with the value it is given.
+const BALANCE_READ = { 'balance read': (snap) => snap !== undefined };
+const AI_SEARCH_CHARGED = { 'ai search charged': (o) => o === 'ok' };
+const AI_RECOMMENDATIONS_CHARGED = { 'ai recommendations charged': (o) => o === 'ok' };
+const DEDUCTION_CHARGED = { 'concurrent deduction charged': (o) => o === 'ok' };
+
 function readBalanceTask(api, acct) {
-  const { res, snap } = readBalance(api, ledger, acct);
-  check(res, { 'balance read': () => snap !== undefined });
+  const { snap } = readBalance(api, ledger, acct);
+  check(snap, BALANCE_READ);
 }
 
 function aiSearch(api, acct) {
   const f = api.cfg.features.aiSearch;
   const { outcome } = charge(api, ledger, acct, f, api.price(f, 1));
-  check(outcome, { 'ai search charged': (o) => o === 'ok' });
+  check(outcome, AI_SEARCH_CHARGED);
 }
 
 function aiRecommendations(api, acct) {
   const f = api.cfg.features.aiRecommendations;
   const { outcome } = charge(api, ledger, acct, f, api.price(f, 1));
-  check(outcome, { 'ai recommendations charged': (o) => o === 'ok' });
+  check(outcome, AI_RECOMMENDATIONS_CHARGED);
 }
 
 // concurrentDeductions fires three deductions of 5 credits at once on the same account.
@@ -50,9 +56,7 @@ function concurrentDeductions(api, acct) {
   const amount = api.price(f, Math.max(1, Math.round(5 / api.cfg.rates[f])));
   const charges = [0, 1, 2].map(() => ({ feature: f, amount }));
   // One check per request (not one for the three), so checks and http_req_failed agree.
-  for (const { res, outcome } of chargeAll(api, ledger, acct, charges)) {
-    check(res, { 'concurrent deduction charged': () => outcome === 'ok' });
-  }
+  for (const { outcome } of chargeAll(api, ledger, acct, charges)) check(outcome, DEDUCTION_CHARGED);
 }
 
 // thresholdCheck checks that the low-balance flags agree with the balance, and that each notice kind
