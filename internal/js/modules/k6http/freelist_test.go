@@ -52,3 +52,20 @@ func BenchmarkBufferReuse(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBufferBurst takes 600 buffers at once and releases them, per op:
+// race.js's 200 VUs sending their bursts of five together. Every buffer
+// beyond maxFree is allocated again at the next burst.
+func BenchmarkBufferBurst(b *testing.B) {
+	l := newFreeList(func() *bufio.Reader { return bufio.NewReaderSize(nil, 4096) })
+	held := make([]*bufio.Reader, 600)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range held {
+			held[i] = l.get()
+		}
+		for _, r := range held {
+			l.put(r)
+		}
+	}
+}
