@@ -74,8 +74,9 @@ the lower layers' values of all four are dropped.
 
 ` + envHelp() + `
 
-GOGC, when set, disables tally's own tuning of the garbage collector for runs
-with many VUs.
+GOGC, when set, disables tally's own tuning of the garbage collector: a
+target of 200 % for runs of up to 200 VUs (fewer collections), a lower one
+above 200 VUs (less memory per VU).
 
 Limits (each refused with a clear message): the script and each module it
 imports at most 16 MiB of text (a binary file is refused at once: 107), a
