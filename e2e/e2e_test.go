@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -314,5 +315,74 @@ func TestProfileDuration(t *testing.T) {
 	}
 	if out, err := inspect("DURATION=3m"); err == nil || !strings.Contains(out, "DURATION=3m: expected whole seconds") {
 		t.Errorf("DURATION=3m: want a script error naming it, got %v\n%s", err, out)
+	}
+}
+
+// TestConfigEnv: the environment variables of scripts/lib/config.js set their keys (strings, whole
+// numbers, flags, rates merged into the defaults, one key of auth), bad values stop the run naming the
+// variable, and each load() returns a configuration of its own.
+func TestConfigEnv(t *testing.T) {
+	skipShort(t)
+	run := func(env ...string) (string, error) {
+		args := []string{"run", "-q", "--summary-mode=disabled", "--log-format=raw"}
+		for _, e := range env {
+			args = append(args, "-e", e)
+		}
+		cmd := exec.Command(filepath.Join(bins, "tally"), append(args, filepath.Join("e2e", "testdata", "config-env.js"))...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("BASE_URL=http://127.0.0.1:9/", "RATES=live_dubbing=2,x=3", "AUTH_VALUE=T {token}",
+		"KEEP_ACCOUNTS=yes", "INITIAL_CREDITS=7", "TIMEOUT=3s", "SHARED_WAIT_MS=9", "DEEP_CHECK=off")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var cfg struct {
+		BaseURL        string            `json:"baseUrl"`
+		Paths          map[string]string `json:"paths"`
+		Rates          map[string]int    `json:"rates"`
+		Auth           map[string]string `json:"auth"`
+		KeepAccounts   bool              `json:"keepAccounts"`
+		InitialCredits int               `json:"initialCredits"`
+		Timeout        string            `json:"timeout"`
+		SharedWaitMs   int               `json:"sharedWaitMs"`
+		DeepCheck      string            `json:"deepCheck"`
+		SettleMs       int               `json:"settleMs"`
+	}
+	i := strings.Index(out, "CFG ")
+	if i < 0 {
+		t.Fatalf("no configuration printed:\n%s", out)
+	}
+	line, _, _ := strings.Cut(out[i+4:], "\n")
+	if err := json.Unmarshal([]byte(line), &cfg); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	want := `{http://127.0.0.1:9 /health map[ai_recommendations:3 ai_search:5 live_dubbing:2 x:3] ` +
+		`map[header:Authorization value:T {token}] true 7 3s 9 off 1000}`
+	got := fmt.Sprint(struct {
+		a string
+		b string
+		c map[string]int
+		d map[string]string
+		e bool
+		f int
+		g string
+		h int
+		i string
+		j int
+	}{cfg.BaseURL, cfg.Paths["health"], cfg.Rates, cfg.Auth, cfg.KeepAccounts, cfg.InitialCredits, cfg.Timeout,
+		cfg.SharedWaitMs, cfg.DeepCheck, cfg.SettleMs})
+	if got != want {
+		t.Errorf("configuration\n got %s\nwant %s", got, want)
+	}
+	for env, msg := range map[string]string{
+		"INITIAL_CREDITS=-1":  "INITIAL_CREDITS=-1: expected a whole number >= 0",
+		"KEEP_ACCOUNTS=maybe": "KEEP_ACCOUNTS=maybe: expected true or false",
+		"RATES=zz":            `RATES: "zz" is not FEATURE=PRICE`,
+	} {
+		if out, err := run(env); err == nil || !strings.Contains(out, msg) {
+			t.Errorf("%s: want an error naming it (%q), got %v\n%s", env, msg, err, out)
+		}
 	}
 }

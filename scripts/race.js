@@ -23,7 +23,7 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import ledger from 'k6/x/ledger';
-import { load } from './lib/config.js';
+import { configureLedger, load } from './lib/config.js';
 import { Client } from './lib/credit.js';
 import { pick, rampingStages, thresholds } from './lib/profile.js';
 import {
@@ -32,7 +32,6 @@ import {
 } from './lib/accounts.js';
 import { answered, chargeAll, readBalance } from './lib/ops.js';
 import { audit, closeAndVerify, resolve } from './lib/audit.js';
-import { configureLedger } from './lib/ledgerconf.js';
 
 const cfg = load();
 const api = new Client(cfg);

@@ -6,104 +6,105 @@
 // BASE_URL for the address, and a CONFIG file for paths, field names, feature prices, auth and accounts.
 // Every key of the file is optional; objects merge key by key into the defaults. See docs/scenarios.md.
 
-import { resolvePath } from './paths.js';
-
 const API = '/api/v1/beta';
 
-const DEFAULTS = {
-  baseUrl: 'http://127.0.0.1:8000',
-  // Paths from the base URL. {user_id} is replaced by the account id (URL-escaped).
-  paths: {
-    health: '/health',
-    createUser: `${API}/test/create-user`,
-    deleteUser: `${API}/test/delete-user/{user_id}`,
-    issueToken: `${API}/test/issue-token`, // shared accounts: a token for an account another instance created
-    balance: `${API}/credits/balance`,
-    aiSearch: `${API}/ai-search`,
-    aiRecommendations: `${API}/ai-recommendations`,
-    deduct: `${API}/credits/deduct`,
-    transactions: `${API}/credits/transactions`,
-    notifications: `${API}/credits/notifications`,
-  },
-  // Names of JSON fields in requests and responses.
-  fields: {
-    userId: 'user_id', // create-user and deduct request bodies
-    initialCredits: 'initial_credits', // create-user request body
-    token: 'token', // create-user response
-    feature: 'feature', // deduct request body, transaction records
-    usage: 'usage_amount', // deduct request body
-    metadata: 'metadata', // deduct request body
-    query: 'query', // ai-search request body
-    limit: 'limit', // ai-search body, ai-recommendations and transactions query parameter
-    after: 'after', // transactions query parameter: the paging cursor (paging 'id': the last record's
-    // transactionKey; paging 'cursor': the page's nextCursor)
-    balance: 'remaining_credits', // balance, charge and 402 responses, notices
-    used: 'used_credits', // balance response
-    version: 'version', // balance and charge responses
-    lowNotified: 'low_balance_notified', // balance response
-    depletedNotified: 'depleted_notified', // balance response
-    charged: 'credits_charged', // charge responses
-    transactionId: 'transaction_id', // charge responses
-    transactions: 'transactions', // transactions response: the list
-    transactionKey: 'id', // a transaction's id (the paging cursor with paging 'id'); string or number
-    nextCursor: '', // paging 'cursor': where a transactions page holds the next page's cursor (absent,
-    // null or '' on the last page)
-    notifications: 'notifications', // notifications response: the list
-    noticeKind: 'kind', // a notice's kind: noticeKinds.low or noticeKinds.depleted
-    noticeBalance: 'remaining_credits', // the balance a notice reports
-    noticeTime: 'created_at',
-    txAmount: 'amount', // a transaction's credits
-    txBalanceAfter: 'balance_after',
-    txKey: 'idempotency_key', // the Idempotency-Key the transaction was charged under
-    txTime: 'created_at',
-  },
-  // A field named '' is one the service does not have: allowed for the optional ones (OPTIONAL_FIELDS).
-  noticeKinds: { low: 'low_balance', depleted: 'depleted' },
-  // Transaction log conventions. paging: 'id' (GET transactions?after=<last id>, until an empty page) or
-  // 'cursor' (an opaque cursor read from fields.nextCursor, until a page has none). pageSize: records
-  // asked per page (the service may send fewer). txAmountSign: how the log writes a debit's amount:
-  // 'positive' (5), 'negative' (-5) or 'auto' (the ledger tells from the balance chain: docs/ledger.md).
-  paging: 'id',
-  pageSize: 1000,
-  txAmountSign: 'auto',
-  // Features the scenarios charge, and their price in credits per unit (the service's rates).
-  features: {
-    aiSearch: 'ai_search', // charged by POST paths.aiSearch
-    aiRecommendations: 'ai_recommendations', // charged by GET paths.aiRecommendations
-    deduct: 'live_dubbing', // charged by POST paths.deduct with usage_amount units
-  },
-  rates: { ai_search: 5, ai_recommendations: 3, live_dubbing: 1 },
-  // Auth: header name and value template; {token} is the account's token.
-  auth: { header: 'Authorization', value: 'Bearer {token}' },
-  idempotencyHeader: 'Idempotency-Key',
-  // Status codes the client treats as "insufficient credits" and as a successful create/delete.
-  insufficientStatus: 402,
-  lowThreshold: 50, // the service's low-balance notice threshold
-  // Accounts. With testEndpoints the scenarios create fresh accounts in setup and delete them in teardown
-  // (unless keepAccounts). Without them, list pre-provisioned accounts as [{id, token}]: the scenarios
-  // share them among VUs and take their opening balance from a balance read.
-  testEndpoints: true,
-  accounts: [],
-  keepAccounts: false,
-  // Distributed race.js on the SAME accounts: names derive from RUN_ID, the instance whose execution
-  // segment starts at 0 creates and snapshots them, the others wait (up to sharedWaitMs) and take tokens
-  // through paths.issueToken; at the end the first waits for the others' audits before closing.
-  sharedAccounts: false,
-  sharedWaitMs: 300000,
-  userPrefix: 'tally-',
-  initialCredits: 5000, // per VU account in normal.js and spike.js
-  timeout: '20s', // per request of the load; one that times out is an unknown outcome, resolved at the end
-  adminTimeout: '60s', // per request of setup and teardown (accounts, snapshots, logs, replays)
-  settleMs: 1000, // quiet time after the load before the closing snapshots (>= the service's deadline
-  // minus the client timeout, so nothing abandoned is still in flight)
-  healthTimeout: '5s',
-  teardownBatch: 20, // requests per http.batch call in setup and teardown
-  runId: '', // part of account names and idempotency keys; default: random per run
-  instance: '', // this load generator's name in a distributed run (ledger journals)
-  journal: '', // write the ledger's journal (NDJSON) to this file
-  deepCheck: 'auto', // the ledger's deep (linearizability, porcupine) check: auto or off
-  deepBudgetMs: 30000, // time the deep check may take in all; an account out of budget is "out_of_budget", not failed
-};
+// defaults returns the default configuration, a fresh object each time (it is not kept in every VU).
+function defaults() {
+  return {
+    baseUrl: 'http://127.0.0.1:8000',
+    // Paths from the base URL. {user_id} is replaced by the account id (URL-escaped).
+    paths: {
+      health: '/health',
+      createUser: `${API}/test/create-user`,
+      deleteUser: `${API}/test/delete-user/{user_id}`,
+      issueToken: `${API}/test/issue-token`, // shared accounts: a token for an account another instance created
+      balance: `${API}/credits/balance`,
+      aiSearch: `${API}/ai-search`,
+      aiRecommendations: `${API}/ai-recommendations`,
+      deduct: `${API}/credits/deduct`,
+      transactions: `${API}/credits/transactions`,
+      notifications: `${API}/credits/notifications`,
+    },
+    // Names of JSON fields in requests and responses.
+    fields: {
+      userId: 'user_id', // create-user and deduct request bodies
+      initialCredits: 'initial_credits', // create-user request body
+      token: 'token', // create-user response
+      feature: 'feature', // deduct request body, transaction records
+      usage: 'usage_amount', // deduct request body
+      metadata: 'metadata', // deduct request body
+      query: 'query', // ai-search request body
+      limit: 'limit', // ai-search body, ai-recommendations and transactions query parameter
+      after: 'after', // transactions query parameter: the paging cursor (paging 'id': the last record's
+      // transactionKey; paging 'cursor': the page's nextCursor)
+      balance: 'remaining_credits', // balance, charge and 402 responses, notices
+      used: 'used_credits', // balance response
+      version: 'version', // balance and charge responses
+      lowNotified: 'low_balance_notified', // balance response
+      depletedNotified: 'depleted_notified', // balance response
+      charged: 'credits_charged', // charge responses
+      transactionId: 'transaction_id', // charge responses
+      transactions: 'transactions', // transactions response: the list
+      transactionKey: 'id', // a transaction's id (the paging cursor with paging 'id'); string or number
+      nextCursor: '', // paging 'cursor': where a transactions page holds the next page's cursor (absent,
+      // null or '' on the last page)
+      notifications: 'notifications', // notifications response: the list
+      noticeKind: 'kind', // a notice's kind: noticeKinds.low or noticeKinds.depleted
+      noticeBalance: 'remaining_credits', // the balance a notice reports
+      noticeTime: 'created_at',
+      txAmount: 'amount', // a transaction's credits
+      txBalanceAfter: 'balance_after',
+      txKey: 'idempotency_key', // the Idempotency-Key the transaction was charged under
+      txTime: 'created_at',
+    },
+    // A field named '' is one the service does not have: allowed for the optional ones (OPTIONAL_FIELDS).
+    noticeKinds: { low: 'low_balance', depleted: 'depleted' },
+    // Transaction log conventions. paging: 'id' (GET transactions?after=<last id>, until an empty page) or
+    // 'cursor' (an opaque cursor read from fields.nextCursor, until a page has none). pageSize: records
+    // asked per page (the service may send fewer). txAmountSign: how the log writes a debit's amount:
+    // 'positive' (5), 'negative' (-5) or 'auto' (the ledger tells from the balance chain: docs/ledger.md).
+    paging: 'id',
+    pageSize: 1000,
+    txAmountSign: 'auto',
+    // Features the scenarios charge, and their price in credits per unit (the service's rates).
+    features: {
+      aiSearch: 'ai_search', // charged by POST paths.aiSearch
+      aiRecommendations: 'ai_recommendations', // charged by GET paths.aiRecommendations
+      deduct: 'live_dubbing', // charged by POST paths.deduct with usage_amount units
+    },
+    rates: { ai_search: 5, ai_recommendations: 3, live_dubbing: 1 },
+    // Auth: header name and value template; {token} is the account's token.
+    auth: { header: 'Authorization', value: 'Bearer {token}' },
+    idempotencyHeader: 'Idempotency-Key',
+    // Status codes the client treats as "insufficient credits" and as a successful create/delete.
+    insufficientStatus: 402,
+    lowThreshold: 50, // the service's low-balance notice threshold
+    // Accounts. With testEndpoints the scenarios create fresh accounts in setup and delete them in teardown
+    // (unless keepAccounts). Without them, list pre-provisioned accounts as [{id, token}]: the scenarios
+    // share them among VUs and take their opening balance from a balance read.
+    testEndpoints: true,
+    accounts: [],
+    keepAccounts: false,
+    // Distributed race.js on the SAME accounts: names derive from RUN_ID, the instance whose execution
+    // segment starts at 0 creates and snapshots them, the others wait (up to sharedWaitMs) and take tokens
+    // through paths.issueToken; at the end the first waits for the others' audits before closing.
+    sharedAccounts: false,
+    sharedWaitMs: 300000,
+    userPrefix: 'tally-',
+    initialCredits: 5000, // per VU account in normal.js and spike.js
+    timeout: '20s', // per request of the load; one that times out is an unknown outcome, resolved at the end
+    adminTimeout: '60s', // per request of setup and teardown (accounts, snapshots, logs, replays)
+    settleMs: 1000, // quiet time after the load before the closing snapshots (>= the service's deadline
+    // minus the client timeout, so nothing abandoned is still in flight)
+    healthTimeout: '5s',
+    teardownBatch: 20, // requests per http.batch call in setup and teardown
+    runId: '', // part of account names and idempotency keys; default: random per run
+    instance: '', // this load generator's name in a distributed run (ledger journals)
+    journal: '', // write the ledger's journal (NDJSON) to this file
+    deepCheck: 'auto', // the ledger's deep (linearizability, porcupine) check: auto or off
+    deepBudgetMs: 30000, // time the deep check may take in all; an account out of budget is "out_of_budget", not failed
+  };
+}
 
 // OPTIONAL_FIELDS may be '' (the service does not report them); the others are required.
 const OPTIONAL_FIELDS = ['metadata', 'used', 'version', 'lowNotified', 'depletedNotified', 'charged', 'transactionId',
@@ -162,32 +163,47 @@ export function parseRates(s, where) {
   return rates;
 }
 
-// ENV lists the environment variables that override configuration keys.
+// ENV lists the environment variables that override configuration keys, as 'key' or 'key.sub' (a key of
+// an object key) and, after a colon, how the value is read: int (a whole number >= 0), flag (true or
+// false) or rates (FEATURE=PRICE,... merged into rates); a plain string otherwise. Data, not a function
+// per variable: every VU evaluates this module, and each function object costs ~0.7 KiB in each VU.
 export const ENV = {
-  BASE_URL: (c, v) => { c.baseUrl = v; },
-  RATES: (c, v) => { c.rates = Object.assign({}, c.rates, parseRates(v, 'RATES')); },
-  AUTH_HEADER: (c, v) => { c.auth = Object.assign({}, c.auth, { header: v }); },
-  AUTH_VALUE: (c, v) => { c.auth = Object.assign({}, c.auth, { value: v }); },
-  KEEP_ACCOUNTS: (c, v) => { c.keepAccounts = flag('KEEP_ACCOUNTS', v); },
-  USER_PREFIX: (c, v) => { c.userPrefix = v; },
-  INITIAL_CREDITS: (c, v) => { c.initialCredits = positiveInt('INITIAL_CREDITS', v); },
-  LOW_THRESHOLD: (c, v) => { c.lowThreshold = positiveInt('LOW_THRESHOLD', v); },
-  TIMEOUT: (c, v) => { c.timeout = v; },
-  ADMIN_TIMEOUT: (c, v) => { c.adminTimeout = v; },
-  SETTLE_MS: (c, v) => { c.settleMs = positiveInt('SETTLE_MS', v); },
-  RUN_ID: (c, v) => { c.runId = v; },
-  INSTANCE: (c, v) => { c.instance = v; },
-  JOURNAL: (c, v) => { c.journal = v; },
-  DEEP_CHECK: (c, v) => { c.deepCheck = v; },
-  DEEP_BUDGET_MS: (c, v) => { c.deepBudgetMs = positiveInt('DEEP_BUDGET_MS', v); },
-  TX_AMOUNT_SIGN: (c, v) => { c.txAmountSign = v; },
-  SHARED_ACCOUNTS: (c, v) => { c.sharedAccounts = flag('SHARED_ACCOUNTS', v); },
-  SHARED_WAIT_MS: (c, v) => { c.sharedWaitMs = positiveInt('SHARED_WAIT_MS', v); },
+  BASE_URL: 'baseUrl',
+  RATES: 'rates:rates',
+  AUTH_HEADER: 'auth.header',
+  AUTH_VALUE: 'auth.value',
+  KEEP_ACCOUNTS: 'keepAccounts:flag',
+  USER_PREFIX: 'userPrefix',
+  INITIAL_CREDITS: 'initialCredits:int',
+  LOW_THRESHOLD: 'lowThreshold:int',
+  TIMEOUT: 'timeout',
+  ADMIN_TIMEOUT: 'adminTimeout',
+  SETTLE_MS: 'settleMs:int',
+  RUN_ID: 'runId',
+  INSTANCE: 'instance',
+  JOURNAL: 'journal',
+  DEEP_CHECK: 'deepCheck',
+  DEEP_BUDGET_MS: 'deepBudgetMs:int',
+  TX_AMOUNT_SIGN: 'txAmountSign',
+  SHARED_ACCOUNTS: 'sharedAccounts:flag',
+  SHARED_WAIT_MS: 'sharedWaitMs:int',
 };
+
+// setFromEnv sets the configuration key of environment variable `name` (an ENV entry) from its value v.
+function setFromEnv(c, name, v) {
+  const [path, kind] = ENV[name].split(':');
+  let val = v;
+  if (kind === 'flag') val = flag(name, v);
+  if (kind === 'int') val = positiveInt(name, v);
+  if (kind === 'rates') val = Object.assign({}, c.rates, parseRates(v, name));
+  const [key, sub] = path.split('.');
+  c[key] = sub ? Object.assign({}, c[key], { [sub]: val }) : val;
+}
 
 // load builds the configuration. It must run in the init context (it may call open()).
 export function load() {
-  let cfg = DEFAULTS;
+  const base = defaults();
+  let cfg = base;
   const file = __ENV.CONFIG;
   if (file) {
     let text;
@@ -205,14 +221,14 @@ export function load() {
     if (!isObject(parsed)) {
       throw new Error(`CONFIG=${file}: the file must hold a JSON object`);
     }
-    cfg = merge(DEFAULTS, parsed, `CONFIG=${file}`);
+    cfg = merge(base, parsed, `CONFIG=${file}`);
   } else {
-    cfg = merge(DEFAULTS, {}, 'defaults');
+    cfg = base;
   }
   for (const name of Object.keys(ENV)) {
     const v = __ENV[name];
     if (v !== undefined && v !== '') {
-      ENV[name](cfg, v);
+      setFromEnv(cfg, name, v);
     }
   }
   cfg.baseUrl = String(cfg.baseUrl).replace(/\/+$/, '');
@@ -260,4 +276,38 @@ export function load() {
     }
   }
   return cfg;
+}
+
+// resolvePath turns a path given on the command line (CONFIG, THRESHOLDS) into one open() reads. open()
+// resolves relative paths against the entry script's directory, but users mean their working directory:
+// use PWD when the environment has it.
+export function resolvePath(p) {
+  if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || !__ENV.PWD) {
+    return p;
+  }
+  return `${__ENV.PWD}/${p}`;
+}
+
+// configureLedger gives k6/x/ledger the run's settings from the configuration: the low-balance threshold,
+// the settle delay, the status and field mapping of charge answers, and, when set, the run id, instance
+// name and journal path (distributed runs: docs/scenarios.md). Call it in the init context.
+export function configureLedger(ledger, cfg) {
+  const f = cfg.fields;
+  const s = {
+    lowThreshold: cfg.lowThreshold,
+    amountSign: cfg.txAmountSign, // auto, positive or negative: how the service's log writes debits
+    settleMs: cfg.settleMs,
+    rules: {
+      insufficient: [String(cfg.insufficientStatus)],
+      fields: { balance: f.balance, version: f.version, txId: f.transactionId, charged: f.charged },
+    },
+  };
+  if (cfg.sharedAccounts) {
+    s.allowUnopened = true; // the first instance opens the shared accounts
+    s.shared = true; // other instances charge them too: no online bounds from one instance's view
+  }
+  if (cfg.runId) s.run = cfg.runId;
+  if (cfg.instance) s.instance = cfg.instance;
+  if (cfg.journal) s.journal = cfg.journal;
+  ledger.configure(s);
 }

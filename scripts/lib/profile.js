@@ -2,7 +2,7 @@
 // original Beta 500 plan). quick keeps the shape at <= 200 VUs and under a minute (make run); smoke is a
 // few seconds for the end-to-end tests. A scenario may add its own variants (race.js: full-200).
 
-import { resolvePath } from './paths.js';
+import { resolvePath } from './config.js';
 
 // pick returns the profile named by PROFILE from a scenario's table, with its name. DURATION=seconds, when
 // set, replaces the profile's duration (e.g. a shortened full-size run); the other sizes stay.

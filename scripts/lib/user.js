@@ -10,12 +10,11 @@
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import ledger from 'k6/x/ledger';
-import { load } from './config.js';
+import { configureLedger, load } from './config.js';
 import { Client } from './credit.js';
 import { rampingStages, thresholds } from './profile.js';
 import { checkHealth, localVUs, openAll, provision, removeAll, runTag } from './accounts.js';
 import { audit } from './audit.js';
-import { configureLedger } from './ledgerconf.js';
 import { charge, chargeAll, readBalance } from './ops.js';
 
 const TASKS = [
