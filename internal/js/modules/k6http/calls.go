@@ -39,7 +39,7 @@ func (mi *Instance) run(st *vustate.State, method string, urlV, bodyV, paramsV s
 	if err != nil {
 		return mi.requestError(rq, err)
 	}
-	return mi.finish(rq, mi.client.do(rq))
+	return mi.finish(rq, mi.client.doAside(rq))
 }
 
 // requestError handles a request that could not be made: a bad URL becomes
@@ -266,26 +266,31 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 			}
 		}
 		if i == last {
-			mi.runItem(it, hostSem, global)
+			mi.runItem(it, hostSem, global, true)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mi.runItem(it, hostSem, global)
+			mi.runItem(it, hostSem, global, false)
 		}()
 	}
 	wg.Wait()
 }
 
-// runItem runs one batch item once the host's and the batch's limits let it.
-func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}) {
+// runItem runs one batch item once the host's and the batch's limits let it;
+// onVU tells it runs on the VU's goroutine (the round trip then runs aside).
+func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}, onVU bool) {
 	if hostSem != nil {
 		hostSem <- struct{}{}
 		defer func() { <-hostSem }()
 	}
 	global <- struct{}{}
 	defer func() { <-global }()
+	if onVU {
+		it.res = mi.client.doAside(it.rq)
+		return
+	}
 	it.res = mi.client.do(it.rq)
 }
 

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -35,6 +36,7 @@ type RootModule struct {
 
 	mu      sync.Mutex
 	clients []*client
+	manyVUs atomic.Bool // more than asideAboveVUs clients were made: requests run aside
 }
 
 var (
@@ -83,9 +85,12 @@ func (m *RootModule) limiterFor(o *options.Options) *limiter {
 }
 
 func (m *RootModule) newClient(o *options.Options) *client {
-	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1})
+	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1, manyVUs: &m.manyVUs})
 	m.mu.Lock()
 	m.clients = append(m.clients, c)
+	if len(m.clients) > asideAboveVUs {
+		m.manyVUs.Store(true)
+	}
 	m.mu.Unlock()
 	return c
 }

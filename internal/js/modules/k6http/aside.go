@@ -1,0 +1,96 @@
+package k6http
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// A round trip is deep Go work (the HTTP/1.1 client, net, syscalls, header
+// parsing, gzip) that grows the stack of the goroutine running it to 32 KiB.
+// Run on the VU's goroutine, every VU keeps that stack while it sleeps
+// between iterations (a garbage collection halves it at best), although the
+// JS it runs needs a quarter of it. The requests a VU waits for therefore
+// run on a pool of worker goroutines: only as many hold a large stack as
+// requests are in flight, and a VU's own stack stays at the size its JS
+// needs. Handing a request over and back costs two goroutine switches
+// (about 5 % of the CPU of a plain GET), so runs with few VUs, which go for
+// throughput rather than memory, keep their round trips on the VU: requests
+// go aside once more than asideAboveVUs VUs have made one (the threshold
+// above which the engine also lowers the garbage collector's target).
+
+// asideAboveVUs is the number of VUs with an HTTP client above which
+// requests run aside.
+const asideAboveVUs = 200
+
+// asideIdle is how long an idle worker waits for the next round trip before
+// it exits and frees its stack.
+const asideIdle = time.Second
+
+// asideJob is one request handed to a worker; done receives when res (or
+// panicked, what c.do panicked with) is set.
+type asideJob struct {
+	c        *client
+	rq       *request
+	res      *result
+	panicked any
+	done     chan struct{}
+}
+
+// asideJobs hands a job to a waiting worker; with none waiting, doAside
+// starts one (counted in asideStarted).
+var (
+	asideJobs    = make(chan *asideJob)
+	asideStarted atomic.Int64
+)
+
+// doAside runs c.do(rq) on a worker goroutine and waits for it, once the
+// run has enough VUs (c.manyVUs; nil: always). It is called from the VU's
+// goroutine only (the client's job is reused).
+func (c *client) doAside(rq *request) *result {
+	if c.manyVUs != nil && !c.manyVUs.Load() {
+		return c.do(rq)
+	}
+	j := &c.aside
+	if j.done == nil {
+		j.done = make(chan struct{}, 1)
+	}
+	j.c, j.rq = c, rq
+	select {
+	case asideJobs <- j:
+	default:
+		asideStarted.Add(1)
+		go asideWorker(j)
+	}
+	<-j.done
+	res, p := j.res, j.panicked
+	j.c, j.rq, j.res, j.panicked = nil, nil, nil, nil
+	if p != nil {
+		panic(p) // on the VU's goroutine, as if do had run there
+	}
+	return res
+}
+
+// run runs the job and signals done, a panic included.
+func (j *asideJob) run() {
+	defer func() {
+		j.panicked = recover()
+		j.done <- struct{}{}
+	}()
+	j.res = j.c.do(j.rq)
+}
+
+// asideWorker runs j, then the jobs handed to it until it has been idle for
+// asideIdle.
+func asideWorker(j *asideJob) {
+	idle := time.NewTimer(asideIdle)
+	defer idle.Stop()
+	for {
+		j.run()
+		idle.Reset(asideIdle)
+		select {
+		case j = <-asideJobs:
+		case <-idle.C:
+			return
+		}
+	}
+}
