@@ -225,6 +225,10 @@ export default function () {
   globalThis.results = [c.add(1), c.add(true), c.add(2.5, { kind: 'x' }), c.add(NaN), c.add(null), c.add(), g.add(3), r.add(false), tr.add('12')].join(',');
   let threw = false; try { new Counter('late_counter'); } catch (e) { threw = true; }
   globalThis.lateThrew = threw;
+  c.note = 'n'; const keys = Object.keys(c).join();
+  let ro = false; try { (function () { 'use strict'; c.name = 'x'; })(); } catch (e) { ro = e instanceof TypeError; }
+  let notMetric = ''; try { c.add.call({}, 1); } catch (e) { notMetric = String(e); }
+  globalThis.shape = [keys, c.note, ro, c.name, 'add' in c, c.hasOwnProperty('add'), c.add === g.add, notMetric.includes('must be called on a metric')].join();
 }`})
 	v := e.VU(1)
 	if m := e.Registry().Get("my_trend"); m == nil || m.Type != metrics.Trend || m.Contains != metrics.Time {
@@ -233,6 +237,9 @@ export default function () {
 	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 1)
 	if got := v.Global("results"); got != "true,true,true,false,false,false,true,true,true" {
 		t.Errorf("add results = %v", got)
+	}
+	if got := v.Global("shape"); got != "note,n,true,my_counter,true,false,true,true" {
+		t.Errorf("metric object: %v", got)
 	}
 	if v.Global("lateThrew") != true || v.Global("same") != true {
 		t.Errorf("lateThrew %v same %v", v.Global("lateThrew"), v.Global("same"))

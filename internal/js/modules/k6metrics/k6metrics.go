@@ -5,6 +5,7 @@ package k6metrics
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -23,7 +24,10 @@ func New() *Module { return &Module{} }
 // NewModuleInstance returns the module for one VU.
 func (*Module) NewModuleInstance(vu modules.VU) modules.Instance { return &instance{vu: vu} }
 
-type instance struct{ vu modules.VU }
+type instance struct {
+	vu    modules.VU
+	proto *sobek.Object // the prototype of the VU's metric objects, with add
+}
 
 // Exports returns the four metric constructors.
 func (i *instance) Exports() modules.Exports {
@@ -54,12 +58,77 @@ func (i *instance) constructor(t metrics.MetricType) func(sobek.ConstructorCall)
 		if err != nil {
 			panic(rt.NewGoError(err))
 		}
-		obj := rt.NewObject()
-		_ = obj.DefineDataProperty("name", rt.ToValue(m.Name), sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
-		_ = obj.Set("add", func(c sobek.FunctionCall) sobek.Value { return rt.ToValue(i.add(m, c)) })
+		obj := rt.NewDynamicObject(&metricObject{m: m, rt: rt})
+		_ = obj.SetPrototype(i.metricProto())
 		return obj
 	}
 }
+
+// metricProto returns the prototype of the VU's metric objects: one add
+// function for all of them instead of one per metric object.
+func (i *instance) metricProto() *sobek.Object {
+	if i.proto == nil {
+		rt := i.vu.Runtime()
+		i.proto = rt.NewObject()
+		_ = i.proto.Set("add", func(c sobek.FunctionCall) sobek.Value {
+			mo, ok := c.This.Export().(*metricObject)
+			if !ok {
+				panic(rt.NewTypeError("add() must be called on a metric (e.g. counter.add(1))"))
+			}
+			return rt.ToValue(i.add(mo.m, c))
+		})
+	}
+	return i.proto
+}
+
+// metricObject is a metric as a script sees it: a read-only name and add()
+// from its prototype, plus whatever the script assigns.
+type metricObject struct {
+	m      *metrics.Metric
+	rt     *sobek.Runtime
+	extra  map[string]sobek.Value
+	extraK []string // keys of extra, in the order assigned
+}
+
+func (o *metricObject) Get(key string) sobek.Value {
+	if key == "name" {
+		return o.rt.ToValue(o.m.Name)
+	}
+	return o.extra[key]
+}
+
+func (o *metricObject) Set(key string, val sobek.Value) bool {
+	if key == "name" {
+		return false
+	}
+	if o.extra == nil {
+		o.extra = map[string]sobek.Value{}
+	}
+	if _, had := o.extra[key]; !had {
+		o.extraK = append(o.extraK, key)
+	}
+	o.extra[key] = val
+	return true
+}
+
+func (o *metricObject) Has(key string) bool {
+	_, ok := o.extra[key]
+	return ok || key == "name"
+}
+
+func (o *metricObject) Delete(key string) bool {
+	if key == "name" {
+		return false
+	}
+	if _, had := o.extra[key]; had {
+		delete(o.extra, key)
+		o.extraK = slices.DeleteFunc(o.extraK, func(k string) bool { return k == key })
+	}
+	return true
+}
+
+// Keys lists what the script assigned: name is not enumerable.
+func (o *metricObject) Keys() []string { return o.extraK }
 
 func ctorName(t metrics.MetricType) string {
 	switch t {
