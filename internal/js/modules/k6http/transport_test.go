@@ -1,12 +1,14 @@
 package k6http
 
 import (
+	"context"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,5 +294,37 @@ func TestManyVUsSendAside(t *testing.T) {
 	c := root.newClient(&options.Options{})
 	if !root.manyVUs.Load() || !c.manyVUs.Load() {
 		t.Fatalf("%d VUs do not send their requests aside", asideAboveVUs+1)
+	}
+}
+
+// TestKeepAliveAcrossIterations checks that a VU keeps its keep-alive
+// connection from one iteration to the next: the end of an iteration
+// (its context cancelled, as ramping-vus does) interrupts round trips in
+// progress, not idle connections, and a connection idle for longer than
+// its last request's timeout is still reused.
+func TestKeepAliveAcrossIterations(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	v := newVU(t)
+	_ = v.rt.Set("BASE", srv.URL)
+	for i := range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		v.ctx = ctx
+		v.expect(`return http.get(BASE, { timeout: 20 }).status === 200;`)
+		cancel() // the iteration ends
+		time.Sleep(40 * time.Millisecond)
+		if n := conns.Load(); n != 1 {
+			t.Fatalf("iteration %d: %d connections opened, want 1", i, n)
+		}
 	}
 }
