@@ -233,6 +233,7 @@ func (i *instance) sleepFor(secs float64) {
 	if secs <= 0 {
 		return
 	}
+	dropDeadValues(i.vu.Runtime())
 	d := time.Duration(secs * float64(time.Second))
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -240,6 +241,19 @@ func (i *instance) sleepFor(secs float64) {
 	case <-t.C:
 	case <-i.vu.Context().Done():
 	}
+}
+
+// emptyProgram is run from inside a call by dropDeadValues.
+var emptyProgram = sobek.MustCompile("", "", false)
+
+// dropDeadValues lets the garbage collector have what the calls that have
+// returned left on the runtime's stack: sobek does not clear a stack slot
+// when its call returns, so until the iteration ends (or the slot is
+// reused) a sleeping VU keeps, e.g., the responses of the burst it just
+// sent. A program run from inside a call clears every slot above the
+// caller's (RunProgram's nested path); only those slots are dead.
+func dropDeadValues(rt *sobek.Runtime) {
+	_, _ = rt.RunProgram(emptyProgram)
 }
 
 // fail implements fail(msg): it throws an error carrying msg.
