@@ -2,6 +2,7 @@ package k6
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -72,5 +73,28 @@ func BenchmarkSleepZero(b *testing.B) {
 		if _, err := v.rt.RunProgram(prog); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDropDeadValues is what sleep() adds before it waits: a nested
+// empty program, from inside a call, that clears the dead stack slots
+// (drop=0: the same script calling a no-op instead).
+func BenchmarkDropDeadValues(b *testing.B) {
+	for _, drop := range []bool{false, true} {
+		b.Run(fmt.Sprintf("drop=%v", drop), func(b *testing.B) {
+			v := newBenchVU(b)
+			_ = v.rt.Set("drop", func() {
+				if drop {
+					dropDeadValues(v.rt)
+				}
+			})
+			prog := sobek.MustCompile("bench.js", `(function () { const a = [1, 2, 3]; return a.length; })(); drop()`, false)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.rt.RunProgram(prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
