@@ -88,7 +88,7 @@ export function setup() {
       `(${accounts.length} in all, ${profile.credits} credits each), bursts of ${BURST}, ` +
       `${profile.duration}s against ${cfg.baseUrl}, run ${tag}`,
   );
-  return { tag, accounts, pool };
+  return { tag, ids: accounts.map((a) => a.id), pool };
 }
 
 // What each VU remembers between iterations.
@@ -98,15 +98,16 @@ let generation = 0; // the index in `slot` of the account the VU is draining now
 let balanceToTake = 0; // once the account runs low: the lowest balance seen, which the next burst takes
 
 // slotIds returns the ids of the VU's accounts: VU v works on slot (v - 1) mod pool. Every VU gets its own
-// copy of the setup data; it keeps only its slot's ids (strings, not the accounts' objects: ~0.5 KiB less
-// per account in each VU), so 1,000 VUs do not each hold every account of the run.
+// copy of the setup data, decoded from JSON: it holds the accounts' ids (strings, not {id} objects: ~0.5 KiB
+// less per account in each VU, and a third of the decoding) and the VU keeps only its slot's, so 1,000 VUs
+// do not each hold every account of the run.
 function slotIds(data) {
   if (slot === null) {
     const index = (exec.vu.idInInstance - 1) % data.pool;
-    const generations = Math.floor(data.accounts.length / data.pool);
+    const generations = Math.floor(data.ids.length / data.pool);
     slot = [];
-    for (let g = 0; g < generations; g++) slot.push(data.accounts[g * data.pool + index].id);
-    data.accounts = null;
+    for (let g = 0; g < generations; g++) slot.push(data.ids[g * data.pool + index]);
+    data.ids = null;
   }
   return slot;
 }
@@ -175,12 +176,13 @@ export default function (data) {
 }
 
 export function teardown(data) {
+  const accounts = data.ids.map((id) => ({ id }));
   if (cfg.sharedAccounts) {
-    teardownShared(data);
+    teardownShared(accounts);
     return;
   }
-  const { report, drained } = audit(api, ledger, data.accounts);
-  const all = data.accounts.length;
+  const { report, drained } = audit(api, ledger, accounts);
+  const all = accounts.length;
   console.log(`ledger verdict: ${report.verdict}; ${drained} of ${all} accounts drained to 0`);
   if (drained === all) {
     console.warn(
@@ -188,15 +190,15 @@ export function teardown(data) {
         'raise credits or generations in the profile for more races per account',
     );
   }
-  removeAll(api, data.accounts);
+  removeAll(api, accounts);
 }
 
 // teardownShared ends a run in which every instance raced on the same accounts: each instance resolves
 // its own unknown outcomes, then the first one closes the books once the others are done. No instance
 // verifies: each saw only its own requests on accounts all of them charged, so its verdict alone would be
 // wrong. tally ledger verify of every instance's journal decides.
-function teardownShared(data) {
-  resolve(api, ledger, data.accounts);
+function teardownShared(accounts) {
+  resolve(api, ledger, accounts);
   if (!firstInstance(ledger)) {
     sharedDone(api, ledger, 's');
     console.log(
@@ -206,10 +208,10 @@ function teardownShared(data) {
     return;
   }
   const markers = sharedWaitOthers(api, ledger, 's');
-  const { drained } = closeAndVerify(api, ledger, data.accounts, true);
+  const { drained } = closeAndVerify(api, ledger, accounts, true);
   console.log(
-    `shared accounts: books closed (${drained} of ${data.accounts.length} drained to 0); ` +
+    `shared accounts: books closed (${drained} of ${accounts.length} drained to 0); ` +
       "the verdict is tally ledger verify of every instance's journal",
   );
-  removeAll(api, data.accounts.concat(markers));
+  removeAll(api, accounts.concat(markers));
 }
