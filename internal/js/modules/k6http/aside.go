@@ -36,18 +36,24 @@ type asideJob struct {
 	done     chan struct{}
 }
 
-// asideJobs hands a job to a waiting worker; with none waiting, doAside
-// starts one (counted in asideStarted).
-var (
-	asideJobs    = make(chan *asideJob)
-	asideStarted atomic.Int64
-)
+// asidePool is one run's workers (owned by its RootModule): jobs hands a
+// job to a waiting worker; with none waiting, doAside starts one (counted
+// in started). Requests go aside once many is set.
+type asidePool struct {
+	jobs    chan *asideJob
+	started atomic.Int64
+	many    atomic.Bool // more than asideAboveVUs VUs have an HTTP client
+}
 
-// doAside runs c.do(rq) on a worker goroutine and waits for it, once the
-// run has enough VUs (c.manyVUs; nil: always). It is called from the VU's
-// goroutine only (the client's job is reused).
+func newAsidePool() *asidePool { return &asidePool{jobs: make(chan *asideJob)} }
+
+// doAside runs c.do(rq) on a worker goroutine of the run's pool and waits
+// for it, once the run has enough VUs (a client without a pool runs every
+// round trip on the VU). It is called from the VU's goroutine only (the
+// client's job is reused).
 func (c *client) doAside(rq *request) *result {
-	if c.manyVUs != nil && !c.manyVUs.Load() {
+	p := c.asidePool
+	if p == nil || !p.many.Load() {
 		return c.do(rq)
 	}
 	j := &c.aside
@@ -56,16 +62,16 @@ func (c *client) doAside(rq *request) *result {
 	}
 	j.c, j.rq = c, rq
 	select {
-	case asideJobs <- j:
+	case p.jobs <- j:
 	default:
-		asideStarted.Add(1)
-		go asideWorker(j)
+		p.started.Add(1)
+		go p.worker(j)
 	}
 	<-j.done
-	res, p := j.res, j.panicked
+	res, panicked := j.res, j.panicked
 	j.c, j.rq, j.res, j.panicked = nil, nil, nil, nil
-	if p != nil {
-		panic(p) // on the VU's goroutine, as if do had run there
+	if panicked != nil {
+		panic(panicked) // on the VU's goroutine, as if do had run there
 	}
 	return res
 }
@@ -79,16 +85,16 @@ func (j *asideJob) run() {
 	j.res = j.c.do(j.rq)
 }
 
-// asideWorker runs j, then the jobs handed to it until it has been idle for
+// worker runs j, then the jobs handed to it until it has been idle for
 // asideIdle.
-func asideWorker(j *asideJob) {
+func (p *asidePool) worker(j *asideJob) {
 	idle := time.NewTimer(asideIdle)
 	defer idle.Stop()
 	for {
 		j.run()
 		idle.Reset(asideIdle)
 		select {
-		case j = <-asideJobs:
+		case j = <-p.jobs:
 		case <-idle.C:
 			return
 		}

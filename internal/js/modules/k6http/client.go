@@ -149,9 +149,9 @@ type client struct {
 	transport atomic.Pointer[http.Transport]
 	stdMu     sync.Mutex
 	stdCfg    stdConfig
-	h1        *h1          // nil: every request goes through transport
-	aside     asideJob     // the VU goroutine's request, handed to a worker
-	manyVUs   *atomic.Bool // set: requests run aside (nil: always)
+	h1        *h1        // nil: every request goes through transport
+	aside     asideJob   // the VU goroutine's request, handed to a worker
+	asidePool *asidePool // the run's workers (nil: round trips on the VU)
 	traffic   *traffic
 	limiter   *limiter // nil without the rps option
 	now       func() time.Time
@@ -215,8 +215,8 @@ type clientConfig struct {
 	dialer  *net.Dialer // nil: the default
 	// noH1 sends every request through net/http (tests compare both paths).
 	noH1 bool
-	// manyVUs, once set, sends the VU's requests aside (nil: always).
-	manyVUs *atomic.Bool
+	// aside is the run's pool of round-trip workers (nil: none).
+	aside *asidePool
 }
 
 func newClient(cfg clientConfig) *client {
@@ -225,7 +225,7 @@ func newClient(cfg clientConfig) *client {
 	if b := int(options.Int(o.Batch, options.DefaultBatch)); b > perHost {
 		perHost = b
 	}
-	c := &client{traffic: &traffic{}, limiter: cfg.limiter, now: cfg.now, manyVUs: cfg.manyVUs, debug: options.String(o.HTTPDebug, ""),
+	c := &client{traffic: &traffic{}, limiter: cfg.limiter, now: cfg.now, asidePool: cfg.aside, debug: options.String(o.HTTPDebug, ""),
 		userAgent: []string{options.String(o.UserAgent, defaultUserAgent())}}
 	dialer := cfg.dialer
 	if dialer == nil {

@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -34,9 +33,10 @@ type RootModule struct {
 	limOnce sync.Once
 	lim     *limiter
 
+	aside *asidePool // round-trip workers, used once more than asideAboveVUs clients were made
+
 	mu      sync.Mutex
-	clients []*client
-	manyVUs atomic.Bool // more than asideAboveVUs clients were made: requests run aside
+	clients map[*client]struct{}
 }
 
 var (
@@ -45,7 +45,7 @@ var (
 )
 
 // New returns the per-run root of k6/http.
-func New() modules.Module { return &RootModule{now: time.Now} }
+func New() modules.Module { return &RootModule{now: time.Now, aside: newAsidePool()} }
 
 // NewModuleInstance returns the module as one VU sees it.
 func (m *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
@@ -58,7 +58,7 @@ func (m *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
 func (m *RootModule) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, c := range m.clients {
+	for c := range m.clients {
 		c.close()
 	}
 	m.clients = nil
@@ -69,9 +69,7 @@ func (m *RootModule) Close() error {
 func (m *RootModule) dropClient(c *client) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if i := slices.Index(m.clients, c); i >= 0 {
-		m.clients = slices.Delete(m.clients, i, i+1)
-	}
+	delete(m.clients, c)
 }
 
 // limiterFor returns the run-wide rps limiter, or nil when rps is unset.
@@ -85,11 +83,14 @@ func (m *RootModule) limiterFor(o *options.Options) *limiter {
 }
 
 func (m *RootModule) newClient(o *options.Options) *client {
-	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1, manyVUs: &m.manyVUs})
+	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1, aside: m.aside})
 	m.mu.Lock()
-	m.clients = append(m.clients, c)
+	if m.clients == nil {
+		m.clients = map[*client]struct{}{}
+	}
+	m.clients[c] = struct{}{}
 	if len(m.clients) > asideAboveVUs {
-		m.manyVUs.Store(true)
+		m.aside.many.Store(true)
 	}
 	m.mu.Unlock()
 	return c

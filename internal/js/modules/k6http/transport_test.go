@@ -257,25 +257,26 @@ func TestReleaseClosesConnections(t *testing.T) {
 
 // TestRoundTripsAside checks that a VU's requests, one after another, are
 // handed to the same idle worker instead of a new goroutine each, and that
-// their results come back unchanged. Not parallel: other tests' requests
-// would start workers of their own.
+// their results come back unchanged. The workers are the run's own (its
+// RootModule's), so other tests' requests do not count.
 func TestRoundTripsAside(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	v := newVU(t)
 	_ = v.rt.Set("BASE", f.URL)
-	before := asideStarted.Load()
+	before := v.mi.root.aside.started.Load()
 	v.expect(`return http.get(BASE + "/get").status === 200;`)
-	if n := asideStarted.Load() - before; n != 0 {
+	if n := v.mi.root.aside.started.Load() - before; n != 0 {
 		t.Fatalf("a run of one VU started %d workers, want its round trips on the VU", n)
 	}
-	v.mi.root.manyVUs.Store(true) // as in a run of more than asideAboveVUs VUs
+	v.mi.root.aside.many.Store(true) // as in a run of more than asideAboveVUs VUs
 	v.expect(`for (let i = 0; i < 50; i++) {
 			const r = http.get(BASE + "/get?i=" + i);
 			if (r.status !== 200 || r.url !== BASE + "/get?i=" + i) return [i, r.status, r.url];
 		}
 		const b = http.batch([BASE + "/get?b=1", BASE + "/get?b=2"]);
 		return b[0].status === 200 && b[1].url === BASE + "/get?b=2" || b;`)
-	if n := asideStarted.Load() - before; n > 2 {
+	if n := v.mi.root.aside.started.Load() - before; n > 2 {
 		t.Fatalf("51 round trips on the VU's goroutine started %d workers, want at most 2", n)
 	}
 }
@@ -288,11 +289,11 @@ func TestManyVUsSendAside(t *testing.T) {
 	for i := 0; i < asideAboveVUs; i++ {
 		root.newClient(&options.Options{})
 	}
-	if root.manyVUs.Load() {
+	if root.aside.many.Load() {
 		t.Fatalf("%d VUs already send their requests aside", asideAboveVUs)
 	}
 	c := root.newClient(&options.Options{})
-	if !root.manyVUs.Load() || !c.manyVUs.Load() {
+	if !root.aside.many.Load() || !c.asidePool.many.Load() {
 		t.Fatalf("%d VUs do not send their requests aside", asideAboveVUs+1)
 	}
 }
