@@ -377,9 +377,12 @@ func TestConfigEnv(t *testing.T) {
 		t.Errorf("configuration\n got %s\nwant %s", got, want)
 	}
 	for env, msg := range map[string]string{
-		"INITIAL_CREDITS=-1":  "INITIAL_CREDITS=-1: expected a whole number >= 0",
-		"KEEP_ACCOUNTS=maybe": "KEEP_ACCOUNTS=maybe: expected true or false",
-		"RATES=zz":            `RATES: "zz" is not FEATURE=PRICE`,
+		"INITIAL_CREDITS=-1":              "INITIAL_CREDITS=-1: expected a whole number >= 0",
+		"KEEP_ACCOUNTS=maybe":             "KEEP_ACCOUNTS=maybe: expected true or false",
+		"RATES=zz":                        `RATES: "zz" is not FEATURE=PRICE`,
+		"BASE_URL=http://127.0.0.1:9/api": "BASE_URL=http://127.0.0.1:9/api: expected http://host:port or https://host:port (no path)",
+		"BASE_URL=ftp://127.0.0.1:9":      "BASE_URL=ftp://127.0.0.1:9: expected http://host:port",
+		"BASE_URL=https:///":              "BASE_URL=https:: expected http://host:port",
 	} {
 		if out, err := run(env); err == nil || !strings.Contains(out, msg) {
 			t.Errorf("%s: want an error naming it (%q), got %v\n%s", env, msg, err, out)

@@ -231,8 +231,13 @@ export function load() {
       setFromEnv(cfg, name, v);
     }
   }
-  cfg.baseUrl = String(cfg.baseUrl).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+$/.test(cfg.baseUrl)) {
+  // String methods, not regular expressions: the first regular expression a VU evaluates makes its
+  // RegExp prototype (~17 KiB in each of race.js's 1,000 VUs).
+  let url = String(cfg.baseUrl);
+  while (url.endsWith('/')) url = url.slice(0, -1);
+  cfg.baseUrl = url;
+  const host = url.startsWith('https://') ? url.slice(8) : url.startsWith('http://') ? url.slice(7) : '';
+  if (host === '' || host.includes('/')) {
     throw new Error(`BASE_URL=${cfg.baseUrl}: expected http://host:port or https://host:port (no path)`);
   }
   for (const f of Object.values(cfg.features)) {
