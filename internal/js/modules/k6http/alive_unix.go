@@ -14,6 +14,7 @@ import (
 type prober struct {
 	rc   syscall.RawConn
 	read func(fd uintptr) bool
+	wait func(fd uintptr) bool // nil: await cannot wait without reading
 	n    int
 	err  error
 	b    [1]byte
@@ -35,7 +36,20 @@ func newProber(c net.Conn) *prober {
 		p.n, p.err = syscall.Read(int(fd), p.b[:])
 		return true
 	}
+	p.wait = peekWait(p)
 	return p
+}
+
+// await waits until the connection has something to read (data, the end
+// of the stream, an error) or its deadline passes, without reading it: the
+// wait callback peeks at one byte and asks the poller to wait while there
+// is nothing (EAGAIN). What ended the wait is left to the read that
+// follows.
+func (p *prober) await() {
+	if p == nil || p.wait == nil {
+		return
+	}
+	_ = p.rc.Read(p.wait)
 }
 
 // alive probes the connection once.

@@ -39,9 +39,13 @@ type h1 struct {
 	open map[*h1Conn]struct{} // every open connection, idle or in use
 }
 
-// Buffers are attached to a connection only while a round trip uses it:
+// Buffers are attached to a connection only while a round trip uses them:
 // idle keep-alive connections (one or more per VU) hold none, so a run with
-// many VUs does not keep 8 KiB per idle connection.
+// many VUs does not keep 8 KiB per idle connection. Within a round trip the
+// writer is held only while the request is written, and the reader only
+// once the answer starts to arrive (see h1Conn.awaitAnswer): a request in
+// flight that waits for its answer holds neither, which in a run of 1,000
+// VUs sending bursts of five is thousands of round trips at any moment.
 var (
 	readers = newFreeList(func() *bufio.Reader { return bufio.NewReaderSize(nil, 4096) })
 	writers = newFreeList(func() *bufio.Writer { return bufio.NewWriterSize(nil, 4096) })
@@ -94,16 +98,44 @@ func (l *freeList[T]) put(x T) {
 	l.mu.Unlock()
 }
 
-// attach gives hc its buffers for a round trip.
-func (hc *h1Conn) attach() {
-	if hc.br == nil {
-		hc.br = readers.get()
-		hc.br.Reset(hc.conn)
-	}
+// attachWriter gives hc a writer for the request.
+func (hc *h1Conn) attachWriter() {
 	if hc.bw == nil {
 		hc.bw = writers.get()
 		hc.bw.Reset(hc.conn)
 	}
+}
+
+// releaseWriter returns hc's writer to its pool once the request is sent.
+func (hc *h1Conn) releaseWriter() {
+	if hc.bw != nil {
+		hc.bw.Reset(nil)
+		writers.put(hc.bw)
+		hc.bw = nil
+	}
+}
+
+// attachReader gives hc a reader for the answer.
+func (hc *h1Conn) attachReader() {
+	if hc.br == nil {
+		hc.br = readers.get()
+		hc.br.Reset(hc.conn)
+	}
+}
+
+// awaitAnswer waits, without a buffer, until the connection has something
+// to read (the answer, its end, an error) or its deadline passes; then the
+// caller attaches a reader and reads as usual, which also reports any error
+// of the wait. A reader still attached (holding bytes the server sent
+// early) needs no wait.
+func (hc *h1Conn) awaitAnswer() {
+	if hc.br != nil {
+		return
+	}
+	if hc.probe == nil {
+		hc.probe = newProber(hc.conn.Conn)
+	}
+	hc.probe.await()
 }
 
 // detach returns hc's buffers to the pools. A reader still holding bytes
@@ -114,11 +146,7 @@ func (hc *h1Conn) detach() {
 		readers.put(hc.br)
 		hc.br = nil
 	}
-	if hc.bw != nil {
-		hc.bw.Reset(nil)
-		writers.put(hc.bw)
-		hc.bw = nil
-	}
+	hc.releaseWriter()
 }
 
 // h1Conn is a pooled connection; br and bw are set during round trips.
@@ -334,7 +362,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 		h.timings.blocked = c.now().Sub(start)
 		return h, false, err
 	}
-	hc.attach()
+	hc.attachWriter()
 	gotConn := c.now()
 	h.timings.blocked = gotConn.Sub(start)
 	h.remote = hc.conn.RemoteAddr()
@@ -355,9 +383,12 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	if err = hc.bw.Flush(); err != nil {
 		return h, reused, err
 	}
+	hc.releaseWriter()
 	wrote := c.now()
 	h.timings.sending = wrote.Sub(gotConn)
 
+	hc.awaitAnswer()
+	hc.attachReader()
 	if _, err = hc.br.Peek(1); err != nil {
 		return h, reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)), err
 	}

@@ -329,3 +329,45 @@ func TestKeepAliveAcrossIterations(t *testing.T) {
 		}
 	}
 }
+
+// TestNoBuffersWhileWaiting checks that round trips waiting for their
+// answers hold no buffer: the writer goes back once the request is sent,
+// the reader comes only when the answer arrives. The answers are then read
+// as before.
+func TestNoBuffersWhileWaiting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ten := int64(10)
+	v := newVU(t, withOptions(options.Options{BatchPerHost: &ten}))
+	_ = v.rt.Set("BASE", f.URL)
+	done := make(chan string, 1)
+	go func() {
+		res := v.run(`(function(){
+			const r = http.batch(Array.from({length: 8}, () => ["POST", BASE + "/delay/300", "x".repeat(100)]));
+			return r.map((x) => x.status + ":" + x.json("delayed")).join(",");
+		})()`)
+		done <- res.String()
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.inFlight.Load() < 8 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in flight, want 8", f.inFlight.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h := v.mi.client.h1
+	h.mu.Lock()
+	open, holding := len(h.open), 0
+	for hc := range h.open {
+		if hc.br != nil || hc.bw != nil {
+			holding++
+		}
+	}
+	h.mu.Unlock()
+	if open != 8 || holding != 0 {
+		t.Errorf("%d connections waiting for their answers, %d of them holding buffers; want 8 and 0", open, holding)
+	}
+	if got, want := <-done, strings.Repeat("200:true,", 7)+"200:true"; got != want {
+		t.Errorf("answers %s, want %s", got, want)
+	}
+}
