@@ -23,23 +23,22 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import ledger from 'k6/x/ledger';
-import { configureLedger, load } from './lib/config.js';
 import { Client } from './lib/credit.js';
-import { pick, rampingStages, thresholds } from './lib/profile.js';
-import {
-  checkHealth, firstInstance, localVUs, openAll, provision, removeAll, runTag, sharedDone, sharedSetup,
-  sharedWaitOthers,
-} from './lib/accounts.js';
 import { answered, chargeAll, readBalance } from './lib/ops.js';
-import { audit, closeAndVerify, resolve } from './lib/audit.js';
+// The modules of init, setup and teardown are imported whole: every named import is a function object in
+// every VU (sobek's import binding, ~0.65 KiB each), and 1,000 VUs run only the iteration's functions.
+import * as config from './lib/config.js';
+import * as profiles from './lib/profile.js';
+import * as accounts from './lib/accounts.js';
+import * as books from './lib/audit.js';
 
-const cfg = load();
+const cfg = config.load();
 const api = new Client(cfg);
 
 // The size of the run, chosen with PROFILE. vus: VUs at the plateau; rate: VUs started per second;
 // duration: seconds in all, ramp included; pool: accounts raced on at a time; generations: accounts per
 // pool slot, drained one after the other; credits: the opening balance of every account.
-const profile = pick({
+const profile = profiles.pick({
   full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   quick: { vus: 200, rate: 50, duration: 40, pool: 8, generations: 30, credits: 5000 },
@@ -51,7 +50,7 @@ const DRAIN_FEATURE = cfg.features.deduct; // charged by units, so it can take a
 const UNIT = api.price(DRAIN_FEATURE, 1); // credits per unit of DRAIN_FEATURE
 const LOW = 10 * UNIT * BURST; // under this balance, an account is "running low": drain it
 
-configureLedger(ledger, cfg);
+config.configureLedger(ledger, cfg);
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, cfg.insufficientStatus));
 
 export const options = {
@@ -59,12 +58,12 @@ export const options = {
     race: {
       executor: 'ramping-vus',
       startVUs: 0,
-      stages: rampingStages(profile.vus, profile.rate, profile.duration),
+      stages: profiles.rampingStages(profile.vus, profile.rate, profile.duration),
       gracefulRampDown: '5s',
       gracefulStop: '5s',
     },
   },
-  thresholds: thresholds('race'),
+  thresholds: profiles.thresholds('race'),
   batchPerHost: 20, // setup and teardown send their requests 20 at a time
   setupTimeout: '5m',
   teardownTimeout: '10m',
@@ -72,23 +71,23 @@ export const options = {
 };
 
 export function setup() {
-  checkHealth(api);
-  const tag = runTag(ledger);
+  accounts.checkHealth(api);
+  const tag = accounts.runTag(ledger);
   const count = profile.pool * profile.generations;
-  let accounts;
+  let list;
   if (cfg.sharedAccounts) { // every instance races on the same accounts (lib/accounts.js)
-    accounts = sharedSetup(api, ledger, count, profile.credits, 's');
+    list = accounts.sharedSetup(api, ledger, count, profile.credits, 's');
   } else {
-    accounts = provision(api, count, profile.credits, tag, 'r');
-    openAll(api, ledger, accounts);
+    list = accounts.provision(api, count, profile.credits, tag, 'r');
+    accounts.openAll(api, ledger, list);
   }
-  const pool = Math.min(profile.pool, accounts.length);
+  const pool = Math.min(profile.pool, list.length);
   console.log(
-    `race (${profile.name}): ${localVUs(profile.vus)} VUs on ${pool} shared accounts at a time ` +
-      `(${accounts.length} in all, ${profile.credits} credits each), bursts of ${BURST}, ` +
+    `race (${profile.name}): ${accounts.localVUs(profile.vus)} VUs on ${pool} shared accounts at a time ` +
+      `(${list.length} in all, ${profile.credits} credits each), bursts of ${BURST}, ` +
       `${profile.duration}s against ${cfg.baseUrl}, run ${tag}`,
   );
-  return { tag, ids: accounts.map((a) => a.id), pool };
+  return { tag, ids: list.map((a) => a.id), pool };
 }
 
 // What each VU remembers between iterations.
@@ -176,13 +175,13 @@ export default function (data) {
 }
 
 export function teardown(data) {
-  const accounts = data.ids.map((id) => ({ id }));
+  const list = data.ids.map((id) => ({ id }));
   if (cfg.sharedAccounts) {
-    teardownShared(accounts);
+    teardownShared(list);
     return;
   }
-  const { report, drained } = audit(api, ledger, accounts);
-  const all = accounts.length;
+  const { report, drained } = books.audit(api, ledger, list);
+  const all = list.length;
   console.log(`ledger verdict: ${report.verdict}; ${drained} of ${all} accounts drained to 0`);
   if (drained === all) {
     console.warn(
@@ -190,28 +189,28 @@ export function teardown(data) {
         'raise credits or generations in the profile for more races per account',
     );
   }
-  removeAll(api, accounts);
+  accounts.removeAll(api, list);
 }
 
 // teardownShared ends a run in which every instance raced on the same accounts: each instance resolves
 // its own unknown outcomes, then the first one closes the books once the others are done. No instance
 // verifies: each saw only its own requests on accounts all of them charged, so its verdict alone would be
 // wrong. tally ledger verify of every instance's journal decides.
-function teardownShared(accounts) {
-  resolve(api, ledger, accounts);
-  if (!firstInstance(ledger)) {
-    sharedDone(api, ledger, 's');
+function teardownShared(list) {
+  books.resolve(api, ledger, list);
+  if (!accounts.firstInstance(ledger)) {
+    accounts.sharedDone(api, ledger, 's');
     console.log(
       'shared accounts: unknown outcomes resolved; the first instance closes the books ' +
         '(verify the journals together)',
     );
     return;
   }
-  const markers = sharedWaitOthers(api, ledger, 's');
-  const { drained } = closeAndVerify(api, ledger, accounts, true);
+  const markers = accounts.sharedWaitOthers(api, ledger, 's');
+  const { drained } = books.closeAndVerify(api, ledger, list, true);
   console.log(
-    `shared accounts: books closed (${drained} of ${accounts.length} drained to 0); ` +
+    `shared accounts: books closed (${drained} of ${list.length} drained to 0); ` +
       "the verdict is tally ledger verify of every instance's journal",
   );
-  removeAll(api, accounts.concat(markers));
+  accounts.removeAll(api, list.concat(markers));
 }
