@@ -369,6 +369,31 @@ export default function () { globalThis.result = r.join(','); }`})
 	}
 }
 
+// TestBindingValuesStable: an export of a Go module is converted once per
+// VU and is then the same value wherever it is imported or read: in two
+// modules, through a namespace, through the default export, on every read.
+func TestBindingValuesStable(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, map[string]string{
+		"lib.js": `import { check, sleep } from 'k6'; import http from 'k6/http';
+export const got = [check, sleep, http];`,
+		"main.js": `
+import { got } from './lib.js';
+import { check, sleep, group } from 'k6';
+import * as k6 from 'k6';
+import http from 'k6/http';
+import counter, { inc } from 'k6/x/testcounter';
+const r = [got[0] === check, got[1] === sleep, got[2] === http, k6.check === check, k6.group === group,
+  counter.inc === inc, typeof k6.fail, typeof http.get];
+export default function () { r.push(check === got[0], http === got[2], k6.sleep === sleep); globalThis.result = r.join(','); }`})
+	v := e.VU(1)
+	v.Run(modulestest.Scenario{Name: "s", Exec: "default"}, 2)
+	want := `true,true,true,true,true,true,function,function,true,true,true,true,true,true`
+	if got := v.Global("result"); got != want {
+		t.Errorf("result =\n%v\nwant\n%v", got, want)
+	}
+}
+
 func TestRegisterRejectsBadNames(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"k6/x/testcounter", "ledger", "k6/x/"} {
