@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestReadHeadMatchesNetHTTP parses raw responses with readHead/readH1Body
@@ -119,6 +120,27 @@ func TestReadHeadPipelined(t *testing.T) {
 		}
 		if r.status != want.status || string(b) != want.body {
 			t.Fatalf("got %d %q, want %d %q", r.status, b, want.status, want.body)
+		}
+	}
+}
+
+// TestProtoOwnsItsBytes checks that a parsed response's proto does not
+// point into its head: cached tag sets keep the proto after the response is
+// gone, and must not keep the head with it.
+func TestProtoOwnsItsBytes(t *testing.T) {
+	t.Parallel()
+	for _, proto := range []string{"HTTP/1.1", "HTTP/1.0", "HTTP/1.2"} {
+		head := proto + " 200 OK\r\nContent-Length: 0\r\nX-Padding: " + strings.Repeat("x", 200) + "\r\n"
+		r, ok := parseHead(head, http.MethodGet)
+		if !ok {
+			t.Fatalf("%s: not parsed", proto)
+		}
+		if r.proto != proto {
+			t.Errorf("proto = %q, want %q", r.proto, proto)
+		}
+		start := uintptr(unsafe.Pointer(unsafe.StringData(head)))
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(r.proto))); p >= start && p < start+uintptr(len(head)) {
+			t.Errorf("%s: proto points into the response head", proto)
 		}
 	}
 }
