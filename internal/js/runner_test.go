@@ -430,7 +430,8 @@ export default function () {
   globalThis.result = [exec.vu.idInInstance, exec.vu.idInTest, exec.vu.iterationInInstance, exec.vu.iterationInScenario,
     exec.scenario.name, exec.scenario.executor, exec.scenario.iterationInInstance, exec.scenario.iterationInTest,
     exec.vu.tags.scenario, exec.vu.tags.mine, bad, exec.instance.iterationsCompleted, exec.instance.vusInitialized,
-    Object.isFrozen(exec.test.options), exec.test.options.scenarios.default.executor].join(',');
+    Object.isFrozen(exec.test.options), exec.test.options.scenarios.default.executor,
+    exec.vu === exec.vu, exec.test === exec.test, Object.keys(exec).join('+')].join(',');
   exec.test.fail('marked');
 }`})
 	v := e.VU(4)
@@ -439,7 +440,7 @@ export default function () {
 	}
 	sc := modulestest.Scenario{Name: "sc", Exec: "default"}
 	v.RunIteration(context.Background(), &executor.Iteration{Scenario: sc.Executor(), InInstance: 5, InTest: 9})
-	want := "4,4,0,0,sc,shared-iterations,5,9,sc,7,true,7,3,true,shared-iterations"
+	want := "4,4,0,0,sc,shared-iterations,5,9,sc,7,true,7,3,true,shared-iterations,true,true,vu+scenario+instance+test"
 	if got := v.Global("result"); got != want {
 		t.Errorf("result = %v, want %v", got, want)
 	}

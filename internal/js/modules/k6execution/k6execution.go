@@ -65,7 +65,7 @@ type instance struct {
 
 func (i *instance) Exports() modules.Exports {
 	if i.obj == nil {
-		i.obj = i.vu.Runtime().NewDynamicObject(&lazyObject{keys: []string{"vu", "scenario", "instance", "test"}, get: i.section, fixed: true})
+		i.obj = i.vu.Runtime().NewDynamicObject(&lazyObject{keys: sectionNames, get: i.section, fixed: true})
 	}
 	return modules.Exports{Default: i.obj}
 }
@@ -85,26 +85,36 @@ func (i *instance) state(what string) *vustate.State {
 	return st
 }
 
+// sectionNames are the keys of the module's default export.
+var sectionNames = []string{"vu", "scenario", "instance", "test"}
+
 // lazyObject is a read-only JS object whose properties are computed when
 // read: VUs pay only for what the script uses, and getters always see the
 // current state.
 type lazyObject struct {
-	keys  []string
-	get   func(key string) sobek.Value
-	cache map[string]sobek.Value
+	keys []string
+	get  func(key string) sobek.Value
+	// cache holds the values computed so far when fixed, in the order first
+	// read: a few at most (a map cost every VU ~0.3 KiB per object).
+	cache []cachedValue
 	fixed bool // cache computed values (sections and functions never change)
 }
 
+// cachedValue is a computed property of a fixed lazyObject.
+type cachedValue struct {
+	key string
+	val sobek.Value
+}
+
 func (o *lazyObject) Get(key string) sobek.Value {
-	if v, ok := o.cache[key]; ok {
-		return v
+	for _, c := range o.cache {
+		if c.key == key {
+			return c.val
+		}
 	}
 	v := o.get(key)
 	if o.fixed && v != nil {
-		if o.cache == nil {
-			o.cache = map[string]sobek.Value{}
-		}
-		o.cache[key] = v
+		o.cache = append(o.cache, cachedValue{key: key, val: v})
 	}
 	return v
 }

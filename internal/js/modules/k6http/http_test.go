@@ -841,5 +841,10 @@ func TestExports(t *testing.T) {
 		if (typeof http.get !== "function" || http.get !== http.get) return "get not a stable function";
 		if (http.TLS_1_2 !== "tls1.2" || !("post" in http) || ("nope" in http)) return "constants or in";
 		http.extra = 1; delete http.head;
-		return http.extra === 1 && http.head === undefined && !Object.keys(http).includes("head") && Object.keys(http).includes("extra");`)
+		if (!(http.extra === 1 && http.head === undefined && !Object.keys(http).includes("head") && Object.keys(http).includes("extra"))) return "assign or delete";
+		const get = http.get;
+		http.b = 2; http.a = 3; http.extra = 4; http.get = 5; delete http.b;
+		if (Object.keys(http).slice(-2).join() !== "extra,a" || http.extra !== 4 || http.get !== 5 || "b" in http) return Object.keys(http);
+		delete http.get; http.get = get; http.head = 6;
+		return http.get === get && http.head === 6 && Object.keys(http).includes("head") && !("nope" in http);`)
 }
