@@ -5,19 +5,29 @@ package k6http
 import (
 	"net"
 	"syscall"
+	"time"
 )
 
 // prober checks whether an idle keep-alive connection is still open: a
 // non-blocking read must find nothing to read (EAGAIN), not EOF or data.
-// The raw connection and the read callback are made once per connection,
-// so a probe before every reuse allocates nothing.
+// It also sends a request and waits for its answer (sendAndWait). The raw
+// connection and the callbacks are made once per connection, so neither
+// allocates.
 type prober struct {
 	rc   syscall.RawConn
 	read func(fd uintptr) bool
-	wait func(fd uintptr) bool // nil: await cannot wait without reading
 	n    int
 	err  error
 	b    [1]byte
+
+	// sendAndWait's state: its callback, what it sends with, and what the
+	// send gave.
+	send     func(fd uintptr) bool
+	flush    func() error
+	now      func() time.Time
+	sent     bool
+	sendErr  error
+	sentTime time.Time
 }
 
 // newProber returns c's prober; nil when c has no file descriptor (every
@@ -36,20 +46,16 @@ func newProber(c net.Conn) *prober {
 		p.n, p.err = syscall.Read(int(fd), p.b[:])
 		return true
 	}
-	p.wait = peekWait(p)
-	return p
-}
-
-// await waits until the connection has something to read (data, the end
-// of the stream, an error) or its deadline passes, without reading it: the
-// wait callback peeks at one byte and asks the poller to wait while there
-// is nothing (EAGAIN). What ended the wait is left to the read that
-// follows.
-func (p *prober) await() {
-	if p == nil || p.wait == nil {
-		return
+	p.send = func(uintptr) bool {
+		if p.sent {
+			return true // woken: the answer is readable (or the wait ended)
+		}
+		p.sent = true
+		p.sendErr = p.flush()
+		p.sentTime = p.now()
+		return p.sendErr != nil // sent: wait until readable
 	}
-	_ = p.rc.Read(p.wait)
+	return p
 }
 
 // alive probes the connection once.
@@ -59,4 +65,32 @@ func (p *prober) alive() bool {
 	}
 	err := p.rc.Read(p.read)
 	return err == nil && p.n <= 0 && p.err == syscall.EAGAIN
+}
+
+// sendAndWait sends a request with flush (which writes it to the
+// connection) and then parks the caller until the connection has something
+// to read, its deadline passes or it is closed; it returns flush's error
+// and when flush returned. The wait takes no system call and no buffer (the
+// round trip attaches its reader once it returns), and the read of the
+// answer that follows finds it at once, where reading right after the
+// write costs a read that finds nothing (EAGAIN) before the poller waits:
+// an answer is never there the moment its request was written. The write
+// happens inside the raw read, after the poller cleared the connection's
+// readiness, so only what arrives after it, at any moment, wakes the wait
+// (a wait started after the write could miss an answer that came first).
+// A failed wait is left to the read that follows, which reports it.
+// Without a prober (nil), flush runs alone.
+func (p *prober) sendAndWait(flush func() error, now func() time.Time) (time.Time, error) {
+	if p == nil {
+		err := flush()
+		return now(), err
+	}
+	p.flush, p.now, p.sent, p.sendErr = flush, now, false, nil
+	_ = p.rc.Read(p.send)
+	p.flush, p.now = nil, nil
+	if !p.sent { // the read could not start (closed, deadline passed): send as usual
+		err := flush()
+		return now(), err
+	}
+	return p.sentTime, p.sendErr
 }

@@ -3,6 +3,8 @@
 package k6http
 
 import (
+	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -102,5 +104,69 @@ func BenchmarkProbeIdle(b *testing.B) {
 		if !p.alive() {
 			b.Fatal("probed dead")
 		}
+	}
+}
+
+// TestSendAndWait: the request is written, the wait ends when the answer is
+// readable (also when it arrived before the wait began: an echo on loopback
+// often does), when the deadline passes, and a failed write is reported.
+func TestSendAndWait(t *testing.T) {
+	c, s := loopbackPair(t)
+	go func() { // echo every byte back at once
+		buf := make([]byte, 64)
+		for {
+			n, err := s.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := s.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	p := newProber(c)
+	for i := range 2000 {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		flush := func() error { _, err := c.Write([]byte{byte(i)}); return err }
+		start := time.Now()
+		if _, err := p.sendAndWait(flush, time.Now); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) > 4*time.Second {
+			t.Fatalf("round %d: the wait missed the answer and ran into the deadline", i)
+		}
+		// Readable now: a non-blocking read (the probe's) finds the echo.
+		if p.alive() || p.n != 1 || p.b[0] != byte(i) {
+			t.Fatalf("round %d: read %d %v (%v), want the echo at once", i, p.n, p.b, p.err)
+		}
+	}
+
+	quiet, _ := loopbackPair(t) // no answer: the deadline ends the wait
+	_ = quiet.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	wrote := false
+	if _, err := newProber(quiet).sendAndWait(func() error { wrote = true; return nil }, time.Now); err != nil || !wrote {
+		t.Fatalf("sendAndWait = %v, wrote %v; want no error (the read reports the timeout) after writing", err, wrote)
+	}
+
+	failed := errors.New("write failed")
+	if _, err := p.sendAndWait(func() error { return failed }, time.Now); err != failed {
+		t.Fatalf("a failed write gave %v, want %v", err, failed)
+	}
+}
+
+// TestSendAndWaitAllocs: sending and waiting on a connection allocates
+// nothing.
+func TestSendAndWaitAllocs(t *testing.T) {
+	c, s := loopbackPair(t)
+	go func() { _, _ = io.Copy(s, s) }()
+	p := newProber(c)
+	b := []byte{1}
+	flush := func() error { _, err := c.Write(b); return err }
+	n := testing.AllocsPerRun(100, func() {
+		_, _ = p.sendAndWait(flush, time.Now)
+		_, _ = c.Read(b)
+	})
+	if n != 0 {
+		t.Fatalf("a send and wait allocates %.0f times, want 0", n)
 	}
 }

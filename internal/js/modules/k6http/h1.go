@@ -43,7 +43,7 @@ type h1 struct {
 // idle keep-alive connections (one or more per VU) hold none, so a run with
 // many VUs does not keep 8 KiB per idle connection. Within a round trip the
 // writer is held only while the request is written, and the reader only
-// once the answer starts to arrive (see h1Conn.awaitAnswer): a request in
+// once the answer starts to arrive (see prober.sendAndWait): a request in
 // flight that waits for its answer holds neither, which in a run of 1,000
 // VUs sending bursts of five is thousands of round trips at any moment.
 var (
@@ -123,21 +123,6 @@ func (hc *h1Conn) attachReader() {
 	}
 }
 
-// awaitAnswer waits, without a buffer, until the connection has something
-// to read (the answer, its end, an error) or its deadline passes; then the
-// caller attaches a reader and reads as usual, which also reports any error
-// of the wait. A reader still attached (holding bytes the server sent
-// early) needs no wait.
-func (hc *h1Conn) awaitAnswer() {
-	if hc.br != nil {
-		return
-	}
-	if hc.probe == nil {
-		hc.probe = newProber(hc.conn.Conn)
-	}
-	hc.probe.await()
-}
-
 // detach returns hc's buffers to the pools. A reader still holding bytes
 // the server sent early stays attached, so nothing is lost.
 func (hc *h1Conn) detach() {
@@ -152,7 +137,8 @@ func (hc *h1Conn) detach() {
 // h1Conn is a pooled connection; br and bw are set during round trips.
 type h1Conn struct {
 	conn      *countingConn
-	probe     *prober // made on the first probe
+	probe     *prober      // made on the first probe or send
+	flush     func() error // hc.sendBuffered, made once
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -218,10 +204,25 @@ func (c *h1) getIdle(key string) *h1Conn {
 
 // alive probes an idle connection (see prober).
 func (hc *h1Conn) alive() bool {
+	return hc.poller().alive()
+}
+
+// sendBuffered writes what hc's writer holds and gives the writer back
+// (hc.flush, for sendAndWait: the wait for the answer that follows holds
+// no buffer).
+func (hc *h1Conn) sendBuffered() error {
+	err := hc.bw.Flush()
+	hc.releaseWriter()
+	return err
+}
+
+// poller returns hc's prober, made on first use (nil where the platform
+// has none: its methods then do nothing).
+func (hc *h1Conn) poller() *prober {
 	if hc.probe == nil {
 		hc.probe = newProber(hc.conn.Conn)
 	}
-	return hc.probe.alive()
+	return hc.probe
 }
 
 func (c *h1) putIdle(key string, hc *h1Conn) {
@@ -323,6 +324,7 @@ func (c *h1) dial(ctx context.Context, addr string, tm *timings) (*h1Conn, error
 	}
 	cc := &countingConn{Conn: conn, t: c.traffic}
 	hc := &h1Conn{conn: cc}
+	hc.flush = hc.sendBuffered
 	c.mu.Lock()
 	c.open[hc] = struct{}{}
 	c.mu.Unlock()
@@ -380,14 +382,19 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 		return h, false, err
 	}
 	gzipped := c.writeRequest(hc.bw, hr)
-	if err = hc.bw.Flush(); err != nil {
-		return h, reused, err
+	var wrote time.Time
+	if hc.br == nil { // nothing held from earlier: send, then wait without a buffer
+		wrote, err = hc.poller().sendAndWait(hc.flush, c.now)
+	} else {
+		err = hc.bw.Flush()
+		wrote = c.now()
 	}
 	hc.releaseWriter()
-	wrote := c.now()
+	if err != nil {
+		return h, reused, err
+	}
 	h.timings.sending = wrote.Sub(gotConn)
 
-	hc.awaitAnswer()
 	hc.attachReader()
 	if _, err = hc.br.Peek(1); err != nil {
 		return h, reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)), err
