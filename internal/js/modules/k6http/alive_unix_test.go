@@ -3,9 +3,14 @@
 package k6http
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 )
@@ -169,4 +174,75 @@ func TestSendAndWaitAllocs(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("a send and wait allocates %.0f times, want 0", n)
 	}
+}
+
+// TestProbeLearnsIdleTime: once a probe found a connection to a host open
+// after an idle time d, connections idle for less are reused unprobed; a
+// connection found closed, or a request failing on a reused one, makes
+// every reuse probed again. The clock is the test's; the server closes its
+// idle connections when told to.
+func TestProbeLearnsIdleTime(t *testing.T) {
+	var mu sync.Mutex
+	idle := map[net.Conn]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		if s == http.StateIdle {
+			idle[c] = true
+		} else {
+			delete(idle, c)
+		}
+		mu.Unlock()
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	closeIdle := func() { // the server drops its idle connection (it marks it idle after answering)
+		t.Helper()
+		closed := waitFor(func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for c, ok := range idle {
+				if ok {
+					_ = c.Close()
+					delete(idle, c)
+					return true
+				}
+			}
+			return false
+		})
+		if !closed {
+			t.Fatal("the server has no idle connection to close")
+		}
+	}
+	now := time.Unix(1000, 0)
+	c := newH1(&net.Dialer{}, &traffic{}, func() time.Time { return now }, true, 4, "")
+	u, _ := url.Parse(srv.URL)
+	post := func(step string, ok bool) {
+		t.Helper()
+		hr := hopRequest{method: "POST", url: u, header: http.Header{}, body: "x", hasBody: true, keep: true}
+		_, err := c.roundTrip(context.Background(), time.Now().Add(5*time.Second), &hr)
+		if (err == nil) != ok {
+			t.Fatalf("%s: error %v, want ok = %v", step, err, ok)
+		}
+	}
+	post("first request", true)
+	now = now.Add(300 * time.Millisecond)
+	post("after 300 ms idle, probed and open", true) // learnt: open after 300 ms
+	closeIdle()
+	now = now.Add(100 * time.Millisecond)
+	post("after 100 ms idle, not probed: the server's close goes unseen", false)
+	post("a new connection", true)
+	closeIdle()
+	now = now.Add(100 * time.Millisecond)
+	post("after the failure, probed again: closed, dialed again", true)
+	now = now.Add(300 * time.Millisecond)
+	post("after 300 ms idle, probed and open", true)
+	now = now.Add(400 * time.Millisecond)
+	closeIdle()
+	post("after 400 ms idle (more than learnt), probed: closed, dialed again", true)
+	closeIdle()
+	now = now.Add(100 * time.Millisecond)
+	post("after a closed one was found, probed again", true)
 }

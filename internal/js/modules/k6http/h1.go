@@ -30,13 +30,16 @@ type h1 struct {
 	now         func() time.Time
 	keepAlive   bool
 	maxIdle     int           // idle connections kept per host
-	probeIdle   time.Duration // idle connections older than this are checked before reuse
+	probeIdle   time.Duration // idle connections older than this may be checked before reuse (usable)
 	userAgent   string        // sent when the request sets no User-Agent ("": none)
 	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
 
 	mu   sync.Mutex
 	idle map[string][]*h1Conn
 	open map[*h1Conn]struct{} // every open connection, idle or in use
+	// aliveAfter is, per host, the longest idle time after which a probe
+	// found a connection still open (see getIdle).
+	aliveAfter map[string]time.Duration
 }
 
 // Buffers are attached to a connection only while a round trip uses them:
@@ -192,7 +195,7 @@ func (c *h1) getIdle(key string) *h1Conn {
 		list = list[:len(list)-1]
 		c.idle[key] = list
 		hc.idle = false
-		if c.probeIdle > 0 && c.now().Sub(hc.idleSince) > c.probeIdle && !hc.alive() {
+		if !c.usable(key, hc) {
 			delete(c.open, hc)
 			_ = hc.conn.Close()
 			continue
@@ -200,6 +203,45 @@ func (c *h1) getIdle(key string) *h1Conn {
 		return hc
 	}
 	return nil
+}
+
+// usable reports whether the idle connection hc to key may be reused,
+// probing it when it was idle longer than probeIdle. A server closes an
+// idle connection once it was idle for its idle timeout: when a connection
+// to the host was found open after an idle time d, one idle for less (7/8
+// of d, a margin for the server's own clock) is open as far as that timeout
+// goes, and is not probed. A VU that thinks for 100-300 ms between
+// requests then pays the probe's system call a few times per host instead
+// of before every request. A connection found closed forgets what was
+// learnt, as does a request that fails on a reused connection (forget).
+// c.mu is held.
+func (c *h1) usable(key string, hc *h1Conn) bool {
+	idle := c.now().Sub(hc.idleSince)
+	if c.probeIdle <= 0 || idle <= c.probeIdle {
+		return true
+	}
+	if d, ok := c.aliveAfter[key]; ok && idle < d-d/8 {
+		return true
+	}
+	if !hc.alive() {
+		delete(c.aliveAfter, key)
+		return false
+	}
+	if idle > c.aliveAfter[key] {
+		if c.aliveAfter == nil {
+			c.aliveAfter = map[string]time.Duration{}
+		}
+		c.aliveAfter[key] = idle
+	}
+	return true
+}
+
+// forget drops what usable learnt about key's connections: one of them
+// failed when reused.
+func (c *h1) forget(key string) {
+	c.mu.Lock()
+	delete(c.aliveAfter, key)
+	c.mu.Unlock()
 }
 
 // alive probes an idle connection (see prober).
@@ -345,6 +387,9 @@ func idempotent(method string) bool {
 // bounds it.
 func (c *h1) roundTrip(ctx context.Context, deadline time.Time, hr *hopRequest) (hop, error) {
 	h, stale, err := c.try(ctx, deadline, hr)
+	if stale {
+		c.forget(addrOf(hr.url))
+	}
 	if stale && idempotent(hr.method) {
 		h, _, err = c.try(ctx, deadline, hr)
 	}
