@@ -149,12 +149,13 @@ export default function (data) {
   // One check per request, passing exactly when the request did not fail (http_req_failed), so the two
   // rates tell the same story: one dropped answer is one failed check, not a whole failed burst.
   let lowest = Infinity;
-  chargeAll(api, ledger, acct, nextBurst()).forEach(({ res, outcome }) => {
-    const ok = answered(outcome);
+  const results = chargeAll(api, ledger, acct, nextBurst());
+  for (let i = 0; i < results.length; i++) {
+    const ok = answered(results[i].outcome);
     check(ok, CHARGE_ANSWERED);
-    const left = ok ? api.remaining(res) : undefined;
+    const left = ok ? api.remaining(results[i].res) : undefined;
     if (left !== undefined && left < lowest) lowest = left;
-  });
+  }
   if (Math.random() < READ_SHARE) {
     const { snap } = readBalance(api, ledger, acct);
     check(snap, BALANCE_READ);

@@ -74,12 +74,22 @@ export class Client {
     for (const key of Object.keys(NAMES)) this.tagsOf[key] = Object.freeze({ name: NAMES[key] });
     this.authOf = Object.create(null); // by account id
     this.quotedOf = Object.create(null);
+    this.urlOf = Object.create(null); // by path key, for the paths without an account
+    this.bodyOf = Object.create(null); // deduct bodies' parts, by account id then feature (deductBody)
+    // The optional fields of a balance snapshot: its key, then the configured field, for each.
+    this.snapshotFields = ['used', this.f.used, 'version', this.f.version, 'lowNotified', this.f.lowNotified,
+      'depletedNotified', this.f.depletedNotified];
+    this.metaHead = this.f.metadata ? `,${this.quoted(this.f.metadata)}:{"source":"tally","op":` : '';
   }
 
   url(key, acct) {
-    let p = this.cfg.paths[key];
-    if (acct) p = p.replace('{user_id}', encodeURIComponent(acct.id));
-    return this.cfg.baseUrl + p;
+    if (acct) return this.cfg.baseUrl + this.cfg.paths[key].replace('{user_id}', encodeURIComponent(acct.id));
+    let u = this.urlOf[key];
+    if (u === undefined) {
+      u = this.cfg.baseUrl + this.cfg.paths[key];
+      this.urlOf[key] = u;
+    }
+    return u;
   }
 
   // params are the request params of endpoint `key`: JSON, acct's Authorization (if acct), the
@@ -187,12 +197,22 @@ export class Client {
 
   // deductBody is the deduct request's body, JSON.stringify of {userId: acct.id, feature, usage: units,
   // metadata: {source: 'tally', op: id}} under the configured field names (no metadata when that field is
-  // ''), written as text from quoted parts: the hottest request of race.js builds no objects for it.
+  // ''), written as text: the hottest request of race.js builds no objects for it, and joins three parts
+  // kept per (account, feature) with the units and the id.
   deductBody(acct, feature, units, id) {
-    const f = this.f;
-    const meta = f.metadata ? `,${this.quoted(f.metadata)}:{"source":"tally","op":${id}}` : '';
-    return `{${this.quoted(f.userId)}:${this.quoted(acct.id)},${this.quoted(f.feature)}:${this.quoted(feature)},` +
-      `${this.quoted(f.usage)}:${units}${meta}}`;
+    let byFeature = this.bodyOf[acct.id];
+    if (byFeature === undefined) {
+      byFeature = Object.create(null);
+      this.bodyOf[acct.id] = byFeature;
+    }
+    let head = byFeature[feature];
+    if (head === undefined) {
+      const f = this.f;
+      head = `{${this.quoted(f.userId)}:${this.quoted(acct.id)},${this.quoted(f.feature)}:${this.quoted(feature)},` +
+        `${this.quoted(f.usage)}:`;
+      byFeature[feature] = head;
+    }
+    return this.metaHead ? `${head}${units}${this.metaHead}${id}}}` : `${head}${units}}`;
   }
 
   // send performs one request built by a *Req method.
@@ -209,10 +229,10 @@ export class Client {
     if (!ok(res)) return undefined;
     const s = { balance: get(res, this.f.balance) };
     if (typeof s.balance !== 'number') return undefined;
-    const opt = { used: this.f.used, version: this.f.version, lowNotified: this.f.lowNotified, depletedNotified: this.f.depletedNotified };
-    for (const k of Object.keys(opt)) {
-      const v = get(res, opt[k]);
-      if (v !== undefined && v !== null) s[k] = v;
+    const opt = this.snapshotFields;
+    for (let i = 0; i < opt.length; i += 2) {
+      const v = get(res, opt[i + 1]);
+      if (v !== undefined && v !== null) s[opt[i]] = v;
     }
     return s;
   }

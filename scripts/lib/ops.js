@@ -14,12 +14,21 @@ export function charge(api, ledger, acct, feature, amount) {
 }
 
 // chargeAll sends several charges [{feature, amount}] to acct at the same moment (one http.batch), so
-// that they race each other on the account, and returns one {res, outcome} per charge, in order.
+// that they race each other on the account, and returns one {res, outcome} per charge, in order. (Plain
+// loops: race.js runs this for every burst, and a map() callback is a function call per element.)
 export function chargeAll(api, ledger, acct, charges) {
-  const ops = charges.map((c) => ledger.begin(acct.id, c));
-  const reqs = ops.map((op, i) => api.chargeReq(acct, charges[i].feature, charges[i].amount, op.id, op.key));
+  const ops = [];
+  const reqs = [];
+  for (let i = 0; i < charges.length; i++) {
+    const c = charges[i];
+    const op = ledger.begin(acct.id, c);
+    ops.push(op);
+    reqs.push(api.chargeReq(acct, c.feature, c.amount, op.id, op.key));
+  }
   const res = http.batch(reqs);
-  return ops.map((op, i) => ({ res: res[i], outcome: ledger.settleHttp(op, res[i]) }));
+  const out = [];
+  for (let i = 0; i < ops.length; i++) out.push({ res: res[i], outcome: ledger.settleHttp(ops[i], res[i]) });
+  return out;
 }
 
 // readBalance reads acct's balance and returns {res, snap}: the response and the balance snapshot read

@@ -1,0 +1,69 @@
+package js
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tallyhq/tally/internal/executor"
+	"github.com/tallyhq/tally/internal/groups"
+	"github.com/tallyhq/tally/internal/options"
+	"github.com/tallyhq/tally/metrics"
+)
+
+// chargeReqsScript builds the requests of one race.js burst with the
+// scenarios' own client (scripts/lib/credit.js): five charges of an
+// account, deductions and AI features mixed, as chargeAll does before its
+// http.batch.
+const chargeReqsScript = `
+import { load } from './lib/config.js';
+import { Client } from './lib/credit.js';
+const cfg = load();
+const api = new Client(cfg);
+const acct = { id: 'tally-r-1-7', token: 't0ken' };
+const f = cfg.features;
+const burst = [f.deduct, f.aiSearch, f.deduct, f.aiRecommendations, f.deduct];
+let id = 0;
+export default function () {
+  const reqs = [];
+  for (let i = 0; i < burst.length; i++) {
+    reqs.push(api.chargeReq(acct, burst[i], api.price(burst[i], 1 + i), id, 'key-' + id));
+    id++;
+  }
+}
+`
+
+// BenchmarkChargeReqs measures building a race.js burst's five requests in
+// the scripts' JS (per op: one burst), without sending them.
+func BenchmarkChargeReqs(b *testing.B) {
+	reg := metrics.NewRegistry()
+	r, err := New(Config{Path: "../../scripts/bench-charge-reqs.js", Source: []byte(chargeReqsScript), Registry: reg,
+		Builtin: metrics.RegisterBuiltin(reg), Root: groups.NewRoot(), Env: map[string]string{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Configure(RunConfig{Options: &options.Options{}, SystemTags: metrics.DefaultSystemTags,
+		RunTags: metrics.NewTagSet(nil), Samples: metrics.PusherFunc(func(metrics.Samples) {})})
+	v, err := r.NewVU(context.Background(), 1, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	it := &executor.Iteration{Scenario: &executor.Scenario{Name: "b", Executor: "constant-vus", Exec: "default"}}
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	for b.Loop() {
+		if !v.RunIteration(context.Background(), it) {
+			b.Fatal("the iteration failed")
+		}
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+}
+
+// processCPU is the CPU time (user and system) the process used so far: on
+// a shared machine a steadier measure than the wall time of ns/op.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
