@@ -7,7 +7,7 @@
 //
 // Criteria: thresholds/normal.json. Configuration: lib/config.js and docs/scenarios.md.
 
-import { pick } from './lib/profile.js';
+import { pick } from './lib/config.js';
 import { betaUsers } from './lib/user.js';
 
 // The size of the run, chosen with PROFILE. vus: VUs at the plateau; rate: VUs started per second;

@@ -23,12 +23,10 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import ledger from 'k6/x/ledger';
-import { Client } from './lib/credit.js';
-import { answered, chargeAll, readBalance } from './lib/ops.js';
+import { Client, answered, chargeAll, readBalance } from './lib/credit.js';
 // The modules of init, setup and teardown are imported whole: every named import is a function object in
 // every VU (sobek's import binding, ~0.65 KiB each), and 1,000 VUs run only the iteration's functions.
 import * as config from './lib/config.js';
-import * as profiles from './lib/profile.js';
 import * as accounts from './lib/accounts.js';
 import * as books from './lib/audit.js';
 
@@ -38,7 +36,7 @@ const api = new Client(cfg);
 // The size of the run, chosen with PROFILE. vus: VUs at the plateau; rate: VUs started per second;
 // duration: seconds in all, ramp included; pool: accounts raced on at a time; generations: accounts per
 // pool slot, drained one after the other; credits: the opening balance of every account.
-const profile = profiles.pick({
+const profile = config.pick({
   full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   quick: { vus: 200, rate: 50, duration: 40, pool: 8, generations: 30, credits: 5000 },
@@ -58,12 +56,12 @@ export const options = {
     race: {
       executor: 'ramping-vus',
       startVUs: 0,
-      stages: profiles.rampingStages(profile.vus, profile.rate, profile.duration),
+      stages: config.rampingStages(profile.vus, profile.rate, profile.duration),
       gracefulRampDown: '5s',
       gracefulStop: '5s',
     },
   },
-  thresholds: profiles.thresholds('race'),
+  thresholds: config.thresholds('race'),
   batchPerHost: 20, // setup and teardown send their requests 20 at a time
   setupTimeout: '5m',
   teardownTimeout: '10m',

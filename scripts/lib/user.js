@@ -10,12 +10,10 @@
 import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import ledger from 'k6/x/ledger';
-import { configureLedger, load } from './config.js';
-import { Client } from './credit.js';
-import { rampingStages, thresholds } from './profile.js';
+import { configureLedger, load, rampingStages, thresholds } from './config.js';
+import { Client, charge, chargeAll, readBalance } from './credit.js';
 import { checkHealth, localVUs, openAll, provision, removeAll, runTag } from './accounts.js';
 import { audit } from './audit.js';
-import { charge, chargeAll, readBalance } from './ops.js';
 
 const TASKS = [
   { weight: 3, name: 'balance', run: readBalanceTask },
