@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // StatusSet is a set of HTTP statuses 0–999 (0 stands for "no response").
@@ -324,7 +327,77 @@ func ParseNotices(body []byte) ([]Notice, error) {
 
 // ParseServerLog reads the credit API's transactions body
 // ({"transactions":[{"id","feature","amount","balance_after","idempotency_key","created_at"}]}).
+// A valid JSON body is read in place (gjson): the records are not decoded
+// into maps first (a teardown reads every account's whole log, pages of up
+// to 1,000 records); anything else goes through parseServerLogMaps, which
+// decodes the first JSON value of the body as before.
 func ParseServerLog(body []byte) ([]LogTx, error) {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return parseServerLogMaps(body)
+	}
+	list := gjson.GetBytes(b, "transactions")
+	if !list.IsArray() {
+		return nil, fmt.Errorf("transactions body has no %q list: %w", "transactions", ErrBadOutcome)
+	}
+	items := list.Array()
+	out := make([]LogTx, 0, len(items))
+	for i, it := range items {
+		if !it.IsObject() {
+			return nil, fmt.Errorf("transactions[%d] is not an object: %w", i, ErrBadOutcome)
+		}
+		// The fields of logFields, in one pass; of a repeated key, the last, as a map has it.
+		var f [6]gjson.Result
+		it.ForEach(func(k, v gjson.Result) bool {
+			if n := slices.Index(logFields[:], k.Str); n >= 0 {
+				f[n] = v
+			}
+			return true
+		})
+		var t LogTx
+		var ok bool
+		t.ID, _ = gjsonStr(f[0])
+		if t.Amount, ok = gjsonInt(f[1]); !ok {
+			return nil, fmt.Errorf("transaction %d (id %q) has no whole-number amount: %w", i, t.ID, ErrBadOutcome)
+		}
+		t.Feature, _ = gjsonStr(f[2])
+		t.BalanceAfter, t.HasBalance = gjsonInt(f[3])
+		t.Key, _ = gjsonStr(f[4])
+		t.CreatedAt, _ = gjsonStr(f[5])
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// logFields are the fields of a transaction record ParseServerLog reads.
+var logFields = [6]string{"id", "amount", "feature", "balance_after", "idempotency_key", "created_at"}
+
+// gjsonStr reads a string field as jsonObject.str does: a string, or a
+// number's text as written.
+func gjsonStr(r gjson.Result) (string, bool) {
+	switch r.Type {
+	case gjson.String:
+		return r.Str, true
+	case gjson.Number:
+		return r.Raw, true
+	}
+	return "", false
+}
+
+// gjsonInt reads a whole number as jsonInt does with a json.Number or a
+// string: a decimal integer, or a whole float of at most 2^53.
+func gjsonInt(r gjson.Result) (int64, bool) {
+	switch r.Type {
+	case gjson.Number:
+		return jsonInt(json.Number(r.Raw))
+	case gjson.String:
+		return jsonInt(r.Str)
+	}
+	return 0, false
+}
+
+// parseServerLogMaps is ParseServerLog through encoding/json's maps.
+func parseServerLogMaps(body []byte) ([]LogTx, error) {
 	items, err := listField(body, "transactions")
 	if err != nil {
 		return nil, err

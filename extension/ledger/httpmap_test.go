@@ -3,6 +3,9 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -117,5 +120,69 @@ func TestSettleHTTP(t *testing.T) {
 	s.at(3).close("a", 95)
 	if r := s.verify(VerifyOptions{}); r.Verdict != Pass {
 		t.Fatal(text(r))
+	}
+}
+
+// TestParseServerLogAsMaps: reading a transactions body in place gives what
+// decoding it into maps gave (parseServerLogMaps, the way it was read
+// before), for every shape of field the maps accepted or refused.
+func TestParseServerLogAsMaps(t *testing.T) {
+	t.Parallel()
+	bodies := []string{
+		`{"transactions":[]}`,
+		`{"transactions":null}`,
+		`{"transactions":{}}`,
+		`{"other":[]}`,
+		`[]`,
+		``,
+		`  {"transactions":[{"id":17,"feature":"ai_search","amount":5,"balance_after":95,"idempotency_key":"r:i:1","created_at":"2026-12-05T08:00:00Z"}]}  `,
+		`{"transactions":[{"id":"tx-1","feature":"f","amount":5.0,"balance_after":"95","idempotency_key":"k\u00e9\"q","created_at":1733385600}]}`,
+		`{"transactions":[{"id":1.5,"amount":"7"},{"id":true,"amount":1e3,"balance_after":null},{"id":null,"amount":-3,"balance_after":2.5}]}`,
+		`{"transactions":[{"id":1,"amount":9007199254740993},{"id":2,"amount":1e300}]}`,
+		`{"transactions":[{"id":1,"amount":1.5}]}`,
+		`{"transactions":[{"id":1,"amount":"x"}]}`,
+		`{"transactions":[{"id":1}]}`,
+		`{"transactions":[{"id":1,"amount":5},7]}`,
+		`{"transactions":[{"id":1,"amount":5,"feature":{"a":1},"idempotency_key":[1]}]}`,
+		`{"transactions":[{"id":1,"amount":5}]} trailing`,
+		`{"transactions":[{"id":1,"amount":5,}]}`,
+		`{"transactions":[{"id":1,"amount":5}],"next":{"transactions":[]}}`,
+		`{"transactions":[{"id":1,"amount":5,"amount":6,"id":"x","f\u0065ature":"esc"}]}`,
+	}
+	for _, b := range bodies {
+		got, gerr := ParseServerLog([]byte(b))
+		want, werr := parseServerLogMaps([]byte(b))
+		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) || !slices.Equal(got, want) {
+			t.Errorf("%s:\n got %+v %v\nwant %+v %v", b, got, gerr, want, werr)
+		}
+	}
+}
+
+// BenchmarkParseServerLog reads a page of 1,000 transactions as creditd
+// writes them.
+func BenchmarkParseServerLog(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"transactions":[`)
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":"%d","user_id":"tally-r-abc-%d","feature":"live_dubbing","amount":%d,"balance_after":%d,"idempotency_key":"tally-r-abc:i0:%d","created_at":"2026-12-05T08:00:%02d.123456Z"}`,
+			1000+i, i%8, 1+i%5, 5000-i, i, i%60)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	for _, impl := range []struct {
+		name  string
+		parse func([]byte) ([]LogTx, error)
+	}{{"in-place", ParseServerLog}, {"maps", parseServerLogMaps}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if txs, err := impl.parse(body); err != nil || len(txs) != 1000 {
+					b.Fatal(len(txs), err)
+				}
+			}
+		})
 	}
 }
