@@ -164,10 +164,20 @@ func (a *account) fill(rec opRec) int {
 	return len(a.fly) - 1
 }
 
-// vacate frees slot i of fly.
+// keepFly is the number of fly slots an account keeps when none is in use.
+const keepFly = 8
+
+// vacate frees slot i of fly. When no deduction is left in flight, slots
+// beyond keepFly are let go: an account once raced on by hundreds of VUs
+// would otherwise keep that many slots after it is drained, and a long run
+// that moves from account to account would grow with every account it
+// visited instead of with the deductions in flight.
 func (a *account) vacate(i int) {
 	a.fly[i] = opRec{}
 	a.free = append(a.free, int32(i))
+	if len(a.free) == len(a.fly) && cap(a.fly) > keepFly {
+		a.fly, a.free = nil, nil
+	}
 }
 
 // inFlight returns the record of op while it is in flight, else nil.

@@ -282,3 +282,45 @@ func TestConcurrentGoroutines(t *testing.T) {
 }
 
 func acctName(i int) string { return "acct-" + string(rune('a'+i%26)) + string(rune('a'+i/26)) }
+
+// TestFlySlotsReleased: an account raced on by many deductions at once
+// keeps no slots for them once none is in flight (a long run visits
+// account after account), and ops settled before the release still cannot
+// be settled twice.
+func TestFlySlotsReleased(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newScript(t, Config{})
+	s.open("a", 1000)
+	ops := make([]Op, 300)
+	for i := range ops {
+		ops[i] = s.begin(int64(1+i), "a", 1)
+	}
+	a := ops[0].acct
+	if len(a.fly) != len(ops) {
+		t.Fatalf("in flight: %d slots, want %d", len(a.fly), len(ops))
+	}
+	for i, op := range ops[:len(ops)-1] {
+		s.settle(int64(400+i), op, okBal(int64(999-i)))
+	}
+	if len(a.fly) != len(ops) {
+		t.Fatalf("one still in flight: %d slots, want %d", len(a.fly), len(ops))
+	}
+	last := ops[len(ops)-1]
+	s.settle(800, last, okBal(700))
+	if cap(a.fly) > keepFly || len(a.free) != 0 {
+		t.Fatalf("none in flight: %d slots (cap %d), %d free, want at most %d", len(a.fly), cap(a.fly), len(a.free), keepFly)
+	}
+	if err := s.l.Settle(ctx, ops[0], okBal(1)); !errors.Is(err, ErrAlreadySettled) {
+		t.Errorf("settle after release: %v, want ErrAlreadySettled", err)
+	}
+	next := s.begin(900, "a", 1)
+	if err := s.l.Settle(ctx, last, okBal(1)); !errors.Is(err, ErrAlreadySettled) {
+		t.Errorf("stale op beside a new one in slot %d: %v, want ErrAlreadySettled", next.idx, err)
+	}
+	s.settle(901, next, okBal(699))
+	s.close("a", 699)
+	if r := s.verify(VerifyOptions{}); r.Verdict != Pass {
+		t.Fatalf("verdict %v, want pass: %+v", r.Verdict, r)
+	}
+}

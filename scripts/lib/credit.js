@@ -70,14 +70,18 @@ export class Client {
     this.endpointOf = {};
     this.endpointOf[cfg.features.aiSearch] = 'aiSearch';
     this.endpointOf[cfg.features.aiRecommendations] = 'aiRecommendations';
-    // Built once per VU rather than per request: the tags of each endpoint (k6/http only reads them),
-    // the Authorization value of each account, and JSON-quoted strings for the charge bodies.
+    // Built once per VU rather than per request: the tags of each endpoint (k6/http only reads them)
+    // and JSON-quoted strings for the charge bodies.
     this.tagsOf = {};
     for (const key of Object.keys(NAMES)) this.tagsOf[key] = Object.freeze({ name: NAMES[key] });
-    this.authOf = Object.create(null); // by account id
-    this.quotedOf = Object.create(null);
+    // The Authorization value and the deduct bodies' parts of the last account used: kept for one
+    // account only, so a VU that drains account after account holds nothing of the ones it left.
+    this.authId = undefined;
+    this.authV = undefined;
+    this.quotedOf = Object.create(null); // field names and features
     this.urlOf = Object.create(null); // by path key, for the paths without an account
-    this.bodyOf = Object.create(null); // deduct bodies' parts, by account id then feature (deductBody)
+    this.bodyId = undefined;
+    this.bodyOf = null; // deduct bodies' parts of account bodyId, by feature (deductBody)
     // The optional fields of a balance snapshot: its key, then the configured field, for each.
     this.snapshotFields = ['used', this.f.used, 'version', this.f.version, 'lowNotified', this.f.lowNotified,
       'depletedNotified', this.f.depletedNotified];
@@ -107,19 +111,17 @@ export class Client {
   }
 
   // authValue is acct's Authorization header value (cfg.auth.value with its token), or undefined while
-  // the account has no token. A value once found is kept: an account's token does not change.
+  // the account has no token. The last account's value is kept: an account's token does not change.
   authValue(acct) {
-    let v = this.authOf[acct.id];
-    if (v === undefined) {
-      const token = acct.token || ledger.token(acct.id);
-      if (!token) return undefined;
-      v = this.cfg.auth.value.replace('{token}', token);
-      this.authOf[acct.id] = v;
-    }
-    return v;
+    if (this.authId === acct.id) return this.authV;
+    const token = acct.token || ledger.token(acct.id);
+    if (!token) return undefined;
+    this.authId = acct.id;
+    this.authV = this.cfg.auth.value.replace('{token}', token);
+    return this.authV;
   }
 
-  // quoted is JSON.stringify(s), kept for the next request (field names, features, account ids).
+  // quoted is JSON.stringify(s), kept for the next request (field names and features: a fixed few).
   quoted(s) {
     let q = this.quotedOf[s];
     if (q === undefined) {
@@ -202,15 +204,15 @@ export class Client {
   // ''), written as text: the hottest request of race.js builds no objects for it, and joins three parts
   // kept per (account, feature) with the units and the id.
   deductBody(acct, feature, units, id) {
-    let byFeature = this.bodyOf[acct.id];
-    if (byFeature === undefined) {
-      byFeature = Object.create(null);
-      this.bodyOf[acct.id] = byFeature;
+    if (this.bodyId !== acct.id) {
+      this.bodyId = acct.id;
+      this.bodyOf = Object.create(null);
     }
+    const byFeature = this.bodyOf;
     let head = byFeature[feature];
     if (head === undefined) {
       const f = this.f;
-      head = `{${this.quoted(f.userId)}:${this.quoted(acct.id)},${this.quoted(f.feature)}:${this.quoted(feature)},` +
+      head = `{${this.quoted(f.userId)}:${JSON.stringify(acct.id)},${this.quoted(f.feature)}:${this.quoted(feature)},` +
         `${this.quoted(f.usage)}:`;
       byFeature[feature] = head;
     }
