@@ -69,6 +69,7 @@ const maxFree = 1024
 type freeList[T any] struct {
 	mu   sync.Mutex
 	free []T
+	used int // buffers handed out and not put back
 	make func() T
 }
 
@@ -79,6 +80,7 @@ func newFreeList[T any](mk func() T) *freeList[T] {
 // get returns a released buffer, or a new one.
 func (l *freeList[T]) get() T {
 	l.mu.Lock()
+	l.used++
 	if n := len(l.free); n > 0 {
 		x := l.free[n-1]
 		var zero T
@@ -95,10 +97,18 @@ func (l *freeList[T]) get() T {
 // garbage collector.
 func (l *freeList[T]) put(x T) {
 	l.mu.Lock()
+	l.used--
 	if len(l.free) < maxFree {
 		l.free = append(l.free, x)
 	}
 	l.mu.Unlock()
+}
+
+// inUse returns how many buffers of the list are held by round trips.
+func (l *freeList[T]) inUse() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.used
 }
 
 // attachWriter gives hc a writer for the request.
