@@ -388,12 +388,7 @@ func TestBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("live page: %v\nlogs:\n%s", err, logs.String())
 	}
-	liveReqs := "0"
-	if state := run(t, b, chromedp.Evaluate[string](`document.body.dataset.state`)); state == "live" {
-		liveReqs = run(t, b, chromedp.Text(chromedp.CSS(`#tiles [data-live="http_reqs"]`)))
-	} else {
-		t.Logf("the page opened after the run ended (state %q): no live check", state)
-	}
+	liveReqs := liveRequestCount(t, b)
 	live := run(t, b, chromedp.FullScreenshot(100))
 	var runErr error
 	select {
@@ -481,4 +476,27 @@ func readExport(t *testing.T, path string) map[string]map[string]any {
 		t.Fatal(errors.New("summary export without metrics"))
 	}
 	return doc.Metrics
+}
+
+// liveRequestCount returns the request tile's text while the page is live.
+// The page may turn live a moment before the first update fills the tiles
+// (a busy machine widens that moment), so it waits for the text, up to 30 s.
+// A page that opened after the run ended shows the final state: "0" then,
+// the final checks cover it.
+func liveRequestCount(t *testing.T, b *browser) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		state := run(t, b, chromedp.Evaluate[string](`document.body.dataset.state`))
+		if state != "live" {
+			t.Logf("the page opened after the run ended (state %q): no live check", state)
+			return "0"
+		}
+		text := strings.TrimSpace(run(t, b, chromedp.Evaluate[string](
+			`(document.querySelector('#tiles [data-live="http_reqs"]') || {}).textContent || ''`)))
+		if text != "" || time.Now().After(deadline) {
+			return text
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
