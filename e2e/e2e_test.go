@@ -318,6 +318,43 @@ func TestProfileDuration(t *testing.T) {
 	}
 }
 
+// TestLongerRunMoreAccounts: a race.js run made longer than its profile with DURATION gets generations of
+// accounts in proportion (the smoke profile's 4 x 20 accounts for 12 s become 4 x 40 for 24 s), so it keeps
+// racing on fresh accounts instead of piling refusals onto drained ones; the setup data names the accounts
+// by their rule, not one by one, and the verdict covers every account the rule names.
+func TestLongerRunMoreAccounts(t *testing.T) {
+	skipShort(t)
+	c := startCreditd(t)
+	export := filepath.Join(t.TempDir(), "summary.json")
+	r := tally(t, "race.js", c.URL, "DURATION=24", "--summary-export="+export)
+	if r.code != 0 || !strings.Contains(ledgerSection(r.stdout), "ledger: PASS") {
+		t.Fatalf("want exit 0 and a clean verdict\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "(160 in all, 600 credits each)") {
+		t.Fatalf("want 4 x 40 accounts for twice the smoke profile's duration\n%s", r)
+	}
+	if !regexp.MustCompile(`accounts +160: `).MatchString(r.stdout) {
+		t.Fatalf("want the verdict to cover the 160 accounts\n%s", r)
+	}
+	b, err := os.ReadFile(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		SetupData struct {
+			Count  int      `json:"count"`
+			Prefix string   `json:"prefix"`
+			IDs    []string `json:"ids"`
+		} `json:"setup_data"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sd := sum.SetupData; sd.Count != 160 || !strings.HasSuffix(sd.Prefix, "-r") || sd.IDs != nil {
+		t.Fatalf("setup data: want count 160 and a name prefix, no list of ids; got %+v", sd)
+	}
+}
+
 // TestConfigEnv: the environment variables of scripts/lib/config.js set their keys (strings, whole
 // numbers, flags, rates merged into the defaults, one key of auth), bad values stop the run naming the
 // variable, and each load() returns a configuration of its own.

@@ -36,12 +36,19 @@ const api = new Client(cfg);
 // The size of the run, chosen with PROFILE. vus: VUs at the plateau; rate: VUs started per second;
 // duration: seconds in all, ramp included; pool: accounts raced on at a time; generations: accounts per
 // pool slot, drained one after the other; credits: the opening balance of every account.
-const profile = config.pick({
+const PROFILES = {
   full: { vus: 1000, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   'full-200': { vus: 200, rate: 50, duration: 600, pool: 10, generations: 100, credits: 20000 },
   quick: { vus: 200, rate: 50, duration: 40, pool: 8, generations: 30, credits: 5000 },
   smoke: { vus: 40, rate: 20, duration: 12, pool: 4, generations: 20, credits: 600 },
-});
+};
+const profile = config.pick(PROFILES);
+// A run made longer with DURATION gets generations in proportion, so that it keeps racing on fresh
+// accounts to the end instead of sending its bursts to drained ones; the accounts grow with the
+// duration, not the history of each (which is what the ledger's verification holds in memory at once:
+// an hour at full size on 10 x 100 accounts left 10 of them with 1.2 million refused deductions each).
+const longer = profile.duration / PROFILES[profile.name].duration;
+if (longer > 1) profile.generations = Math.ceil(profile.generations * longer);
 const BURST = 5; // deductions sent at once in every iteration
 const READ_SHARE = 0.5; // the share of iterations that read the balance after their burst
 const DRAIN_FEATURE = cfg.features.deduct; // charged by units, so it can take a given balance exactly
@@ -80,12 +87,24 @@ export function setup() {
     accounts.openAll(api, ledger, list);
   }
   const pool = Math.min(profile.pool, list.length);
+  const derived = !cfg.sharedAccounts && cfg.testEndpoints && list.length === count;
   console.log(
     `race (${profile.name}): ${accounts.localVUs(profile.vus)} VUs on ${pool} shared accounts at a time ` +
       `(${list.length} in all, ${profile.credits} credits each), bursts of ${BURST}, ` +
       `${profile.duration}s against ${cfg.baseUrl}, run ${tag}`,
   );
-  return { tag, ids: list.map((a) => a.id), pool };
+  // The accounts' names follow from their index when setup created them: the setup data (a copy of which
+  // every VU decodes) then carries the rule, not thousands of names.
+  if (derived) return { tag, pool, count, prefix: accounts.accountPrefix(cfg, tag, 'r') };
+  return { tag, pool, ids: list.map((a) => a.id) };
+}
+
+// accountIds returns the ids of the run's accounts, in index order.
+function accountIds(data) {
+  if (data.ids) return data.ids;
+  const ids = [];
+  for (let i = 0; i < data.count; i++) ids.push(`${data.prefix}${i}`);
+  return ids;
 }
 
 // What each VU remembers between iterations.
@@ -94,24 +113,32 @@ let current = null; // the account being drained, {id}
 let generation = 0; // the index in `slot` of the account the VU is draining now
 let balanceToTake = 0; // once the account runs low: the lowest balance seen, which the next burst takes
 
-// slotIds returns the ids of the VU's accounts: VU v works on slot (v - 1) mod pool. Every VU gets its own
-// copy of the setup data, decoded from JSON: it holds the accounts' ids (strings, not {id} objects: ~0.5 KiB
-// less per account in each VU, and a third of the decoding) and the VU keeps only its slot's, so 1,000 VUs
-// do not each hold every account of the run.
+// The VU's slot: VU v works on slot (v - 1) mod pool, whose accounts are those of index
+// g * pool + slot for generation g. Every VU gets its own copy of the setup data, decoded from JSON. When
+// the names follow from the index (setup created the accounts) the VU builds the name of the account it
+// drains now and holds no list; otherwise it keeps its slot's ids only (strings, not {id} objects), so
+// 1,000 VUs do not each hold every account of the run.
+let slotIndex = -1;
+let generations = 0; // accounts in the VU's slot
+
 function slotIds(data) {
-  if (slot === null) {
-    const index = (exec.vu.idInInstance - 1) % data.pool;
-    const generations = Math.floor(data.ids.length / data.pool);
-    slot = [];
-    for (let g = 0; g < generations; g++) slot.push(data.ids[g * data.pool + index]);
-    data.ids = null;
+  if (slotIndex < 0) {
+    slotIndex = (exec.vu.idInInstance - 1) % data.pool;
+    const count = data.ids ? data.ids.length : data.count;
+    generations = Math.floor(count / data.pool);
+    if (data.ids) {
+      slot = [];
+      for (let g = 0; g < generations; g++) slot.push(data.ids[g * data.pool + slotIndex]);
+      data.ids = null;
+    }
   }
   return slot;
 }
 
 // currentAccount returns the account the VU drains now, built once per generation.
-function currentAccount(ids) {
-  if (current === null || current.id !== ids[generation]) current = { id: ids[generation] };
+function currentAccount(data, ids) {
+  const id = ids ? ids[generation] : `${data.prefix}${generation * data.pool + slotIndex}`;
+  if (current === null || current.id !== id) current = { id };
   return current;
 }
 
@@ -141,8 +168,7 @@ const CHARGE_ANSWERED = { 'charge answered (charged or refused)': (ok) => ok };
 const BALANCE_READ = { 'balance read': (snap) => snap !== undefined };
 
 export default function (data) {
-  const ids = slotIds(data);
-  const acct = currentAccount(ids);
+  const acct = currentAccount(data, slotIds(data));
 
   // One check per request, passing exactly when the request did not fail (http_req_failed), so the two
   // rates tell the same story: one dropped answer is one failed check, not a whole failed burst.
@@ -163,7 +189,7 @@ export default function (data) {
   // Balances only fall, so the lowest one seen is the account's latest known state.
   if (lowest < UNIT) { // empty: nothing more can be taken from it
     balanceToTake = 0;
-    if (generation < ids.length - 1) {
+    if (generation < generations - 1) {
       generation++;
       return; // on to the next account of the slot at once
     }
@@ -174,7 +200,7 @@ export default function (data) {
 }
 
 export function teardown(data) {
-  const list = data.ids.map((id) => ({ id }));
+  const list = accountIds(data).map((id) => ({ id }));
   if (cfg.sharedAccounts) {
     teardownShared(list);
     return;

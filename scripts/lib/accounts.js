@@ -48,6 +48,11 @@ export function forEachBatch(api, items, make, done) {
   }
 }
 
+// accountPrefix is the name of the accounts provision creates, without their index.
+export function accountPrefix(cfg, tag, label) {
+  return `${cfg.userPrefix}${tag}-${label}`;
+}
+
 // provision returns n accounts [{id}] for the run: created with `credits` through the test endpoint
 // (names userPrefix + tag + label + index), or, without test endpoints, the configured pre-provisioned
 // accounts (all of them; scenarios map VUs onto them round-robin). Tokens go to the ledger's memory
@@ -62,7 +67,7 @@ export function provision(api, n, credits, tag, label) {
     });
   }
   const ids = [];
-  for (let i = 0; i < n; i++) ids.push(`${cfg.userPrefix}${tag}-${label}${i}`);
+  for (let i = 0; i < n; i++) ids.push(`${accountPrefix(cfg, tag, label)}${i}`);
   const accounts = [];
   forEachBatch(api, ids, (id) => api.createUserReq(id, credits), (id, res) => {
     const token = ok(res) ? api.token(res) : undefined;
@@ -170,7 +175,7 @@ export function sharedSetup(api, ledger, n, credits, label) {
     exec.test.abort(`shared accounts: the first instance (segment starting at 0) did not create the accounts of run ${cfg.runId} within ${cfg.sharedWaitMs} ms`);
   }
   const accounts = [];
-  for (let i = 0; i < n; i++) accounts.push({ id: `${cfg.userPrefix}${cfg.runId}-${label}${i}` });
+  for (let i = 0; i < n; i++) accounts.push({ id: `${accountPrefix(cfg, cfg.runId, label)}${i}` });
   forEachBatch(api, accounts, (a) => api.issueTokenReq(a.id), (a, res) => {
     const token = ok(res) ? api.token(res) : undefined;
     if (typeof token !== 'string') exec.test.abort(`shared accounts: no token for ${a.id}: ${describe(res)}`);
