@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/grafana/sobek"
+	"github.com/grafana/sobek/ast"
+	"github.com/grafana/sobek/parser"
+	"github.com/grafana/sobek/unistring"
 
 	"github.com/tallyhq/tally/modules"
 )
@@ -117,21 +120,27 @@ func (r *Runner) resolvePath(fromURL, specifier string) (string, error) {
 	return filepath.Join(base, filepath.FromSlash(specifier)), nil
 }
 
-// parse compiles one source module and, recursively, the modules it imports,
-// so that every error surfaces before a VU starts.
-func (r *Runner) parse(path string, src []byte) (*sobek.SourceTextModuleRecord, error) {
+// parseMain compiles the entry script and, recursively, the modules it
+// imports, so that every error surfaces before a VU starts.
+func (r *Runner) parseMain(path string, src []byte) (*sobek.SourceTextModuleRecord, error) {
 	js, err := scriptSource(path, src)
 	if err != nil {
 		return nil, err
 	}
 	u := fileURL(path)
-	rec, err := sobek.ParseModule(u, string(js), r.resolve)
+	// As sobek.ParseModule, keeping the syntax tree.
+	body, err := sobek.Parse(u, string(js), parser.IsModule)
+	var rec *sobek.SourceTextModuleRecord
+	if err == nil {
+		rec, err = sobek.ModuleFromAST(body, r.resolve)
+	}
 	if err != nil {
 		return nil, withTypeScriptHint(path, src, err)
 	}
 	if err := r.register(path, u, rec); err != nil {
 		return nil, err
 	}
+	r.exportLocals = exportLocals(body)
 	return rec, nil
 }
 
@@ -193,4 +202,59 @@ func (r *Runner) builtinNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// exportLocals maps the names a module exports under another name than its
+// local binding's (export default function main() {}, export { a as b })
+// to the local name. sobek's module instance keeps the getter of such an
+// export under the local name, so that asking it for the export name finds
+// nothing: a script whose default export is a named function would export
+// no default function. Re-exports and exports of imported bindings are
+// kept under the export name and are not listed.
+func exportLocals(body *ast.Program) map[string]string {
+	imported := map[unistring.String]bool{}
+	for _, imp := range body.ImportEntries {
+		if c := imp.ImportClause; c != nil {
+			if c.ImportedDefaultBinding != nil {
+				imported[c.ImportedDefaultBinding.Name] = true
+			}
+			if c.NameSpaceImport != nil {
+				imported[c.NameSpaceImport.ImportedBinding] = true
+			}
+			if c.NamedImports != nil {
+				for _, s := range c.NamedImports.ImportsList {
+					local := s.Alias
+					if local == "" {
+						local = s.IdentifierName
+					}
+					imported[local] = true
+				}
+			}
+		}
+	}
+	var m map[string]string
+	add := func(export string, local unistring.String) {
+		if export != local.String() && !imported[local] {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[export] = local.String()
+		}
+	}
+	for _, e := range body.ExportEntries {
+		switch {
+		case e.FromClause != nil || e.ExportFromClause != nil:
+		case e.IsDefault && e.HoistableDeclaration != nil && e.HoistableDeclaration.FunctionDeclaration != nil:
+			add("default", e.HoistableDeclaration.FunctionDeclaration.Function.Name.Name)
+		case e.IsDefault && e.ClassDeclaration != nil && e.ClassDeclaration.Class.Name != nil:
+			add("default", e.ClassDeclaration.Class.Name.Name)
+		case e.NamedExports != nil:
+			for _, s := range e.NamedExports.ExportsList {
+				if s.Alias != "" {
+					add(s.Alias.String(), s.IdentifierName)
+				}
+			}
+		}
+	}
+	return m
 }

@@ -78,6 +78,9 @@ type Runner struct {
 	linkErr     error
 	linkingVU   *VU
 	exportNames []string
+	// exportLocals are the entry script's exports whose local binding has
+	// another name (see exportLocals), nil if none.
+	exportLocals map[string]string
 
 	cjsMu sync.Mutex
 	cjs   map[string]*cjsProgram // compiled CommonJS files by path
@@ -139,7 +142,7 @@ func New(cfg Config) (*Runner, error) {
 	if err := limits.CheckSource(r.path, cfg.Source); err != nil {
 		return nil, err
 	}
-	main, err := r.parse(r.path, cfg.Source)
+	main, err := r.parseMain(r.path, cfg.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -478,3 +478,34 @@ export default function () {}`})
 }
 
 var _ = k6execution.AbortError{}
+
+// TestExportsUnderOtherNames: exports whose local binding has another name
+// (a named default function or class, export { a as b }) are found; sobek
+// keeps their getters under the local name.
+func TestExportsUnderOtherNames(t *testing.T) {
+	t.Parallel()
+	for name, script := range map[string]string{
+		"named default function": "export default function main() {}\n",
+		"renamed to default":     "function run() {}\nexport { run as default };\n",
+		"renamed twice":          "function run() {}\nexport { run as default, run as other };\n",
+		"names swapped":          "function a() {}\nfunction b() {}\nexport { a as b, b as a };\nexport default a;\n",
+		"renamed import":         "import { sleep as s } from 'k6';\nexport { s as other };\nexport default function () {}\n",
+		"default class":          "export default class K {}\nexport function other() {}\n",
+	} {
+		for _, lib := range []string{"", "import { x } from './lib.js';\n"} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				e := mustEnv(t, map[string]string{"main.js": lib + script, "lib.js": "export const x = 1;\n"})
+				v, err := e.Runner().NewVU(context.Background(), 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, fn := range []string{"default", "other"} {
+					if !v.ExportedFunction(fn) && (fn == "default" || strings.Contains(script, "other")) {
+						t.Errorf("%s is not exported as a function", fn)
+					}
+				}
+			})
+		}
+	}
+}

@@ -172,7 +172,11 @@ func (v *VU) init(ctx context.Context) error {
 	inst := v.rt.GetModuleInstance(v.r.main)
 	v.exports = make(map[string]sobek.Value, len(v.r.exportNames))
 	for _, name := range v.r.exportNames {
-		val := inst.GetBindingValue(name)
+		local := name
+		if l, ok := v.r.exportLocals[name]; ok {
+			local = l
+		}
+		val := inst.GetBindingValue(local)
 		v.exports[name] = val
 		if fn, ok := sobek.AssertFunction(val); ok {
 			v.fns[name] = fn
