@@ -121,11 +121,12 @@ func (r *Runner) resolvePath(fromURL, specifier string) (string, error) {
 }
 
 // parseMain compiles the entry script and, recursively, the modules it
-// imports, so that every error surfaces before a VU starts.
-func (r *Runner) parseMain(path string, src []byte) (*sobek.SourceTextModuleRecord, error) {
+// imports, so that every error surfaces before a VU starts; it also compiles
+// the script's plain form when it has one (plain.go).
+func (r *Runner) parseMain(path string, src []byte) (*sobek.SourceTextModuleRecord, *plainScript, error) {
 	js, err := scriptSource(path, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u := fileURL(path)
 	// As sobek.ParseModule, keeping the syntax tree.
@@ -135,13 +136,13 @@ func (r *Runner) parseMain(path string, src []byte) (*sobek.SourceTextModuleReco
 		rec, err = sobek.ModuleFromAST(body, r.resolve)
 	}
 	if err != nil {
-		return nil, withTypeScriptHint(path, src, err)
+		return nil, nil, withTypeScriptHint(path, src, err)
 	}
 	if err := r.register(path, u, rec); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.exportLocals = exportLocals(body)
-	return rec, nil
+	return rec, r.plainForm(body, string(js), rec), nil
 }
 
 // register records a parsed ES module under its path and URL, then parses
@@ -189,6 +190,11 @@ func (r *Runner) link() error {
 			var names []string
 			r.main.GetExportedNames(func(n []string) { names = n })
 			r.exportNames = names
+		}
+		if r.plain != nil && (r.linkErr != nil || !r.plain.resolves()) {
+			// The module form reports the error (an import of a name the
+			// module does not export is a SyntaxError when it evaluates).
+			r.plain = nil
 		}
 	})
 	return r.linkErr

@@ -74,6 +74,7 @@ type Runner struct {
 	records     map[string]sobek.ModuleRecord
 	urls        map[sobek.ModuleRecord]string
 	main        *sobek.SourceTextModuleRecord
+	plain       *plainScript // the entry script as a function, nil if it is evaluated as a module
 	linkOnce    sync.Once
 	linkErr     error
 	linkingVU   *VU
@@ -142,11 +143,11 @@ func New(cfg Config) (*Runner, error) {
 	if err := limits.CheckSource(r.path, cfg.Source); err != nil {
 		return nil, err
 	}
-	main, err := r.parseMain(r.path, cfg.Source)
+	main, plain, err := r.parseMain(r.path, cfg.Source)
 	if err != nil {
 		return nil, err
 	}
-	r.main = main
+	r.main, r.plain = main, plain
 	return r, nil
 }
 

@@ -149,6 +149,26 @@ func (v *VU) init(ctx context.Context) error {
 				evalErr = v.recovered(x)
 			}
 		}()
+		if v.r.plain != nil {
+			// As below: the loop runs after an exception too, and its
+			// error comes first.
+			read, err := v.evalPlain(v.r.plain)
+			if lerr := v.loop.run(ctx); lerr != nil {
+				evalErr = lerr
+				return
+			}
+			var exports map[string]sobek.Value
+			if err == nil {
+				exports, err = v.readPlainExports(v.r.plain, read)
+			}
+			var ex *sobek.Exception
+			if errors.As(err, &ex) {
+				// Rendered as the module form renders its rejection.
+				err = promiseError(v.rt, ex.Value())
+			}
+			evalErr, v.exports = err, exports
+			return
+		}
 		p := v.rt.CyclicModuleRecordEvaluate(v.r.main, v.r.resolve)
 		if err := v.loop.run(ctx); err != nil {
 			evalErr = err
@@ -169,15 +189,18 @@ func (v *VU) init(ctx context.Context) error {
 		return newScriptError(v.rt, "init", evalErr)
 	}
 
-	inst := v.rt.GetModuleInstance(v.r.main)
-	v.exports = make(map[string]sobek.Value, len(v.r.exportNames))
-	for _, name := range v.r.exportNames {
-		local := name
-		if l, ok := v.r.exportLocals[name]; ok {
-			local = l
+	if v.exports == nil {
+		inst := v.rt.GetModuleInstance(v.r.main)
+		v.exports = make(map[string]sobek.Value, len(v.r.exportNames))
+		for _, name := range v.r.exportNames {
+			local := name
+			if l, ok := v.r.exportLocals[name]; ok {
+				local = l
+			}
+			v.exports[name] = inst.GetBindingValue(local)
 		}
-		val := inst.GetBindingValue(local)
-		v.exports[name] = val
+	}
+	for name, val := range v.exports {
 		if fn, ok := sobek.AssertFunction(val); ok {
 			v.fns[name] = fn
 		}
