@@ -26,6 +26,10 @@ const asideAboveVUs = 200
 // it exits and frees its stack.
 const asideIdle = time.Second
 
+// asideTask is work for a worker: a VU's own request (*asideJob) or a batch
+// item (*batchItem). run must not panic.
+type asideTask interface{ run() }
+
 // asideJob is one request handed to a worker; done receives when res (or
 // panicked, what c.do panicked with) is set.
 type asideJob struct {
@@ -37,15 +41,28 @@ type asideJob struct {
 }
 
 // asidePool is one run's workers (owned by its RootModule): jobs hands a
-// job to a waiting worker; with none waiting, doAside starts one (counted
-// in started). Requests go aside once many is set.
+// task to a waiting worker; with none waiting, hand starts one (counted in
+// started). A VU's own requests go aside once many is set; the items of
+// http.batch that the VU does not run itself always run on the workers,
+// which keep the stack a round trip grows instead of growing a new
+// goroutine's for every item.
 type asidePool struct {
-	jobs    chan *asideJob
+	jobs    chan asideTask
 	started atomic.Int64
 	many    atomic.Bool // more than asideAboveVUs VUs have an HTTP client
 }
 
-func newAsidePool() *asidePool { return &asidePool{jobs: make(chan *asideJob)} }
+func newAsidePool() *asidePool { return &asidePool{jobs: make(chan asideTask)} }
+
+// hand runs t on a waiting worker, or on a new one when none waits.
+func (p *asidePool) hand(t asideTask) {
+	select {
+	case p.jobs <- t:
+	default:
+		p.started.Add(1)
+		go p.worker(t)
+	}
+}
 
 // doAside runs c.do(rq) on a worker goroutine of the run's pool and waits
 // for it, once the run has enough VUs (a client without a pool runs every
@@ -61,12 +78,7 @@ func (c *client) doAside(rq *request) *result {
 		j.done = make(chan struct{}, 1)
 	}
 	j.c, j.rq = c, rq
-	select {
-	case p.jobs <- j:
-	default:
-		p.started.Add(1)
-		go p.worker(j)
-	}
+	p.hand(j)
 	<-j.done
 	res, panicked := j.res, j.panicked
 	j.c, j.rq, j.res, j.panicked = nil, nil, nil, nil
@@ -85,16 +97,16 @@ func (j *asideJob) run() {
 	j.res = j.c.do(j.rq)
 }
 
-// worker runs j, then the jobs handed to it until it has been idle for
+// worker runs t, then the tasks handed to it until it has been idle for
 // asideIdle.
-func (p *asidePool) worker(j *asideJob) {
+func (p *asidePool) worker(t asideTask) {
 	idle := time.NewTimer(asideIdle)
 	defer idle.Stop()
 	for {
-		j.run()
+		t.run()
 		idle.Reset(asideIdle)
 		select {
-		case j = <-p.jobs:
+		case t = <-p.jobs:
 		case <-idle.C:
 			return
 		}

@@ -149,12 +149,19 @@ func logFailure(rq *request, res *result) {
 	rq.state.Logger.Warn("Request Failed", "error", res.err, "error_code", res.errCode)
 }
 
-// batchItem is one request of http.batch.
+// batchItem is one request of http.batch. The items the VU's goroutine
+// does not run itself run on the run's workers (run), with the batch's
+// limits and wait group.
 type batchItem struct {
 	key string
 	rq  *request
 	err *urlError
 	res *result
+
+	mi              *Instance
+	hostSem, global chan struct{}
+	wg              *sync.WaitGroup
+	panicked        any // what the round trip panicked with, on a worker
 }
 
 // jsBatch is http.batch(requests): the requests run concurrently (at most
@@ -230,8 +237,12 @@ func (mi *Instance) batchRequest(st *vustate.State, v sobek.Value) (*request, er
 }
 
 // runBatch runs the items concurrently within the batch limits. The last
-// item runs on the VU's own goroutine, which would otherwise only wait: a
-// batch of n requests starts n-1 goroutines, a batch of one none.
+// item runs on the VU's own goroutine, which would otherwise only wait. A
+// batch the limits let run all at once (no more items than batch and
+// batchPerHost) needs no semaphores, and its other items run on the run's
+// workers (asidePool), whose stacks have already grown to a round trip's
+// depth; the items of a larger batch get a goroutine each, which waits for
+// its turn and exits when done.
 func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 	o := st.Options
 	if o == nil {
@@ -242,8 +253,13 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 	if limit <= 0 {
 		limit = len(items)
 	}
-	global := make(chan struct{}, max(limit, 1))
-	hosts := map[hostID]chan struct{}{}
+	small := len(items) <= max(limit, 1) && (perHost <= 0 || len(items) <= perHost)
+	var global chan struct{}
+	var hosts map[hostID]chan struct{}
+	if !small {
+		global = make(chan struct{}, max(limit, 1))
+		hosts = map[hostID]chan struct{}{}
+	}
 	var wg sync.WaitGroup
 	last := -1 // the item the VU's goroutine runs
 	for i := range items {
@@ -258,7 +274,7 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 			continue
 		}
 		var hostSem chan struct{}
-		if perHost > 0 {
+		if perHost > 0 && !small {
 			h := hostID{it.rq.url.Scheme, it.rq.url.Host}
 			if hostSem = hosts[h]; hostSem == nil {
 				hostSem = make(chan struct{}, perHost)
@@ -270,28 +286,48 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 			continue
 		}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mi.runItem(it, hostSem, global, false)
-		}()
+		it.mi, it.hostSem, it.global, it.wg = mi, hostSem, global, &wg
+		if p := mi.client.asidePool; p != nil && small {
+			p.hand(it)
+		} else {
+			go it.run()
+		}
 	}
 	wg.Wait()
+	for i := range items {
+		if p := items[i].panicked; p != nil {
+			panic(p) // on the VU's goroutine, as if the item had run there
+		}
+	}
 }
 
-// runItem runs one batch item once the host's and the batch's limits let it;
-// onVU tells it runs on the VU's goroutine (the round trip then runs aside).
+// runItem runs one batch item once the host's and the batch's limits let it
+// (nil semaphores: no limit to wait for); onVU tells it runs on the VU's
+// goroutine (the round trip then runs aside).
 func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}, onVU bool) {
 	if hostSem != nil {
 		hostSem <- struct{}{}
 		defer func() { <-hostSem }()
 	}
-	global <- struct{}{}
-	defer func() { <-global }()
+	if global != nil {
+		global <- struct{}{}
+		defer func() { <-global }()
+	}
 	if onVU {
 		it.res = mi.client.doAside(it.rq)
 		return
 	}
 	it.res = mi.client.do(it.rq)
+}
+
+// run runs an item on a worker (or a goroutine of its own) and tells the
+// batch's wait group, a panic included.
+func (it *batchItem) run() {
+	defer func() {
+		it.panicked = recover()
+		it.wg.Done()
+	}()
+	it.mi.runItem(it, it.hostSem, it.global, false)
 }
 
 // hostID is what batchPerHost counts requests by: scheme and host.

@@ -281,6 +281,39 @@ func TestRoundTripsAside(t *testing.T) {
 	}
 }
 
+// TestBatchOnWorkers checks that the items of small batches (those the
+// batch limits let run all at once) run on the run's workers, which bursts
+// after bursts reuse, with their results in order; and that a batch larger
+// than batchPerHost gives each item a goroutine of its own (no worker keeps
+// the stack of an item that only waited for its turn).
+func TestBatchOnWorkers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v := newVU(t)
+	_ = v.rt.Set("BASE", f.URL)
+	before := v.mi.root.aside.started.Load()
+	v.expect(`for (let b = 0; b < 20; b++) {
+			const r = http.batch([BASE + "/get?i=0&b=" + b, BASE + "/get?i=1&b=" + b,
+				BASE + "/get?i=2&b=" + b, BASE + "/get?i=3&b=" + b]);
+			for (let i = 0; i < 4; i++) {
+				if (r[i].status !== 200 || r[i].json('query.i') !== String(i) || r[i].json('query.b') !== String(b)) {
+					return [b, i, r[i].status, r[i].url];
+				}
+			}
+		}
+		return true;`)
+	n := v.mi.root.aside.started.Load() - before
+	if n < 1 || n > 3 {
+		t.Fatalf("20 batches of 4 started %d workers, want 1 to 3 (3 items each on a worker, reused)", n)
+	}
+	before += n
+	v.expect(`const r = http.batch(Array.from({length: 7}, (_, i) => BASE + "/get?i=" + i));
+		return r.every((x, i) => x.status === 200 && x.json('query.i') === String(i));`)
+	if n := v.mi.root.aside.started.Load() - before; n != 0 {
+		t.Fatalf("a batch of 7 (batchPerHost 6) started %d workers, want none", n)
+	}
+}
+
 // TestManyVUsSendAside checks that requests go aside once more than
 // asideAboveVUs VUs have an HTTP client, and not before.
 func TestManyVUsSendAside(t *testing.T) {
