@@ -331,6 +331,7 @@ func (s liveSource) skeletons(k int, names map[string]bool) ([]*account, spillVi
 			continue
 		}
 		c := skeleton(a)
+		sh.spill.presize(c, a.sid, len(a.fly)-len(a.free)+len(a.held))
 		for i := range a.fly {
 			if a.fly[i].id != 0 {
 				c.ops = append(c.ops, a.fly[i])
@@ -412,7 +413,8 @@ func (s *journalStore) skeletons(k int, names map[string]bool) ([]*account, spil
 	for name := range names {
 		if a := s.accounts[name]; a != nil {
 			c := skeleton(a)
-			c.ops = slices.Clone(a.ops)
+			p.presize(c, a.sid, len(a.ops))
+			c.ops = append(c.ops, a.ops...)
 			want[a.sid] = c
 		}
 	}

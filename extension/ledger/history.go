@@ -295,9 +295,17 @@ func (t timeline) add(ha *mergedAccount, a *account) {
 	}
 }
 
+// dedupeLog keeps the first transaction of each id (those without an id
+// all), in order. A log whose ids rise (shorter first, then in byte order:
+// a service's numeric ids, as its pages hand them over) has no duplicate
+// and is returned as it is, without a set of its ids; otherwise it is
+// filtered in place.
 func dedupeLog(txs []LogTx) []LogTx {
+	if idsRise(txs) {
+		return txs
+	}
 	seen := make(map[string]struct{}, len(txs))
-	out := txs[:0:0]
+	out := txs[:0]
 	for _, t := range txs {
 		if t.ID != "" {
 			if _, dup := seen[t.ID]; dup {
@@ -307,7 +315,25 @@ func dedupeLog(txs []LogTx) []LogTx {
 		}
 		out = append(out, t)
 	}
+	clear(txs[len(out):]) // no stale copies behind the end
 	return out
+}
+
+// idsRise reports whether the non-empty ids of txs strictly rise in the
+// order of length, then bytes: a strict order, so no id repeats.
+func idsRise(txs []LogTx) bool {
+	prev := ""
+	for i := range txs {
+		id := txs[i].ID
+		if id == "" {
+			continue
+		}
+		if prev != "" && (len(id) < len(prev) || len(id) == len(prev) && id <= prev) {
+			return false
+		}
+		prev = id
+	}
+	return true
 }
 
 func sourceName(in instance) string {

@@ -57,6 +57,7 @@ type spillPart struct {
 	names  []string
 	ids    map[string]uint32 // name to index, for stores that do not cache it
 	counts []int64           // records per account
+	byTag  [][3]int64        // records per account by tag (recOp, recRead, recLog): the sizes a reader allocates at once
 	logs   int64             // log records in all
 	frame  []byte            // scratch for the record being encoded
 }
@@ -78,6 +79,7 @@ func (p *spillPart) accountID(name string) uint32 {
 func (p *spillPart) addAccount(name string) uint32 {
 	p.names = append(p.names, name)
 	p.counts = append(p.counts, 0)
+	p.byTag = append(p.byTag, [3]int64{})
 	return uint32(len(p.names) - 1)
 }
 
@@ -92,6 +94,9 @@ func (p *spillPart) end(b []byte, id uint32) {
 	p.buf = binary.AppendUvarint(p.buf, uint64(len(b)))
 	p.buf = append(p.buf, b...)
 	p.counts[id]++
+	if t := b[0]; t >= recOp && t <= recLog {
+		p.byTag[id][t-recOp]++
+	}
 	if len(p.buf) >= spillChunk && p.err == nil {
 		p.flush()
 	}
@@ -140,6 +145,20 @@ func (p *spillPart) release() {
 		p.f.Close()
 	}
 	*p = spillPart{dir: p.dir}
+}
+
+// presize gives account id's skeleton c (no records yet) the room its
+// spilled records take, and ops more deductions: reading them back then
+// appends without growing the slices again and again.
+func (p *spillPart) presize(c *account, id uint32, ops int) {
+	n := p.byTag[id]
+	c.ops = make([]opRec, 0, ops+int(n[0]))
+	if n[1] > 0 {
+		c.reads = make([]readRec, 0, n[1])
+	}
+	if n[2] > 0 {
+		c.log = make([]LogTx, 0, n[2])
+	}
 }
 
 // spillView is what a reader needs of a partition at one moment: byte
