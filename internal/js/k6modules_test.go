@@ -39,6 +39,14 @@ func TestCheck(t *testing.T) {
 			passes:    map[string]int64{"::ok": 1},
 			fails:     map[string]int64{"::boom": 1},
 			wantThrow: "inside check"},
+		{name: "the same functions again, in turn and under other names",
+			body: `const A = { a: (v) => v === 1 }, B = { b: (v) => v === 2 }, C = { c: (v) => v === 3, a2: A.a };
+			const r = [];
+			for (const v of [1, 2, 3]) r.push(check(v, A), check(v, B), check(v, C));
+			return r.join(',')`,
+			wantResult: "true,false,false,false,true,false,false,false,false",
+			passes:     map[string]int64{"::a": 1, "::b": 1, "::c": 1, "::a2": 1},
+			fails:      map[string]int64{"::a": 2, "::b": 2, "::c": 2, "::a2": 2}},
 		{name: "async callbacks are refused", body: `return check(1, { a: async () => true })`, wantThrow: "async"},
 		{name: ":: in a name is refused", body: `return check(1, { 'a::b': true })`, wantThrow: "must not contain"},
 		{name: "checks inside groups", body: `return group('g', () => check(1, { inner: true }))`, wantResult: true,

@@ -32,6 +32,41 @@ type instance struct {
 	// tags again cost two allocations a check.
 	checkBase *metrics.TagSet
 	checkTags map[string]*metrics.TagSet
+
+	// The last check functions called, as Go callables (sobek makes a
+	// closure for each): a script's checks are mostly the same few functions.
+	checkFns [2]checkFn
+	nextFn   int
+}
+
+// checkFn is a check function (not async) and its callable.
+type checkFn struct {
+	obj *sobek.Object
+	fn  sobek.Callable
+}
+
+// checkCallable returns the callable of check entry, if entry is a function;
+// it panics with a TypeError for an async function (named name).
+func (i *instance) checkCallable(rt *sobek.Runtime, entry sobek.Value, name string) (sobek.Callable, bool) {
+	obj, ok := entry.(*sobek.Object)
+	if !ok {
+		return nil, false
+	}
+	for k := range i.checkFns {
+		if i.checkFns[k].obj == obj {
+			return i.checkFns[k].fn, true
+		}
+	}
+	fn, ok := sobek.AssertFunction(entry)
+	if !ok {
+		return nil, false
+	}
+	if isAsync(entry) {
+		panic(rt.NewTypeError(fmt.Sprintf("check %q: async functions are not supported in check()", name)))
+	}
+	i.checkFns[i.nextFn] = checkFn{obj, fn}
+	i.nextFn = (i.nextFn + 1) % len(i.checkFns)
+	return fn, true
 }
 
 // maxCheckTags bounds checkTags (a script may name checks after values).
@@ -119,10 +154,11 @@ func (i *instance) check(call sobek.FunctionCall) sobek.Value {
 	}
 	now := time.Now()
 	all := true
-	samples := make(metrics.Samples, 0, 4)
+	names := sets.Keys()
+	samples := make(metrics.Samples, 0, len(names))
 	defer func() { st.Samples.Push(samples) }()
 	checkOn := st.SystemTags.Has(metrics.TagCheck)
-	for _, name := range sets.Keys() {
+	for _, name := range names {
 		entry := sets.Get(name)
 		c, err := st.Group.Check(name)
 		if err != nil {
@@ -136,10 +172,7 @@ func (i *instance) check(call sobek.FunctionCall) sobek.Value {
 			tags = i.checkTagsFor(base, name)
 		}
 		pass := false
-		if fn, ok := sobek.AssertFunction(entry); ok {
-			if isAsync(entry) {
-				panic(rt.NewTypeError(fmt.Sprintf("check %q: async functions are not supported in check()", name)))
-			}
+		if fn, ok := i.checkCallable(rt, entry, name); ok {
 			res, err := fn(sobek.Undefined(), value)
 			if err != nil {
 				c.Fails.Add(1)

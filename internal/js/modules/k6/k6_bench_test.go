@@ -48,18 +48,29 @@ func newBenchVU(b *testing.B) *benchVU {
 }
 
 // BenchmarkCheck is one check per op as race.js makes after every request:
-// check(res, {'name': () => ok}).
+// its checks object defined once ("defined-once", race.js since e1eadfa),
+// or an object literal with a new function every call ("literal").
 func BenchmarkCheck(b *testing.B) {
-	v := newBenchVU(b)
-	prog := sobek.MustCompile("bench.js", `check(1, { 'charge answered (charged or refused)': () => true })`, false)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.rt.RunProgram(prog); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if v.n.Load() == 0 {
-		b.Fatal("no samples")
+	for _, bc := range []struct{ name, setup, src string }{
+		{"defined-once", `var CHECKS = { 'charge answered (charged or refused)': (ok) => ok };`, `check(true, CHECKS)`},
+		{"literal", ``, `check(1, { 'charge answered (charged or refused)': () => true })`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			v := newBenchVU(b)
+			if _, err := v.rt.RunString(bc.setup); err != nil {
+				b.Fatal(err)
+			}
+			prog := sobek.MustCompile("bench.js", bc.src, false)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.rt.RunProgram(prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if v.n.Load() == 0 {
+				b.Fatal("no samples")
+			}
+		})
 	}
 }
 
