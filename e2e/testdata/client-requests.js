@@ -55,6 +55,19 @@ for (const acct of accounts) {
     same(`${feature} params`, req.params, oldParams(api.endpoint(feature), acct, undefined, 'k'));
     checked++;
   }
+  // A burst's requests, written over in the objects kept per place: each as chargeReq builds it afresh.
+  const features = [deduct, cfg.features.aiSearch, cfg.features.aiRecommendations, deduct, cfg.features.aiSearch];
+  for (let round = 0; round < 3; round++) {
+    for (let slot = 0; slot < features.length; slot++) {
+      const feature = features[(slot + round) % features.length];
+      const id = 1000 * round + slot;
+      const got = api.burstReq(slot, acct, feature, cfg.rates[feature] * (1 + slot), id, `key-${id}`);
+      const fresh = api.chargeReq(acct, feature, cfg.rates[feature] * (1 + slot), id, `key-${id}`, false);
+      same(`burst ${feature} request`, got, fresh);
+      same(`burst ${feature} params`, got.params, oldParams(api.endpoint(feature), acct, undefined, `key-${id}`));
+      checked++;
+    }
+  }
   same('balance params', api.balanceReq(acct).params, oldParams('balance', acct));
   same('admin balance params', api.balanceReq(acct, true).params, oldParams('balance', acct, cfg.adminTimeout));
   same('transactions params', api.transactionsReq(acct, 5, 10).params, oldParams('transactions', acct, cfg.adminTimeout));

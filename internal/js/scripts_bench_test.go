@@ -2,6 +2,7 @@ package js
 
 import (
 	"context"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // chargeReqsScript builds the requests of one race.js burst with the
 // scenarios' own client (scripts/lib/credit.js): five charges of an
 // account, deductions and AI features mixed, as chargeAll does before its
-// http.batch.
+// http.batch (BUILD: burstReq, the objects kept per place in the burst
+// that chargeAll uses, or chargeReq, new objects for every request).
 const chargeReqsScript = `
 import { load } from './lib/config.js';
 import { Client } from './lib/credit.js';
@@ -28,7 +30,7 @@ let id = 0;
 export default function () {
   const reqs = [];
   for (let i = 0; i < burst.length; i++) {
-    reqs.push(api.chargeReq(acct, burst[i], api.price(burst[i], 1 + i), id, 'key-' + id));
+    reqs.push(BUILD);
     id++;
   }
 }
@@ -37,8 +39,17 @@ export default function () {
 // BenchmarkChargeReqs measures building a race.js burst's five requests in
 // the scripts' JS (per op: one burst), without sending them.
 func BenchmarkChargeReqs(b *testing.B) {
+	for _, bc := range []struct{ name, build string }{
+		{"burstReq", `api.burstReq(i, acct, burst[i], api.price(burst[i], 1 + i), id, 'key-' + id)`},
+		{"chargeReq", `api.chargeReq(acct, burst[i], api.price(burst[i], 1 + i), id, 'key-' + id)`},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchChargeReqs(b, strings.Replace(chargeReqsScript, "BUILD", bc.build, 1)) })
+	}
+}
+
+func benchChargeReqs(b *testing.B, src string) {
 	reg := metrics.NewRegistry()
-	r, err := New(Config{Path: "../../scripts/bench-charge-reqs.js", Source: []byte(chargeReqsScript), Registry: reg,
+	r, err := New(Config{Path: "../../scripts/bench-charge-reqs.js", Source: []byte(src), Registry: reg,
 		Builtin: metrics.RegisterBuiltin(reg), Root: groups.NewRoot(), Env: map[string]string{}})
 	if err != nil {
 		b.Fatal(err)

@@ -85,6 +85,7 @@ export class Client {
     // The optional fields of a balance snapshot: its key, then the configured field, for each.
     this.snapshotFields = ['used', this.f.used, 'version', this.f.version, 'lowNotified', this.f.lowNotified,
       'depletedNotified', this.f.depletedNotified];
+    this.burst = []; // burstReq's request objects, by place in a burst
     this.metaHead = this.f.metadata ? `,${this.quoted(this.f.metadata)}:{"source":"tally","op":` : '';
   }
 
@@ -186,17 +187,50 @@ export class Client {
   // admin: a replay, sent with the setup/teardown timeout.
   chargeReq(acct, feature, amount, id, key, admin) {
     const ep = this.endpoint(feature);
-    const params = this.params(ep, acct, admin ? this.cfg.adminTimeout : undefined, key);
+    const req = { method: 'POST', url: '', body: null, params: this.params(ep, acct, admin ? this.cfg.adminTimeout : undefined, key) };
+    return this.fillCharge(req, ep, acct, feature, amount, id);
+  }
+
+  // burstReq is chargeReq (not a replay) in the request object kept for place `slot` of a burst: its
+  // params and headers are written over instead of made again. k6/http reads a request when it is
+  // handed to http.batch, so a burst's requests may be used again by the next burst, never kept.
+  burstReq(slot, acct, feature, amount, id, key) {
+    const auth = this.authValue(acct);
+    if (!auth || !key) return this.chargeReq(acct, feature, amount, id, key); // not the usual shape
+    let req = this.burst[slot];
+    if (req === undefined) {
+      req = { method: 'POST', url: '', body: null, params: { headers: {}, tags: null, timeout: this.cfg.timeout } };
+      this.burst[slot] = req;
+    }
+    const p = req.params;
+    const h = p.headers; // written in the order params() writes them, so its keys come in that order
+    h['Content-Type'] = 'application/json';
+    h[this.cfg.auth.header] = auth;
+    h[this.cfg.idempotencyHeader] = key;
+    const ep = this.endpoint(feature);
+    p.tags = this.tagsOf[ep];
+    return this.fillCharge(req, ep, acct, feature, amount, id);
+  }
+
+  // fillCharge writes the method, URL and body of a charge to endpoint ep into req and returns it.
+  fillCharge(req, ep, acct, feature, amount, id) {
     if (ep === 'aiSearch') {
       const b = {};
       b[this.f.query] = `tally query ${id % 100}`;
       b[this.f.limit] = 1 + (id % 5);
-      return { method: 'POST', url: this.url(ep), body: JSON.stringify(b), params };
+      req.method = 'POST';
+      req.url = this.url(ep);
+      req.body = JSON.stringify(b);
+    } else if (ep === 'aiRecommendations') {
+      req.method = 'GET';
+      req.url = `${this.url(ep)}?${this.f.limit}=${1 + (id % 5)}`;
+      req.body = null;
+    } else {
+      req.method = 'POST';
+      req.url = this.url(ep);
+      req.body = this.deductBody(acct, feature, amount / this.cfg.rates[feature], id);
     }
-    if (ep === 'aiRecommendations') {
-      return { method: 'GET', url: `${this.url(ep)}?${this.f.limit}=${1 + (id % 5)}`, body: null, params };
-    }
-    return { method: 'POST', url: this.url(ep), body: this.deductBody(acct, feature, amount / this.cfg.rates[feature], id), params };
+    return req;
   }
 
   // deductBody is the deduct request's body, JSON.stringify of {userId: acct.id, feature, usage: units,
@@ -360,7 +394,7 @@ export function chargeAll(api, ledger, acct, charges) {
     const c = charges[i];
     const op = ledger.begin(acct.id, c);
     ops.push(op);
-    reqs.push(api.chargeReq(acct, c.feature, c.amount, op.id, op.key));
+    reqs.push(api.burstReq(i, acct, c.feature, c.amount, op.id, op.key));
   }
   const res = http.batch(reqs);
   const out = [];
