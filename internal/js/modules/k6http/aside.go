@@ -16,7 +16,11 @@ import (
 // (about 5 % of the CPU of a plain GET), so runs with few VUs, which go for
 // throughput rather than memory, keep their round trips on the VU: requests
 // go aside once more than asideAboveVUs VUs have made one (the threshold
-// above which the engine also lowers the garbage collector's target).
+// above which the engine also lowers the garbage collector's target). The
+// other items of a small http.batch run on the same workers in every run:
+// they need a goroutine besides the VU's anyway, and a worker's stack has
+// already grown to a round trip's depth, where a new goroutine's would grow
+// (and be copied) again for every item.
 
 // asideAboveVUs is the number of VUs with an HTTP client above which
 // requests run aside.
