@@ -192,7 +192,8 @@ func BenchmarkNewModuleInstance(b *testing.B) {
 
 // burstScript is race.js's hot loop in miniature: five POSTs built as
 // request objects with headers, a name tag and a timeout, sent with
-// http.batch, and one field read from each answer.
+// http.batch, and one field read from each answer ("fresh": new objects for
+// every request).
 const burstScript = `
 var reqs = [];
 for (var i = 0; i < 5; i++) {
@@ -204,23 +205,51 @@ var res = http.batch(reqs);
 for (var i = 0; i < res.length; i++) res[i].json('balance');
 `
 
-// BenchmarkBatchBurst runs burstScript once per op on the h1 path and
-// reports the generator's CPU per request (five requests per op).
+// burstKeptScript is the same burst as scripts/lib/credit.js builds it
+// ("kept"): a frozen name tag per endpoint, and the request objects of each
+// place in the burst written over.
+const burstKeptScript = `
+if (typeof TAGS === 'undefined') {
+  globalThis.TAGS = Object.freeze({name: 'deduct'});
+  globalThis.KEPT = [];
+  for (var i = 0; i < 5; i++) {
+    KEPT.push({method: 'POST', url: URL, body: null,
+      params: {headers: {'Content-Type': 'application/json', Authorization: '', 'Idempotency-Key': ''}, tags: TAGS, timeout: '10s'}});
+  }
+}
+var reqs = [];
+for (var i = 0; i < 5; i++) {
+  var r = KEPT[i];
+  r.body = '{"user_id":"u-1","feature":"deduct","usage":1}';
+  r.params.headers.Authorization = 'Bearer t0k3n';
+  r.params.headers['Idempotency-Key'] = 'key-' + i;
+  reqs.push(r);
+}
+var res = http.batch(reqs);
+for (var i = 0; i < res.length; i++) res[i].json('balance');
+`
+
+// BenchmarkBatchBurst runs a burst of five once per op on the h1 path and
+// reports the generator's CPU per request.
 func BenchmarkBatchBurst(b *testing.B) {
-	url := startBenchServer(b)
-	v := benchVU(b, url, &countingPusher{}, false)
-	prog := sobek.MustCompile("bench.js", burstScript, false)
-	if _, err := v.rt.RunProgram(prog); err != nil { // warm the connections
-		b.Fatal(err)
+	for _, bc := range []struct{ name, src string }{{"fresh", burstScript}, {"kept", burstKeptScript}} {
+		b.Run(bc.name, func(b *testing.B) {
+			url := startBenchServer(b)
+			v := benchVU(b, url, &countingPusher{}, false)
+			prog := sobek.MustCompile("bench.js", bc.src, false)
+			if _, err := v.rt.RunProgram(prog); err != nil { // warm the connections
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := v.rt.RunProgram(prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/5/1e3, "cpu-µs/req")
+		})
 	}
-	b.ReportAllocs()
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := v.rt.RunProgram(prog); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/5/1e3, "cpu-µs/req")
 }

@@ -118,6 +118,7 @@ type Instance struct {
 
 	lastRaw string   // the last URL parsed...
 	lastURL *url.URL // ...and its parsed form
+	frozen  frozenTags
 
 	respProto, jarProto, urlProto *sobek.Object
 	jsonParse                     sobek.Callable

@@ -151,7 +151,7 @@ func (mi *Instance) applyParams(rq *request, p *sobek.Object) ([]metrics.Tag, st
 	if err := applyHeaders(rq, p.Get("headers")); err != nil {
 		return nil, "", err
 	}
-	tags, err := applyTags(rq, p.Get("tags"))
+	tags, err := mi.applyTags(rq, p.Get("tags"))
 	if err != nil {
 		return nil, "", err
 	}
@@ -205,9 +205,119 @@ func applyHeaders(rq *request, v sobek.Value) error {
 	return nil
 }
 
-// applyTags returns params.tags sorted by key; the name tag also names the
+// applyTags is readTags, with the tags of objects that cannot change (see
+// frozenTags) read once.
+func (mi *Instance) applyTags(rq *request, v sobek.Value) ([]metrics.Tag, error) {
+	t, isObj := v.(*sobek.Object)
+	if isObj {
+		if m, ok := mi.frozen.memo[t]; ok {
+			if m.named {
+				rq.name = m.name
+			}
+			return m.tags, nil
+		}
+	}
+	tags, err := readTags(rq, v)
+	if err != nil || !isObj || len(mi.frozen.memo) >= maxFrozenTags || !mi.frozen.again(t) {
+		return tags, err
+	}
+	if mi.frozenCheck(t) {
+		if mi.frozen.memo == nil {
+			mi.frozen.memo = make(map[*sobek.Object]tagsMemo)
+		}
+		named := false
+		for _, tg := range tags {
+			if tg.Key == "name" {
+				named = true
+			}
+		}
+		mi.frozen.memo[t] = tagsMemo{tags: tags, name: rq.name, named: named}
+	} else {
+		mi.frozen.no[mi.frozen.nextNo] = t
+		mi.frozen.nextNo = (mi.frozen.nextNo + 1) % len(mi.frozen.no)
+	}
+	return tags, nil
+}
+
+// frozenTags remembers the tags of the params.tags objects of a VU that
+// cannot change: frozen, with data properties of primitive values only (a
+// script's tags per endpoint, made once, as scripts/lib/credit.js does).
+// An object is looked at the second time it is seen, so that objects made
+// for one request each cost no look.
+type frozenTags struct {
+	seen     [8]*sobek.Object // seen once
+	nextSeen int
+	no       [8]*sobek.Object // looked at, not frozen
+	nextNo   int
+	memo     map[*sobek.Object]tagsMemo // at most maxFrozenTags
+	check    sobek.Callable             // frozenCheckSrc, made at the first look
+}
+
+// tagsMemo is the tags of a frozen tags object, and its name tag if named.
+type tagsMemo struct {
+	tags  []metrics.Tag
+	name  string
+	named bool
+}
+
+// maxFrozenTags bounds the tags objects a VU remembers.
+const maxFrozenTags = 64
+
+// again reports whether t was seen before (and not found unchanging).
+func (f *frozenTags) again(t *sobek.Object) bool {
+	for _, o := range f.no {
+		if o == t {
+			return false
+		}
+	}
+	for i, o := range f.seen {
+		if o == t {
+			f.seen[i] = nil
+			return true
+		}
+	}
+	f.seen[f.nextSeen] = t
+	f.nextSeen = (f.nextSeen + 1) % len(f.seen)
+	return false
+}
+
+// frozenCheckSrc tells whether an object's own string-keyed properties
+// can never change nor read differently: frozen, and each a data property
+// holding a primitive other than a symbol.
+const frozenCheckSrc = `(function (o) {
+  if (!Object.isFrozen(o)) return false;
+  const names = Object.getOwnPropertyNames(o);
+  for (let i = 0; i < names.length; i++) {
+    const d = Object.getOwnPropertyDescriptor(o, names[i]);
+    if (!('value' in d)) return false;
+    const t = typeof d.value;
+    if (t === 'symbol' || t === 'function' || (t === 'object' && d.value !== null)) return false;
+  }
+  return true;
+})`
+
+var frozenCheckProg = sobek.MustCompile("k6/http/frozen-tags.js", frozenCheckSrc, true)
+
+// frozenCheck runs frozenCheckSrc on t; false when it cannot.
+func (mi *Instance) frozenCheck(t *sobek.Object) bool {
+	if mi.frozen.check == nil {
+		fv, err := mi.rt.RunProgram(frozenCheckProg)
+		if err != nil {
+			return false
+		}
+		fn, ok := sobek.AssertFunction(fv)
+		if !ok {
+			return false
+		}
+		mi.frozen.check = fn
+	}
+	res, err := mi.frozen.check(sobek.Undefined(), t)
+	return err == nil && res.ToBoolean()
+}
+
+// readTags returns params.tags sorted by key; the name tag also names the
 // request (its URL group).
-func applyTags(rq *request, v sobek.Value) ([]metrics.Tag, error) {
+func readTags(rq *request, v sobek.Value) ([]metrics.Tag, error) {
 	if !isSet(v) {
 		return nil, nil
 	}

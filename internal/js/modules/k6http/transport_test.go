@@ -408,3 +408,48 @@ func TestNoBuffersWhileWaiting(t *testing.T) {
 		t.Errorf("answers %s, want %s", got, want)
 	}
 }
+
+// TestFrozenTags checks that the tags of a frozen tags object are read once
+// and used again, and that every object that could read differently is read
+// at every request: one not frozen (changed between requests), a frozen one
+// with a getter or an object value, and objects made per request (never
+// looked at: no check function is even made for them).
+func TestFrozenTags(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	v := newVU(t)
+	_ = v.rt.Set("BASE", f.URL)
+	v.expect(`for (let i = 0; i < 5; i++) http.get(BASE + "/get", { tags: { name: "fresh" + i } });
+		return true;`)
+	if v.mi.frozen.check != nil || len(v.mi.frozen.memo) != 0 {
+		t.Fatalf("objects made per request were looked at: %d remembered", len(v.mi.frozen.memo))
+	}
+	v.expect(`const T = Object.freeze({ name: "frozen", kind: "t" });
+		let gn = 0, on = 0;
+		const G = Object.freeze({ get name() { gn++; return "getter" + gn; } });
+		const O = Object.freeze({ name: { toString() { on++; return "object" + on; } } });
+		const M = { name: "mutable1" };
+		for (let i = 0; i < 3; i++) {
+			http.get(BASE + "/get", { tags: T });
+			http.get(BASE + "/get", { tags: G });
+			http.get(BASE + "/get", { tags: O });
+			http.get(BASE + "/get", { tags: M });
+			M.name = "mutable" + (i + 2);
+		}
+		// the getter read once a request, the value's toString twice (its tag, the request's name)
+		return gn === 3 && on === 6 || [gn, on];`)
+	if len(v.mi.frozen.memo) != 1 {
+		t.Fatalf("%d tags objects remembered, want 1 (the frozen one of primitives)", len(v.mi.frozen.memo))
+	}
+	counts := map[string]int{
+		"frozen": 3, "getter1": 1, "getter2": 1, "getter3": 1, "mutable1": 1, "mutable2": 1, "mutable3": 1,
+	}
+	for name, want := range counts {
+		if n, _ := v.count("http_reqs", map[string]string{"name": name}); n != want {
+			t.Errorf("http_reqs{name:%s} = %d, want %d", name, n, want)
+		}
+	}
+	if n, _ := v.count("http_reqs", map[string]string{"name": "frozen", "kind": "t"}); n != 3 {
+		t.Errorf("http_reqs{name:frozen,kind:t} = %d, want 3", n)
+	}
+}
