@@ -39,6 +39,12 @@ func TestParseDuration(t *testing.T) {
 		{"99999999999999999999d", 0, true},
 		{"9999999999h", 0, true},
 		{"1d-2h", 0, true},
+		{"0x1p3", 8 * time.Millisecond, false},
+		{"1e3", time.Second, false},
+		{"Infinitys", 0, true},
+		{"1e3s", 0, true},
+		{" 20s ", 20 * time.Second, false},
+		{"250ms", 250 * time.Millisecond, false},
 	}
 	for _, tc := range tests {
 		got, err := ParseDuration(tc.in)
@@ -186,5 +192,20 @@ func TestJSONShowsEveryKey(t *testing.T) {
 	}
 	if _, ok := m["scenarios"]; !ok {
 		t.Error("unset keys must be present as null")
+	}
+}
+
+// BenchmarkParseDuration is the timeout param of every request of the
+// scenarios ("20s") and a number of milliseconds.
+func BenchmarkParseDuration(b *testing.B) {
+	for _, s := range []string{"20s", "1500"} {
+		b.Run(s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseDuration(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
