@@ -74,43 +74,8 @@ func (r *Runner) plainForm(body *ast.Program, src string, rec *sobek.SourceTextM
 	for _, st := range body.Body {
 		switch st := st.(type) {
 		case *ast.ImportDeclaration:
-			spec := st.ModuleSpecifier
-			if st.FromClause != nil {
-				spec = st.FromClause.ModuleSpecifier
-			}
-			g, ok := r.records[spec.String()].(*goModuleRecord)
-			if !ok || isFileSpecifier(spec.String()) {
+			if !r.plainImports(p, st, modIdx, &prefix) {
 				return nil
-			}
-			mi, seen := modIdx[g]
-			if !seen {
-				mi = len(p.mods)
-				modIdx[g] = mi
-				p.mods = append(p.mods, g)
-			}
-			c := st.ImportClause
-			if c == nil {
-				continue
-			}
-			if c.NameSpaceImport != nil {
-				return nil
-			}
-			bind := func(local unistring.String, name string) {
-				arg := &ast.Identifier{Name: unistring.String("#" + strconv.Itoa(len(p.imports))), Idx: st.Idx}
-				p.imports = append(p.imports, plainImport{mod: mi, name: name})
-				prefix = append(prefix, &ast.Binding{Target: &ast.Identifier{Name: local, Idx: st.Idx}, Initializer: arg})
-			}
-			if c.ImportedDefaultBinding != nil {
-				bind(c.ImportedDefaultBinding.Name, "default")
-			}
-			if c.NamedImports != nil {
-				for _, s := range c.NamedImports.ImportsList {
-					local := s.Alias
-					if local == "" {
-						local = s.IdentifierName
-					}
-					bind(local, s.IdentifierName.String())
-				}
 			}
 		case *ast.ExportDeclaration:
 			decl, ok := plainExport(st, locals)
@@ -162,6 +127,51 @@ func (r *Runner) plainForm(body *ast.Program, src string, rec *sobek.SourceTextM
 	}
 	p.prog = prog
 	return p
+}
+
+// plainImports adds an import declaration's bindings to p: arguments of the
+// function bound as consts under their local names (prefix). false means the
+// module form is needed (a file or namespace import).
+func (r *Runner) plainImports(p *plainScript, st *ast.ImportDeclaration, modIdx map[*goModuleRecord]int, prefix *[]*ast.Binding) bool {
+	spec := st.ModuleSpecifier
+	if st.FromClause != nil {
+		spec = st.FromClause.ModuleSpecifier
+	}
+	g, ok := r.records[spec.String()].(*goModuleRecord)
+	if !ok || isFileSpecifier(spec.String()) {
+		return false
+	}
+	mi, seen := modIdx[g]
+	if !seen {
+		mi = len(p.mods)
+		modIdx[g] = mi
+		p.mods = append(p.mods, g)
+	}
+	c := st.ImportClause
+	if c == nil {
+		return true
+	}
+	if c.NameSpaceImport != nil {
+		return false
+	}
+	bind := func(local unistring.String, name string) {
+		arg := &ast.Identifier{Name: unistring.String("#" + strconv.Itoa(len(p.imports))), Idx: st.Idx}
+		p.imports = append(p.imports, plainImport{mod: mi, name: name})
+		*prefix = append(*prefix, &ast.Binding{Target: &ast.Identifier{Name: local, Idx: st.Idx}, Initializer: arg})
+	}
+	if c.ImportedDefaultBinding != nil {
+		bind(c.ImportedDefaultBinding.Name, "default")
+	}
+	if c.NamedImports != nil {
+		for _, s := range c.NamedImports.ImportsList {
+			local := s.Alias
+			if local == "" {
+				local = s.IdentifierName
+			}
+			bind(local, s.IdentifierName.String())
+		}
+	}
+	return true
 }
 
 // compilePlain compiles the wrapper; the compiler's panics on a tree it

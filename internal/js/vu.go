@@ -141,46 +141,8 @@ func (v *VU) init(ctx context.Context) error {
 		return newScriptError(v.rt, "init", err)
 	}
 
-	var evalErr error
 	stop := v.interruptOn(ctx)
-	func() {
-		defer func() {
-			if x := recover(); x != nil {
-				evalErr = v.recovered(x)
-			}
-		}()
-		if v.r.plain != nil {
-			// As below: the loop runs after an exception too, and its
-			// error comes first.
-			read, err := v.evalPlain(v.r.plain)
-			if lerr := v.loop.run(ctx); lerr != nil {
-				evalErr = lerr
-				return
-			}
-			var exports map[string]sobek.Value
-			if err == nil {
-				exports, err = v.readPlainExports(v.r.plain, read)
-			}
-			var ex *sobek.Exception
-			if errors.As(err, &ex) {
-				// Rendered as the module form renders its rejection.
-				err = promiseError(v.rt, ex.Value())
-			}
-			evalErr, v.exports = err, exports
-			return
-		}
-		p := v.rt.CyclicModuleRecordEvaluate(v.r.main, v.r.resolve)
-		if err := v.loop.run(ctx); err != nil {
-			evalErr = err
-			return
-		}
-		switch p.State() {
-		case sobek.PromiseStateRejected:
-			evalErr = promiseError(v.rt, p.Result())
-		case sobek.PromiseStatePending:
-			evalErr = errors.New("the script's top-level await never finished")
-		}
-	}()
+	evalErr := v.evaluate(ctx)
 	stop()
 	if evalErr != nil {
 		if _, aborted := Aborted(evalErr); !aborted && ctx.Err() != nil {
@@ -190,15 +152,7 @@ func (v *VU) init(ctx context.Context) error {
 	}
 
 	if v.exports == nil {
-		inst := v.rt.GetModuleInstance(v.r.main)
-		v.exports = make(map[string]sobek.Value, len(v.r.exportNames))
-		for _, name := range v.r.exportNames {
-			local := name
-			if l, ok := v.r.exportLocals[name]; ok {
-				local = l
-			}
-			v.exports[name] = inst.GetBindingValue(local)
-		}
+		v.exports = v.moduleExports()
 	}
 	for name, val := range v.exports {
 		if fn, ok := sobek.AssertFunction(val); ok {
@@ -206,6 +160,66 @@ func (v *VU) init(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// evaluate runs the script's top level, in its plain or its module form,
+// and the init context's promise jobs and callbacks.
+func (v *VU) evaluate(ctx context.Context) (evalErr error) {
+	defer func() {
+		if x := recover(); x != nil {
+			evalErr = v.recovered(x)
+		}
+	}()
+	if v.r.plain != nil {
+		return v.evaluatePlain(ctx)
+	}
+	p := v.rt.CyclicModuleRecordEvaluate(v.r.main, v.r.resolve)
+	if err := v.loop.run(ctx); err != nil {
+		return err
+	}
+	switch p.State() {
+	case sobek.PromiseStateRejected:
+		return promiseError(v.rt, p.Result())
+	case sobek.PromiseStatePending:
+		return errors.New("the script's top-level await never finished")
+	}
+	return nil
+}
+
+// evaluatePlain runs the plain form and reads its exports into v.exports.
+// As in the module form, the loop runs after an exception too, and its
+// error comes first.
+func (v *VU) evaluatePlain(ctx context.Context) error {
+	read, err := v.evalPlain(v.r.plain)
+	if lerr := v.loop.run(ctx); lerr != nil {
+		return lerr
+	}
+	var exports map[string]sobek.Value
+	if err == nil {
+		exports, err = v.readPlainExports(v.r.plain, read)
+	}
+	var ex *sobek.Exception
+	if errors.As(err, &ex) {
+		// Rendered as the module form renders its rejection.
+		err = promiseError(v.rt, ex.Value())
+	}
+	v.exports = exports
+	return err
+}
+
+// moduleExports reads the module form's exported bindings, each under its
+// local name.
+func (v *VU) moduleExports() map[string]sobek.Value {
+	inst := v.rt.GetModuleInstance(v.r.main)
+	exports := make(map[string]sobek.Value, len(v.r.exportNames))
+	for _, name := range v.r.exportNames {
+		local := name
+		if l, ok := v.r.exportLocals[name]; ok {
+			local = l
+		}
+		exports[name] = inst.GetBindingValue(local)
+	}
+	return exports
 }
 
 // ExportedFunction reports whether the script exports name as a function.
