@@ -221,21 +221,10 @@ func exportLocals(body *ast.Program) map[string]string {
 	imported := map[unistring.String]bool{}
 	for _, imp := range body.ImportEntries {
 		if c := imp.ImportClause; c != nil {
-			if c.ImportedDefaultBinding != nil {
-				imported[c.ImportedDefaultBinding.Name] = true
-			}
 			if c.NameSpaceImport != nil {
 				imported[c.NameSpaceImport.ImportedBinding] = true
 			}
-			if c.NamedImports != nil {
-				for _, s := range c.NamedImports.ImportsList {
-					local := s.Alias
-					if local == "" {
-						local = s.IdentifierName
-					}
-					imported[local] = true
-				}
-			}
+			importBindings(c, func(local unistring.String, _ string) { imported[local] = true })
 		}
 	}
 	var m map[string]string
@@ -263,4 +252,22 @@ func exportLocals(body *ast.Program) map[string]string {
 		}
 	}
 	return m
+}
+
+// importBindings calls fn with the local name and the imported name of each
+// binding of an import clause but a namespace import: the default one
+// ("default"), then the named ones.
+func importBindings(c *ast.ImportClause, fn func(local unistring.String, name string)) {
+	if c.ImportedDefaultBinding != nil {
+		fn(c.ImportedDefaultBinding.Name, "default")
+	}
+	if c.NamedImports != nil {
+		for _, s := range c.NamedImports.ImportsList {
+			local := s.Alias
+			if local == "" {
+				local = s.IdentifierName
+			}
+			fn(local, s.IdentifierName.String())
+		}
+	}
 }

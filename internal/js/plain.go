@@ -154,23 +154,11 @@ func (r *Runner) plainImports(p *plainScript, st *ast.ImportDeclaration, modIdx 
 	if c.NameSpaceImport != nil {
 		return false
 	}
-	bind := func(local unistring.String, name string) {
+	importBindings(c, func(local unistring.String, name string) {
 		arg := &ast.Identifier{Name: unistring.String("#" + strconv.Itoa(len(p.imports))), Idx: st.Idx}
 		p.imports = append(p.imports, plainImport{mod: mi, name: name})
 		*prefix = append(*prefix, &ast.Binding{Target: &ast.Identifier{Name: local, Idx: st.Idx}, Initializer: arg})
-	}
-	if c.ImportedDefaultBinding != nil {
-		bind(c.ImportedDefaultBinding.Name, "default")
-	}
-	if c.NamedImports != nil {
-		for _, s := range c.NamedImports.ImportsList {
-			local := s.Alias
-			if local == "" {
-				local = s.IdentifierName
-			}
-			bind(local, s.IdentifierName.String())
-		}
-	}
+	})
 	return true
 }
 

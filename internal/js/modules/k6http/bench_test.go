@@ -102,6 +102,26 @@ func cpuTime() time.Duration {
 // `http.get(url)` line does, against a server in another process; h1 is
 // the synchronous HTTP/1.1 path plain-http requests take, nethttp the
 // net/http Transport path (https, proxies).
+// runScript runs src once to warm the connections, then once per op, and
+// reports the process's CPU per op divided by reqs (the requests of one run)
+// as unit.
+func runScript(b *testing.B, v *fakeVU, src string, reqs int, unit string) {
+	prog := sobek.MustCompile("bench.js", src, false)
+	if _, err := v.rt.RunProgram(prog); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := v.rt.RunProgram(prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/float64(reqs)/1e3, unit)
+}
+
 func BenchmarkGet(b *testing.B) {
 	url := startBenchServer(b)
 	scripts := []struct{ name, src string }{
@@ -113,21 +133,7 @@ func BenchmarkGet(b *testing.B) {
 	for _, tr := range transports {
 		for _, s := range scripts {
 			b.Run(tr.name+"/"+s.name, func(b *testing.B) {
-				v := benchVU(b, url, &countingPusher{}, tr.std)
-				prog := sobek.MustCompile("bench.js", s.src, false)
-				if _, err := v.rt.RunProgram(prog); err != nil { // warm the connection
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				cpu0 := cpuTime()
-				b.ResetTimer()
-				for b.Loop() {
-					if _, err := v.rt.RunProgram(prog); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+				runScript(b, benchVU(b, url, &countingPusher{}, tr.std), s.src, 1, "cpu-µs/op")
 			})
 		}
 	}
@@ -235,21 +241,7 @@ func BenchmarkBatchBurst(b *testing.B) {
 	for _, bc := range []struct{ name, src string }{{"fresh", burstScript}, {"kept", burstKeptScript}} {
 		b.Run(bc.name, func(b *testing.B) {
 			url := startBenchServer(b)
-			v := benchVU(b, url, &countingPusher{}, false)
-			prog := sobek.MustCompile("bench.js", bc.src, false)
-			if _, err := v.rt.RunProgram(prog); err != nil { // warm the connections
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := v.rt.RunProgram(prog); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/5/1e3, "cpu-µs/req")
+			runScript(b, benchVU(b, url, &countingPusher{}, false), bc.src, 5, "cpu-µs/req")
 		})
 	}
 }
