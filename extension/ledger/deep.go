@@ -235,7 +235,7 @@ func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, su
 		go func() {
 			defer wg.Done()
 			for c := range ch {
-				res := deepOne(ctx, c, opts, deadline)
+				res, ran := deepOne(ctx, c, opts, deadline)
 				mu.Lock()
 				switch res {
 				case LinOK:
@@ -244,6 +244,9 @@ func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, su
 					sum.Illegal++
 				default:
 					sum.OutOfBudget++
+					if !ran {
+						sum.NotRun++
+					}
 				}
 				mu.Unlock()
 			}
@@ -257,16 +260,17 @@ func deepCheck(ctx context.Context, checks []*acctCheck, opts *VerifyOptions, su
 	sum.Elapsed += time.Since(start)
 }
 
-// deepOne checks one account and records its linearizability.
-func deepOne(ctx context.Context, c *acctCheck, opts *VerifyOptions, deadline time.Time) Linearizability {
+// deepOne checks one account and records its linearizability; ran is false
+// when the total budget was spent before the account's turn (counted in
+// DeepSummary.NotRun, not noted per account: a long run can leave thousands).
+func deepOne(ctx context.Context, c *acctCheck, opts *VerifyOptions, deadline time.Time) (res Linearizability, ran bool) {
 	budget := min(opts.AccountBudget, time.Until(deadline))
 	if d, ok := ctx.Deadline(); ok {
 		budget = min(budget, time.Until(d))
 	}
 	if budget <= 0 || ctx.Err() != nil {
 		c.rep.Linearizable = LinOutOfBudget
-		c.note("deep check not run: the total budget was spent")
-		return LinOutOfBudget
+		return LinOutOfBudget, false
 	}
 	ops, _ := c.projection()
 	n := int64(len(ops))
@@ -305,7 +309,7 @@ func deepOne(ctx context.Context, c *acctCheck, opts *VerifyOptions, deadline ti
 		}
 		c.add(f, "deep")
 	}
-	return c.rep.Linearizable
+	return c.rep.Linearizable, true
 }
 
 // visualize reruns the check verbosely and writes porcupine's HTML view.

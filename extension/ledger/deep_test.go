@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -92,6 +93,25 @@ func TestDeepCheck(t *testing.T) {
 		}
 		if !strings.Contains(text(r), "1 linearizable, 0 not, 0 out of budget, 0 skipped, 1 not exercised") {
 			t.Fatalf("text:\n%s", text(r))
+		}
+	})
+	t.Run("accounts left when the total budget is spent are counted once, not noted each", func(t *testing.T) {
+		t.Parallel()
+		s := runSim(t, simConfig{seed: 5, accounts: 30, clients: 10, ops: 300, startFactor: 0.9})
+		r := mustVerify(t, s.l, VerifyOptions{Deep: DeepAuto, TotalBudget: time.Nanosecond})
+		if r.Deep.NotRun == 0 || r.Deep.NotRun > r.Deep.OutOfBudget || r.Verdict != Pass {
+			t.Fatalf("deep %+v, verdict %s: want accounts not run, within out of budget", r.Deep, r.Verdict)
+		}
+		for id, a := range r.Accounts {
+			for _, n := range a.Notes {
+				if strings.Contains(n, "not run") {
+					t.Fatalf("account %s has the note %q", id, n)
+				}
+			}
+		}
+		want := fmt.Sprintf("%d out of budget (%d of them not run: the total budget was spent first)", r.Deep.OutOfBudget, r.Deep.NotRun)
+		if !strings.Contains(text(r), want) {
+			t.Fatalf("want %q in:\n%s", want, text(r))
 		}
 	})
 	t.Run("too many operations", func(t *testing.T) {

@@ -95,8 +95,12 @@ func (r *Report) Figures() []string {
 		p("log amounts   %s", r.AmountSign.Text())
 	}
 	if r.Deep.Mode != DeepOff.String() {
-		p("deep check    %d linearizable, %d not, %d out of budget, %d skipped, %d not exercised (%s)",
-			r.Deep.OK, r.Deep.Illegal, r.Deep.OutOfBudget, r.Deep.Skipped, r.Deep.NotExercised, r.Deep.Elapsed.Round(time.Millisecond))
+		notRun := ""
+		if r.Deep.NotRun > 0 {
+			notRun = fmt.Sprintf(" (%d of them not run: the total budget was spent first)", r.Deep.NotRun)
+		}
+		p("deep check    %d linearizable, %d not, %d out of budget%s, %d skipped, %d not exercised (%s)",
+			r.Deep.OK, r.Deep.Illegal, r.Deep.OutOfBudget, notRun, r.Deep.Skipped, r.Deep.NotExercised, r.Deep.Elapsed.Round(time.Millisecond))
 	}
 	if n := r.DiscrepancyCount(); n > 0 {
 		var parts []string

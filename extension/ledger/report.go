@@ -167,6 +167,7 @@ type DeepSummary struct {
 	OK           int           `json:"ok"`
 	Illegal      int           `json:"illegal"`
 	OutOfBudget  int           `json:"outOfBudget"`
+	NotRun       int           `json:"notRun"` // of OutOfBudget: accounts not checked at all, the total budget spent before their turn
 	Skipped      int           `json:"skipped"`
 	NotExercised int           `json:"notExercised"` // accounts without a deduction or read: nothing to check
 	Elapsed      time.Duration `json:"elapsedNs"`
