@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/grafana/sobek"
+	"github.com/grafana/sobek/parser"
 )
 
 // CommonJS files (vendored libraries using require, exports and
@@ -74,8 +75,16 @@ func (r *Runner) loadFileModule(path string, orig []byte) (sobek.ModuleRecord, e
 		return nil, err
 	}
 	u := fileURL(path)
-	rec, esmErr := sobek.ParseModule(u, string(src), r.resolve)
+	// As sobek.ParseModule, keeping the syntax tree for the plain form.
+	body, esmErr := sobek.Parse(u, string(src), parser.IsModule)
+	var rec *sobek.SourceTextModuleRecord
+	if esmErr == nil {
+		rec, esmErr = sobek.ModuleFromAST(body, r.resolve)
+	}
 	if esmErr == nil && (len(rec.RequestedModules()) > 0 || hasExports(rec) || !looksCommonJS(src)) {
+		if r.parsed != nil {
+			r.parsed[rec] = parsedModule{body: body, src: string(src)}
+		}
 		if err := r.register(path, u, rec); err != nil {
 			return nil, err
 		}

@@ -138,11 +138,13 @@ func (r *Runner) parseMain(path string, src []byte) (*sobek.SourceTextModuleReco
 	if err != nil {
 		return nil, nil, withTypeScriptHint(path, src, err)
 	}
+	r.parsed = map[*sobek.SourceTextModuleRecord]parsedModule{rec: {body: body, src: string(js)}}
+	defer func() { r.parsed = nil }()
 	if err := r.register(path, u, rec); err != nil {
 		return nil, nil, err
 	}
 	r.exportLocals = exportLocals(body)
-	return rec, r.plainForm(body, string(js), rec), nil
+	return rec, r.plainForm(rec), nil
 }
 
 // register records a parsed ES module under its path and URL, then parses

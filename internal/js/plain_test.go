@@ -17,10 +17,24 @@ import (
 // module set it is evaluated as an ES module even when it has a plain form.
 func newPlainRunner(t *testing.T, script string, module bool) *Runner {
 	t.Helper()
+	return newFilesRunner(t, map[string]string{"/scripts/main.js": script}, module)
+}
+
+// newFilesRunner compiles files["/scripts/main.js"] as the entry script,
+// with the other files importable; a file not in files reads as
+// "export const x = 1;". With module set the script is evaluated as ES
+// modules even when it has a plain form.
+func newFilesRunner(t *testing.T, files map[string]string, module bool) *Runner {
+	t.Helper()
 	reg := metrics.NewRegistry()
-	r, err := New(Config{Path: "/scripts/main.js", Source: []byte(script), Registry: reg,
+	r, err := New(Config{Path: "/scripts/main.js", Source: []byte(files["/scripts/main.js"]), Registry: reg,
 		Builtin: metrics.RegisterBuiltin(reg), Root: groups.NewRoot(),
-		ReadFile: func(p string) ([]byte, error) { return []byte("export const x = 1;\n"), nil }})
+		ReadFile: func(p string) ([]byte, error) {
+			if src, ok := files[p]; ok {
+				return []byte(src), nil
+			}
+			return []byte("export const x = 1;\n"), nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +52,12 @@ var pcs = regexp.MustCompile(`:(\d+):(\d+)\(\d+\)`)
 // left: the error, or the exports with their types and names.
 func describe(t *testing.T, script string, module bool) string {
 	t.Helper()
-	r := newPlainRunner(t, script, module)
+	return describeRunner(t, newPlainRunner(t, script, module))
+}
+
+// describeRunner is describe for a compiled runner.
+func describeRunner(t *testing.T, r *Runner) string {
+	t.Helper()
 	v, err := r.NewVU(context.Background(), 1, 1)
 	if err != nil {
 		return "error: " + pcs.ReplaceAllString(err.Error(), ":$1:$2")
@@ -117,7 +136,6 @@ export default function () {}
 func TestPlainFormNotUsed(t *testing.T) {
 	t.Parallel()
 	for _, script := range []string{
-		"import { x } from './lib.js';\nexport default function () {}\n",
 		"import * as k6 from 'k6';\nexport default function () {}\n",
 		"export { sleep } from 'k6';\nexport default function () {}\n",
 		"export * from 'k6';\nexport default function () {}\n",

@@ -70,11 +70,14 @@ type Runner struct {
 	url      string
 	builtins map[string]func() modules.Module
 
-	modMu       sync.Mutex
-	records     map[string]sobek.ModuleRecord
-	urls        map[sobek.ModuleRecord]string
-	main        *sobek.SourceTextModuleRecord
-	plain       *plainScript // the entry script as a function, nil if it is evaluated as a module
+	modMu   sync.Mutex
+	records map[string]sobek.ModuleRecord
+	urls    map[sobek.ModuleRecord]string
+	main    *sobek.SourceTextModuleRecord
+	plain   *plainScript // the entry script as a function, nil if it is evaluated as a module
+	// parsed are the syntax trees of the ES modules, kept while the entry
+	// script is compiled (for the plain form).
+	parsed      map[*sobek.SourceTextModuleRecord]parsedModule
 	linkOnce    sync.Once
 	linkErr     error
 	linkingVU   *VU
