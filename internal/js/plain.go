@@ -35,8 +35,10 @@ import (
 // (imports are immutable, as in a module), and returns the exports. It is
 // strict, as module code is, and called with an undefined this. The files
 // are evaluated once per VU, depth first in the order of their import
-// declarations (imports before importers), as ES modules are; a namespace
-// import of a file is an object made once per VU (see namespace). An
+// declarations (imports before importers), as ES modules are, but for
+// files that only declare, which are evaluated when first needed
+// (plainlazy.go); a namespace import of a file is an object made once per VU
+// (see namespace). An
 // imported file's function returns its exported values, which its importers
 // take as arguments; the entry script's returns a function that reads its
 // exported bindings, which the VU calls once the init context's promise
@@ -67,11 +69,13 @@ type plainScript struct {
 // returns its exports: an array of them for an imported file, a function
 // that reads them for the entry script.
 type plainUnit struct {
+	url     string // the module's URL or name
 	g       *goModuleRecord
 	prog    *sobek.Program
 	imports []plainImport // the function's arguments, in order
 	exports []string      // the export names, in the order of the returned array
 	nsOrder []int         // the exports' indexes in the order of a namespace's keys
+	lazy    bool          // evaluated when its namespace is first read (plainlazy.go)
 }
 
 // plainImport is one imported binding: units[unit]'s export name (at index
@@ -111,6 +115,9 @@ type plainBuilder struct {
 	r     *Runner
 	p     *plainScript
 	units map[sobek.ModuleRecord]int // a module's unit, -1 while its imports are compiled
+	// declares is, for each unit, whether it is a file whose top level only
+	// declares (plainlazy.go).
+	declares []bool
 }
 
 // plainForm compiles the entry script and the files it imports as
@@ -121,6 +128,7 @@ func (r *Runner) plainForm(main *sobek.SourceTextModuleRecord) *plainScript {
 	if _, ok := b.visit(main, true); !ok {
 		return nil
 	}
+	b.p.markLazy(b.declares)
 	return b.p
 }
 
@@ -134,18 +142,20 @@ func (b *plainBuilder) visit(rec sobek.ModuleRecord, entry bool) (int, bool) {
 	var u plainUnit
 	switch m := rec.(type) {
 	case *goModuleRecord:
-		u.g = m
+		u.g, u.url = m, m.name
 	case *sobek.SourceTextModuleRecord:
 		b.units[rec] = -1
 		var ok bool
 		if u, ok = b.file(m, entry); !ok {
 			return -1, false
 		}
+		u.url = b.r.urls[m]
 	default:
 		return -1, false
 	}
 	b.units[rec] = len(b.p.units)
 	b.p.units = append(b.p.units, u)
+	b.declares = append(b.declares, u.prog != nil && declarative(b.r.parsed[rec.(*sobek.SourceTextModuleRecord)].body))
 	return len(b.p.units) - 1, true
 }
 
@@ -399,6 +409,9 @@ func (v *VU) evalPlain(p *plainScript) (sobek.Value, error) {
 	}
 	for i := range p.units {
 		u := &p.units[i]
+		if u.lazy {
+			continue
+		}
 		if u.g != nil {
 			inst, err := u.g.Instantiate(v.rt)
 			if err != nil {
@@ -419,11 +432,7 @@ func (v *VU) evalPlain(p *plainScript) (sobek.Value, error) {
 		if err != nil || i == len(p.units)-1 {
 			return ret, err
 		}
-		arr := ret.ToObject(v.rt)
-		vals[i].exports = make([]sobek.Value, len(u.exports))
-		for k := range u.exports {
-			vals[i].exports[k] = arr.Get(strconv.Itoa(k))
-		}
+		vals[i].exports = readArray(v.rt, ret, len(u.exports))
 	}
 	return nil, errors.New("the plain form has no entry script")
 }
@@ -448,6 +457,11 @@ func (v *VU) plainImport(p *plainScript, vals []plainValues, imp plainImport, se
 	switch {
 	case d.inst != nil:
 		val = d.inst.GetBindingValue(imp.name)
+	case imp.ns && p.units[imp.unit].lazy:
+		if d.ns == nil {
+			d.ns = v.newLazyNamespace(p, vals, imp.unit, seal)
+		}
+		val = d.ns
 	case imp.ns:
 		if d.ns == nil {
 			ns, err := v.namespace(&p.units[imp.unit], d.exports, seal)
@@ -458,6 +472,11 @@ func (v *VU) plainImport(p *plainScript, vals []plainValues, imp plainImport, se
 		}
 		val = d.ns
 	default:
+		if p.units[imp.unit].lazy {
+			if err := v.evalLazy(p, vals, imp.unit, seal); err != nil {
+				return nil, err
+			}
+		}
 		val = d.exports[imp.idx]
 	}
 	if val == nil {
@@ -489,6 +508,16 @@ func (v *VU) namespace(u *plainUnit, exports []sobek.Value, seal sobek.Callable)
 		return nil, err
 	}
 	return ns, nil
+}
+
+// readArray reads the first n elements of an array.
+func readArray(rt *sobek.Runtime, arr sobek.Value, n int) []sobek.Value {
+	obj := arr.ToObject(rt)
+	vals := make([]sobek.Value, n)
+	for k := range vals {
+		vals[k] = obj.Get(strconv.Itoa(k))
+	}
+	return vals
 }
 
 // readPlainExports calls the function evalPlain returned and returns the

@@ -1,7 +1,10 @@
 package js
 
 import (
+	"context"
 	"testing"
+
+	"github.com/grafana/sobek"
 )
 
 // plainLib is a graph of files: c.js is imported by a.js and b.js (a
@@ -58,6 +61,23 @@ export const facts = [Object.keys(c), Object.prototype.toString.call(c), Object.
   Object.isExtensible(c), deleted, 'missing' in c, typeof c.default].join('|');
 export default function () {}
 `}},
+		{"lazy namespace", map[string]string{"/scripts/main.js": `import * as d from './lib/decl.js';
+import { viaB } from './lib/uses.js';
+let assigned = 'none';
+try { d.N = 2 } catch (e) { assigned = e.name }
+let added = 'none';
+try { d.extra = 1 } catch (e) { added = e.name }
+let deleted = 'none';
+try { delete d.N } catch (e) { deleted = e.name }
+export const facts = [Object.keys(d), Object.prototype.toString.call(d), d === viaB, d.N, d.up('x'), assigned,
+  added, deleted, 'missing' in d, 'N' in d, typeof d.default, d.missing, JSON.stringify(d)].join('|');
+export default function () { return d.up('y') }
+`,
+			"/scripts/lib/decl.js": "import { shout } from './c.js';\nexport const N = 1;\nlet unset;\nexport { unset };\nexport function up(s) { return shout(s) + N }\nfunction hidden() {}\n",
+			"/scripts/lib/uses.js": "import * as d from './decl.js';\nexport const viaB = d;\n"}},
+		{"lazy file importing a lazy file", map[string]string{"/scripts/main.js": "import * as d from './lib/decl.js';\nexport const r = d.twice('a');\nexport default function () { return d.twice('b') }\n",
+			"/scripts/lib/decl.js": "import { once } from './once.js';\nexport function twice(s) { return once(s) + once(s) }\n",
+			"/scripts/lib/once.js": "export const SEP = '-';\nexport function once(s) { return s + SEP }\n"}},
 		{"a throw in a file", map[string]string{"/scripts/main.js": "import { x } from './lib/bad.js';\nexport default function () {}\n",
 			"/scripts/lib/bad.js": "export const x = 1;\nfunction fail() {\n  throw new Error('bad lib');\n}\nfail();\n"}},
 		{"a throw in an imported function", map[string]string{"/scripts/main.js": "import { fail } from './lib/bad.js';\n\nfail('init');\nexport default function () {}\n",
@@ -129,5 +149,57 @@ func TestPlainFormFilesNotUsed(t *testing.T) {
 		if r := newFilesRunner(t, files, false); r.plain != nil {
 			t.Errorf("plain form for %q", files["/scripts/main.js"])
 		}
+	}
+}
+
+// TestPlainFormLazy: a file whose top level only declares and that is
+// imported only as a namespace is evaluated when its namespace is first
+// read; the others in order.
+func TestPlainFormLazy(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{
+		"/scripts/main.js": `import * as lazy from './lazy.js';
+import * as acts from './acts.js';
+import * as named from './named.js';
+import { f } from './named.js';
+import * as cls from './cls.js';
+import './effectless.js';
+export const ns = lazy;
+export default function () {}
+`,
+		"/scripts/lazy.js":       "import http from 'k6/http';\nimport { h } from './dep.js';\nimport { both } from './both.js';\nconst a = 1, b = 'x', c = true, d = null;\nvar e;\nexport function get() { return http }\nexport function dep() { return h() + both() }\n",
+		"/scripts/dep.js":        "export function h() { return 'h' }\n",
+		"/scripts/both.js":       "export function both() { return 'both' }\n",
+		"/scripts/acts.js":       "import { both } from './both.js';\nexport const a = [both];\n",
+		"/scripts/named.js":      "export function f() {}\n",
+		"/scripts/cls.js":        "export class K {}\n",
+		"/scripts/effectless.js": "function g() {}\n",
+	}
+	r := newFilesRunner(t, files, false)
+	if r.plain == nil {
+		t.Fatal("no plain form")
+	}
+	want := map[string]bool{"file:///scripts/lazy.js": true, "file:///scripts/effectless.js": true, "file:///scripts/dep.js": true}
+	for _, u := range r.plain.units {
+		if u.lazy != want[u.url] {
+			t.Errorf("%s: lazy %v, want %v", u.url, u.lazy, want[u.url])
+		}
+	}
+	v, err := r.NewVU(context.Background(), 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Release()
+	ns := v.exports["ns"].(*sobek.Object)
+	ln := ns.Export().(*lazyNamespace)
+	if ln.vals[ln.unit].exports != nil {
+		t.Fatal("lazy.js was evaluated in init")
+	}
+	if !ns.Get("get").Equals(ns.Get("get")) || ln.vals[ln.unit].exports == nil {
+		t.Fatal("lazy.js was not evaluated once at the first read")
+	}
+	fn, _ := sobek.AssertFunction(ns.Get("dep"))
+	if got, err := fn(sobek.Undefined()); err != nil || got.String() != "hboth" {
+		t.Fatalf("dep() = %v, %v", got, err)
 	}
 }
