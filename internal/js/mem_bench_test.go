@@ -67,8 +67,9 @@ func BenchmarkVUInit(b *testing.B) {
 
 // BenchmarkVUIterations measures what a VU of bench/vus100.js holds after
 // iterations, beside what the initialized VU holds (BenchmarkVUInit): b.N
-// VUs each run BENCH_ITERS iterations (default 10, no think time, each VU's
-// Math.random seeded with its id) against a local server, then the server's
+// VUs each run BENCH_ITERS iterations (default 10; think time BENCH_THINK
+// seconds, default 0, at most 0.1; each VU's Math.random seeded with its id)
+// against a local server, then the server's
 // side of the connections is closed and the heap per VU measured after a
 // collection. The VUs keep their keep-alive connections, as sleeping VUs of
 // a run do. Reported: KiB/VU initialized, KiB/VU after the iterations.
@@ -84,6 +85,10 @@ func BenchmarkVUIterations(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("BENCH_ITERS")); err == nil && n > 0 {
 		iters = n
 	}
+	think := "0"
+	if f, err := strconv.ParseFloat(os.Getenv("BENCH_THINK"), 64); err == nil && f > 0 && f <= 0.1 {
+		think = os.Getenv("BENCH_THINK")
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"remaining_credits":100,"charged":5}`))
@@ -91,7 +96,7 @@ func BenchmarkVUIterations(b *testing.B) {
 	defer srv.Close()
 	reg := metrics.NewRegistry()
 	r, err := New(Config{Path: "vus100.js", Source: src, Registry: reg, Builtin: metrics.RegisterBuiltin(reg),
-		Root: groups.NewRoot(), Env: map[string]string{"BASE_URL": srv.URL, "THINK": "0", "VUS": "1"}})
+		Root: groups.NewRoot(), Env: map[string]string{"BASE_URL": srv.URL, "THINK": think, "VUS": "1"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,6 +35,10 @@ type instance struct {
 
 	// The last check functions called, as Go callables (sobek makes a
 	// closure for each): a script's checks are mostly the same few functions.
+	// sleep() forgets them: a function made in the iteration (an object
+	// literal's) would otherwise keep itself and the scope it closes over
+	// (the responses of the function that called check) alive while the VU
+	// sleeps.
 	checkFns [2]checkFn
 	nextFn   int
 }
@@ -267,6 +271,7 @@ func (i *instance) sleepFor(secs float64) {
 		return
 	}
 	dropDeadValues(i.vu.Runtime())
+	i.checkFns, i.nextFn = [len(i.checkFns)]checkFn{}, 0
 	d := time.Duration(secs * float64(time.Second))
 	t := time.NewTimer(d)
 	defer t.Stop()

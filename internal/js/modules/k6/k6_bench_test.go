@@ -28,7 +28,7 @@ func (v *benchVU) State() *modules.State     { return &v.st.State }
 func (v *benchVU) FullState() *vustate.State { return v.st }
 func (v *benchVU) Push(s metrics.Samples)    { v.n.Add(int64(len(s))) }
 
-func newBenchVU(b *testing.B) *benchVU {
+func newBenchVU(b testing.TB) *benchVU {
 	v := &benchVU{rt: sobek.New()}
 	tags := vustate.NewTags(metrics.NewTagSet(map[string]string{"scenario": "default"}), true)
 	v.st = &vustate.State{
