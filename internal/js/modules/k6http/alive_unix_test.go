@@ -222,7 +222,7 @@ func TestProbeLearnsIdleTime(t *testing.T) {
 	post := func(step string, ok bool) {
 		t.Helper()
 		hr := hopRequest{method: "POST", url: u, header: http.Header{}, body: "x", hasBody: true, keep: true}
-		_, err := c.roundTrip(context.Background(), time.Now().Add(5*time.Second), &hr)
+		err := c.roundTrip(context.Background(), time.Now().Add(5*time.Second), &hr, &hop{})
 		if (err == nil) != ok {
 			t.Fatalf("%s: error %v, want ok = %v", step, err, ok)
 		}

@@ -66,6 +66,11 @@ type request struct {
 	meta map[string]string // sample metadata (vu, iter), read-only
 
 	res result // the outcome, allocated with the request
+	// hop is the round trip in progress, also allocated with the request:
+	// the functions of a round trip fill it through a pointer rather than
+	// return it, which keeps their frames, and so the stack of the goroutine
+	// running a round trip (a worker's, in runs of many VUs), small.
+	hop hop
 }
 
 // result is the outcome of a request: the last round trip's response, or
@@ -344,7 +349,7 @@ func (c *client) releaseStd(s *stdState) {
 }
 
 // stdRoundTrip runs one round trip through net/http's Transport.
-func (c *client) stdRoundTrip(s *stdState, hr *hopRequest) (hop, error) {
+func (c *client) stdRoundTrip(s *stdState, hr *hopRequest, h *hop) error {
 	header := hr.header
 	if _, ok := header["User-Agent"]; !ok {
 		// net/http would send its own User-Agent otherwise ("" sends none).
@@ -373,20 +378,19 @@ func (c *client) stdRoundTrip(s *stdState, hr *hopRequest) (hop, error) {
 	}
 	hreq = hreq.WithContext(ctx)
 	s.tr.reset()
-	var h hop
 	resp, err := transport.RoundTrip(hreq)
 	if err != nil {
 		h.timings = s.tr.done(0)
-		return h, err
+		return err
 	}
 	b, err := readBody(resp, hr.keep)
 	h.timings = s.tr.done(s.tr.offset())
 	if err != nil {
-		return h, err
+		return err
 	}
 	h.status, h.statusText, h.proto, h.header, h.body = resp.StatusCode, resp.Status, resp.Proto, resp.Header, b
 	h.tls, h.remote = resp.TLS, s.tr.remote
-	return h, nil
+	return nil
 }
 
 // do runs rq: round trips including redirects and the digest challenge,
@@ -408,18 +412,20 @@ func (c *client) do(rq *request) *result {
 				return res
 			}
 		}
-		h, err := c.roundTrip(rq, &st, deadline, &std)
+		h := &rq.hop
+		*h = hop{}
+		err := c.roundTrip(rq, &st, deadline, &std, h)
 		now := c.now()
 		if err != nil {
 			c.recordError(rq, &st, h, err, deadline, now)
 			return res
 		}
-		c.record(rq, &st, &h, now)
-		if !digestTried && st.digestRetry(rq, &h) {
+		c.record(rq, &st, h, now)
+		if !digestTried && st.digestRetry(rq, h) {
 			digestTried = true
 			continue
 		}
-		if !c.redirect(rq, &st, &h, redirects) {
+		if !c.redirect(rq, &st, h, redirects) {
 			return res
 		}
 		redirects++
@@ -440,7 +446,7 @@ type hopState struct {
 
 // roundTrip sends one hop: cookies and basic auth for its URL, then the
 // request through the fast HTTP/1.1 path or the standard transport.
-func (c *client) roundTrip(rq *request, st *hopState, deadline time.Time, std **stdState) (hop, error) {
+func (c *client) roundTrip(rq *request, st *hopState, deadline time.Time, std **stdState, h *hop) error {
 	var cookies []paramCookie
 	cookies, st.header = rq.cookiesFor(st.u, st.header)
 	if !rq.digest && st.u.User != nil {
@@ -459,20 +465,20 @@ func (c *client) roundTrip(rq *request, st *hopState, deadline time.Time, std **
 	c.traffic.state.Store(rq.state)
 	if c.useH1(st.u, st.header) {
 		if err := validHeaders(st.header); err != nil {
-			return hop{}, err
+			return err
 		}
-		return c.h1.roundTrip(rq.ctx, deadline, &hr)
+		return c.h1.roundTrip(rq.ctx, deadline, &hr, h)
 	}
 	if *std == nil {
 		*std = c.newStd(rq.ctx, deadline)
 	}
-	return c.stdRoundTrip(*std, &hr)
+	return c.stdRoundTrip(*std, &hr, h)
 }
 
 // recordError ends the request with a failed hop. A request cut off by the
 // end of the test is not a failure of the service: it emits no samples. A
 // passed deadline is a timeout.
-func (c *client) recordError(rq *request, st *hopState, h hop, err error, deadline, now time.Time) {
+func (c *client) recordError(rq *request, st *hopState, h *hop, err error, deadline, now time.Time) {
 	res := &rq.res
 	if cerr := rq.ctx.Err(); cerr != nil {
 		res.setError(cerr, nil)

@@ -395,15 +395,16 @@ func idempotent(method string) bool {
 
 // roundTrip runs one request/response exchange. ctx interrupts it; deadline
 // bounds it.
-func (c *h1) roundTrip(ctx context.Context, deadline time.Time, hr *hopRequest) (hop, error) {
-	h, stale, err := c.try(ctx, deadline, hr)
+func (c *h1) roundTrip(ctx context.Context, deadline time.Time, hr *hopRequest, h *hop) error {
+	stale, err := c.try(ctx, deadline, hr, h)
 	if stale {
 		c.forget(addrOf(hr.url))
 	}
 	if stale && idempotent(hr.method) {
-		h, _, err = c.try(ctx, deadline, hr)
+		*h = hop{}
+		_, err = c.try(ctx, deadline, hr, h)
 	}
-	return h, err
+	return err
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -411,13 +412,13 @@ var aLongTimeAgo = time.Unix(1, 0)
 // try makes one attempt; stale reports a failure on a reused connection
 // before any byte of the response arrived (the server may have closed it
 // while it was idle).
-func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop, stale bool, err error) {
+func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest, h *hop) (stale bool, err error) {
 	key := addrOf(hr.url)
 	start := c.now()
 	hc, reused, err := c.acquire(ctx, deadline, key, &h.timings)
 	if err != nil {
 		h.timings.blocked = c.now().Sub(start)
-		return h, false, err
+		return false, err
 	}
 	hc.attachWriter()
 	gotConn := c.now()
@@ -434,7 +435,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	}()
 
 	if err := ctx.Err(); err != nil {
-		return h, false, err
+		return false, err
 	}
 	gzipped := c.writeRequest(hc.bw, hr)
 	var wrote time.Time
@@ -446,19 +447,19 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 	}
 	hc.releaseWriter()
 	if err != nil {
-		return h, reused, err
+		return reused, err
 	}
 	h.timings.sending = wrote.Sub(gotConn)
 
 	hc.attachReader()
 	if _, err = hc.br.Peek(1); err != nil {
-		return h, reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)), err
+		return reused && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err)), err
 	}
 	first := c.now()
 	h.timings.waiting = first.Sub(wrote)
-	keep, err := c.readResponse(hc.br, hr, &h)
+	keep, err := c.readResponse(hc.br, hr, h)
 	if err != nil {
-		return h, false, err
+		return false, err
 	}
 	h.timings.receiving = c.now().Sub(first)
 	h.timings.duration = h.timings.sending + h.timings.waiting + h.timings.receiving
@@ -469,7 +470,7 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest) (h hop
 		h.header.Del("Content-Encoding")
 		h.header.Del("Content-Length")
 	}
-	return h, false, nil
+	return false, nil
 }
 
 // acquire returns an idle connection to key, or dials one (timing the
