@@ -242,6 +242,9 @@ func newClient(cfg clientConfig) *client {
 	if !cfg.noH1 && os.Getenv("HTTP_PROXY") == "" && os.Getenv("http_proxy") == "" {
 		c.h1 = newH1(dialer, c.traffic, c.now, keepAlive, perHost, c.userAgent[0])
 		c.h1.hosts = hosts
+		if cfg.aside != nil {
+			c.h1.dialAside = &cfg.aside.many
+		}
 	}
 	c.tracers.New = func() any { return newTracer(c.now) }
 	return c

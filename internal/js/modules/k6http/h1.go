@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,10 @@ type h1 struct {
 	probeIdle   time.Duration // idle connections older than this may be checked before reuse (usable)
 	userAgent   string        // sent when the request sets no User-Agent ("": none)
 	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
+	// dialAside, when set and true, dials on a goroutine of its own (see
+	// acquire): the run's asidePool.many.
+	dialAside *atomic.Bool
+	dialed    atomic.Int64 // dials counted while dialAside is true
 
 	mu   sync.Mutex
 	idle map[string][]*h1Conn
@@ -475,13 +480,38 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest, h *hop
 
 // acquire returns an idle connection to key, or dials one (timing the
 // lookup and the connect into tm); reused tells which.
+//
+// In runs whose round trips go aside (c.dialAside reports true), the dial
+// runs on a goroutine of its own, which ends with it: net's dial path
+// (resolving, the dialer's fallbacks, the socket and its connect) is about
+// 2.5 KiB of frames on top of the round trip's, more than the rest of a
+// round trip needs. Run on the worker, it would grow the worker's stack
+// from 4 to 8 KiB at every VU's first request, all at once when a run
+// starts; the workers keep that stack until collections halve it, and the
+// 8 KiB blocks they leave stay among the VUs' own stacks. The handoff costs
+// a dial CPU (BenchmarkGetNewConnection), so runs of few VUs, which go for
+// throughput, dial where the round trip runs, and so do the dials of a
+// client beyond its first maxIdle (those its keep-alive pool can keep): a
+// run that dials for every request (noConnectionReuse, a server closing
+// its connections) would pay the handoff every time.
 func (c *h1) acquire(ctx context.Context, deadline time.Time, key string, tm *timings) (hc *h1Conn, reused bool, err error) {
 	if hc = c.getIdle(key); hc != nil {
 		return hc, true, nil
 	}
-	dctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	hc, err = c.dial(dctx, key, tm)
+	if c.dialAside == nil || !c.dialAside.Load() || c.dialed.Add(1) > int64(c.maxIdle) {
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		hc, err = c.dial(dctx, key, tm)
+		return hc, false, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		hc, err = c.dial(dctx, key, tm)
+	}()
+	<-done
 	return hc, false, err
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/grafana/sobek"
+
+	"github.com/tallyhq/tally/internal/options"
 )
 
 // BenchmarkAsideStack reports the goroutine stack a request leaves in a run
@@ -77,4 +79,21 @@ func stackBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// BenchmarkGetNewConnection is BenchmarkGet's h1/get with noConnectionReuse:
+// every GET dials; "aside" as in a run of many VUs (the round trip on a
+// worker, the dial on a goroutine of its own, see h1.acquire).
+func BenchmarkGetNewConnection(b *testing.B) {
+	url := startBenchServer(b)
+	for _, aside := range []bool{false, true} {
+		b.Run(map[bool]string{false: "on-VU", true: "aside"}[aside], func(b *testing.B) {
+			noReuse := true
+			v := newVU(b, withOptions(options.Options{NoConnectionReuse: &noReuse}))
+			v.st.Samples = &countingPusher{}
+			v.mi.root.aside.many.Store(aside)
+			_ = v.rt.Set("URL", url)
+			runScript(b, v, `http.get(URL)`, 1, "cpu-µs/op")
+		})
+	}
 }

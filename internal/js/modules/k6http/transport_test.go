@@ -457,3 +457,41 @@ func TestFrozenTags(t *testing.T) {
 		t.Errorf("http_reqs{name:frozen,kind:t} = %d, want 3", n)
 	}
 }
+
+// TestDialAside checks that in a run of many VUs, where a client's first
+// dials run on goroutines of their own (h1.acquire), a request on a new
+// connection gives what it gives when dialed where the round trip runs:
+// the response and its connect timing, a refused connection's error and
+// code, an unknown host's; and that dials beyond the first maxIdle (here,
+// every request with noConnectionReuse) run inline again.
+func TestDialAside(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	noReuse := true
+	for _, aside := range []bool{false, true} {
+		v := newVU(t, withOptions(options.Options{NoConnectionReuse: &noReuse}))
+		_ = v.rt.Set("BASE", f.URL)
+		v.mi.root.aside.many.Store(aside)
+		v.expect(`for (let i = 0; i < 10; i++) {
+				const r = http.get(BASE + "/get?i=" + i);
+				if (r.status !== 200 || r.json("query.i") !== String(i) || !(r.timings.connecting >= 0) || r.error !== "") {
+					return [i, r.status, r.timings.connecting, r.error];
+				}
+			}
+			const refused = http.get("http://127.0.0.1:1/");
+			const unknown = http.get("http://nowhere.tally.invalid/");
+			return refused.status === 0 && refused.error_code === 1212 && refused.error.includes("refused") &&
+				unknown.error_code === 1101 || [refused.error_code, refused.error, unknown.error_code, unknown.error];`)
+		c := v.mi.client
+		if c == nil || c.h1 == nil {
+			t.Fatal("no h1 client")
+		}
+		want := int64(0)
+		if aside {
+			want = 12 // every dial counted; the first maxIdle went aside
+		}
+		if got := c.h1.dialed.Load(); got != want {
+			t.Errorf("aside = %v: %d dials counted, want %d", aside, got, want)
+		}
+	}
+}
