@@ -6,7 +6,10 @@ import (
 )
 
 // A round trip is deep Go work (the HTTP/1.1 client, net, syscalls, header
-// parsing, gzip) that grows the stack of the goroutine running it to 32 KiB.
+// parsing, gzip): on a kept-alive connection 2 to 3 KiB of frames, which on
+// top of the VU's own (its JS calls, 4.5 KiB or more at a request) can take
+// the VU goroutine's stack past 8 KiB, while a worker's fits in 4 KiB
+// (dials, deeper, run apart: see h1.acquire; BenchmarkAsideStack).
 // Run on the VU's goroutine, every VU keeps that stack while it sleeps
 // between iterations (a garbage collection halves it at best), although the
 // JS it runs needs a quarter of it. The requests a VU waits for therefore
