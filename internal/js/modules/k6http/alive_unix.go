@@ -43,7 +43,7 @@ func newProber(c net.Conn) *prober {
 	}
 	p := &prober{rc: rc}
 	p.read = func(fd uintptr) bool {
-		p.n, p.err = syscall.Read(int(fd), p.b[:])
+		p.n, p.err = rawRead(fd, p.b[:])
 		return true
 	}
 	p.send = func(uintptr) bool {

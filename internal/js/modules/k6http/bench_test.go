@@ -33,7 +33,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func benchHandler(w http.ResponseWriter, _ *http.Request) {
+func benchHandler(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/slow" { // BenchmarkSparseRoundTrip: a server that works a while
+		time.Sleep(3 * time.Millisecond)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(benchBody)
 }

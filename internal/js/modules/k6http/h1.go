@@ -379,7 +379,7 @@ func (c *h1) dial(ctx context.Context, addr string, tm *timings) (*h1Conn, error
 	if err != nil {
 		return nil, err
 	}
-	cc := &countingConn{Conn: conn, t: c.traffic}
+	cc := &countingConn{Conn: newRawConn(conn), t: c.traffic}
 	hc := &h1Conn{conn: cc}
 	hc.flush = hc.sendBuffered
 	c.mu.Lock()
