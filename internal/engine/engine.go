@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -432,16 +431,17 @@ func (r *run) lifecycle(ctx, runCtx context.Context, vu0 *js.VU) error {
 // releaseVUs drops the scenarios' VUs once every scenario has ended, as k6
 // runs teardown on a VU of its own: their runtimes, connections and setup
 // data copies are freed before teardown allocates, so the run's memory peak
-// is the larger of the scenarios' and teardown's, not their sum. The freed
-// memory is returned to the system at once (one garbage collection).
+// is the larger of the scenarios' and teardown's, not their sum. One garbage
+// collection frees that memory for teardown; it is returned to the system at
+// once when it is large (collectReleased).
 func (r *run) releaseVUs() {
 	n := r.sched.ReleaseVUs()
 	if n == 0 {
 		return
 	}
 	start := time.Now()
-	debug.FreeOSMemory()
-	r.log.Debug(fmt.Sprintf("released %d VUs in %s", n, time.Since(start).Round(time.Millisecond)))
+	returned := collectReleased(returnAbove)
+	r.log.Debug(fmt.Sprintf("released %d VUs in %s", n, time.Since(start).Round(time.Millisecond)), "returned", returned)
 }
 
 func (r *run) runSetup(ctx context.Context) error {
