@@ -156,6 +156,9 @@ func benchConfigs() []struct {
 		// 100,000 operations (90 % deductions, 10 % reads) over 100 accounts, 1,000 clients
 		{"ops=100k/accounts=100", simConfig{seed: 1, accounts: 100, clients: 1000, ops: 100_000, readFrac: 0.1,
 			unknownFrac: 0.005, startFactor: 0.9, notices: true, versions: true}},
+		// normal.js quick's shape: ~5,000 operations over 150 accounts, 150 clients
+		{"ops=5k/accounts=150", simConfig{seed: 3, accounts: 150, clients: 150, ops: 5_000, readFrac: 0.3,
+			unknownFrac: 0.005, startFactor: 0.9, notices: true, versions: true}},
 		// 20,000 operations on one account at 500-way concurrency
 		{"ops=20k/accounts=1/clients=500", simConfig{seed: 2, accounts: 1, clients: 500, ops: 20_000, readFrac: 0.1,
 			unknownFrac: 0.005, startFactor: 0.9, notices: true, versions: true}},

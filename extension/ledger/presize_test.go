@@ -3,6 +3,7 @@ package ledger
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -77,5 +78,45 @@ func TestDedupeLog(t *testing.T) {
 		if i == 0 && &got[0] != &in[0] {
 			t.Errorf("a log of rising ids was copied")
 		}
+	}
+}
+
+// TestSpillViewSizes checks that records are read back whole and in order
+// from views of every size, now that scanRaw's buffer is no larger than the
+// view: one small record, records in the file and in the tail, and a record
+// larger than the largest buffer (256 KiB).
+func TestSpillViewSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []int // key lengths, one op each
+	}{
+		{"one record", []int{1}},
+		{"file and tail", slices.Repeat([]int{40, 3, 700}, 800)},
+		{"larger than the buffer", []int{10, 300 << 10, 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &spillPart{dir: t.TempDir()}
+			defer p.release()
+			id := p.accountID("acct")
+			other := p.accountID("other")
+			for i, n := range tc.keys {
+				p.putOp(id, &opRec{id: uint64(i + 1), feature: "deduct", key: strconv.Itoa(i) + ":" + strings.Repeat("x", n)})
+				p.putOp(other, &opRec{id: uint64(i + 1), feature: "deduct", amount: 1})
+			}
+			want := make([]*account, len(p.names))
+			c := skeleton(&account{name: "acct"})
+			want[id] = c
+			if err := readGroup(p.view(), want); err != nil {
+				t.Fatal(err)
+			}
+			if len(c.ops) != len(tc.keys) {
+				t.Fatalf("%d ops read back, want %d", len(c.ops), len(tc.keys))
+			}
+			for i, n := range tc.keys {
+				if k := strconv.Itoa(i) + ":" + strings.Repeat("x", n); c.ops[i].key != k || c.ops[i].id != uint64(i+1) {
+					t.Fatalf("op %d read back as id %d, key of %d bytes; want id %d, key of %d", i, c.ops[i].id, len(c.ops[i].key), i+1, len(k))
+				}
+			}
+		})
 	}
 }

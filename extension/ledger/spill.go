@@ -207,11 +207,15 @@ func (v spillView) scan(want func(acct uint32) bool, fn func(tag byte, acct uint
 // the slice is valid until fn returns.
 func (v spillView) scanRaw(fn func(acct uint32, rec []byte) error) error {
 	rs := make([]io.Reader, 0, len(v.segs)+1)
+	size := int64(len(v.tail))
 	for _, s := range v.segs {
 		rs = append(rs, io.NewSectionReader(v.f, s.off, s.n))
+		size += s.n
 	}
 	rs = append(rs, bytes.NewReader(v.tail))
-	br := bufio.NewReaderSize(io.MultiReader(rs...), 256<<10)
+	// A buffer no larger than the records: a verification scans a view per
+	// group of accounts, and most views of a small run hold a few KiB.
+	br := bufio.NewReaderSize(io.MultiReader(rs...), int(min(size, 256<<10)))
 	var rec []byte
 	for {
 		n, err := binary.ReadUvarint(br)
