@@ -7,11 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -202,68 +200,4 @@ func BenchmarkBareOpenLoop(b *testing.B) {
 			}
 		})
 	}
-}
-
-// watchVU is a fake VU that watches its iteration's context as k6/http's
-// client does (client.context: a new watch whenever the context changed,
-// with context.AfterFunc) and counts its iterations.
-type watchVU struct {
-	id      uint64
-	watched context.Context
-	stop    func() bool
-	iters   *atomic.Int64
-}
-
-func (v *watchVU) ID() uint64 { return v.id }
-
-func (v *watchVU) RunIteration(ctx context.Context, _ *Iteration) bool {
-	if ctx != v.watched {
-		if v.stop != nil {
-			v.stop()
-		}
-		v.watched = ctx
-		v.stop = context.AfterFunc(ctx, func() {})
-	}
-	v.iters.Add(1)
-	return true
-}
-
-// BenchmarkRampingVUsIteration reports the CPU and allocations per
-// iteration of a ramping-vus loop (one VU, 300 ms, iterations that only
-// watch their context as k6/http does): the executor's own cost of an
-// iteration, which a sparse run pays at every wakeup.
-//
-//	go test -run '^$' -bench RampingVUsIteration -benchtime 5x ./internal/executor/
-func BenchmarkRampingVUsIteration(b *testing.B) {
-	var iters atomic.Int64
-	newVU := func(_ context.Context, id, _ uint64) (VU, error) { return &watchVU{id: id, iters: &iters}, nil }
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	t0 := processCPU()
-	for range b.N {
-		s, err := NewScheduler(SchedulerConfig{NewVU: newVU, Scenarios: mustConfigs(b,
-			`{"r":{"executor":"ramping-vus","startVUs":1,"stages":[{"duration":"300ms","target":1}]}}`)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Init(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Run(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cpu := processCPU() - t0
-	runtime.ReadMemStats(&ms1)
-	n := float64(iters.Load())
-	b.ReportMetric(float64(cpu.Nanoseconds())/n, "cpu-ns/iter")
-	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/iter")
-	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/n, "B/iter")
-}
-
-// processCPU returns the process's user+sys CPU time.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -32,7 +32,7 @@ func (v *fakeVU) Release() {
 
 func (v *fakeVU) RunIteration(ctx context.Context, it *Iteration) bool {
 	start := time.Now()
-	v.rec.started(v, it, start, ctx)
+	v.rec.started(v, it, start)
 	d := v.rec.iterDur(v, it)
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -53,8 +53,6 @@ type iterRecord struct {
 	inInstance, inTest  uint64
 	start               time.Duration // since the recorder's origin
 	completed, finished bool
-	ctx                 context.Context // the iteration's context
-	live                bool            // its context was not done at the start
 }
 
 // recorder collects what fake VUs did and the samples pushed.
@@ -78,11 +76,11 @@ func newRecorder(dur func(vu uint64, it *Iteration) time.Duration) *recorder {
 
 func (r *recorder) iterDur(v *fakeVU, it *Iteration) time.Duration { return r.dur(v.id, it) }
 
-func (r *recorder) started(v *fakeVU, it *Iteration, at time.Time, ctx context.Context) {
+func (r *recorder) started(v *fakeVU, it *Iteration, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := &iterRecord{scenario: it.Scenario.Name, vu: v.id, vuInTest: v.idInTest,
-		inInstance: it.InInstance, inTest: it.InTest, start: at.Sub(r.origin), ctx: ctx, live: ctx.Err() == nil}
+		inInstance: it.InInstance, inTest: it.InTest, start: at.Sub(r.origin)}
 	r.iters = append(r.iters, rec)
 	r.open[it] = rec
 }

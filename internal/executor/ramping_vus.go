@@ -288,18 +288,9 @@ func (h *vuHandle) cut(n int) {
 	}
 }
 
-// loop runs iterations until the handle stops. Its iterations share one
-// context, made again only after a cut ended it: a context per iteration
-// cost every iteration a cancellation and, in k6/http, a new watch of the
-// VU's context (a goroutine when it ended), which mattered in sparse runs
-// (docs/benchmarks.md, "Issue 14, idle lane"). constant-vus shares one
-// context across iterations in the same way.
 func (h *vuHandle) loop(vu VU) {
 	defer h.wg.Done()
 	defer h.e.release(vu)
-	var iterCtx context.Context
-	cancel := context.CancelFunc(func() {})
-	defer func() { cancel() }()
 	for {
 		h.mu.Lock()
 		if h.state != handleRunning || h.ctx.Err() != nil {
@@ -311,14 +302,12 @@ func (h *vuHandle) loop(vu VU) {
 			h.mu.Unlock()
 			return
 		}
-		if iterCtx == nil || iterCtx.Err() != nil {
-			cancel()
-			iterCtx, cancel = context.WithCancel(h.ctx)
-		}
+		iterCtx, cancel := context.WithCancel(h.ctx)
 		h.cancelIter = cancel
 		h.mu.Unlock()
 
 		h.e.runIteration(iterCtx, vu)
+		cancel()
 
 		h.mu.Lock()
 		h.cancelIter = nil

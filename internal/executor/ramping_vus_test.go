@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"context"
 	"reflect"
 	"sync"
 	"testing"
@@ -163,42 +162,6 @@ func TestRampingVUsResumeDuringRampDown(t *testing.T) {
 		}
 		if len(r.rec.created) != 2 {
 			t.Errorf("%d VUs created, want 2", len(r.rec.created))
-		}
-	})
-}
-
-// TestRampingVUsIterationContext: the iterations a VU loops share one
-// context while it is not cut, every iteration starts with a live context,
-// and a VU cut by a ramp-down and started again later gets a new one (its
-// iteration runs, it is not interrupted at once).
-func TestRampingVUsIterationContext(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// VU 1: 1s iterations from 0 to 2.5s. VU 2: 2s iterations, cut at
-		// 1.2s by the ramp-down at 1s, started again at 2s, cut at 3.5s.
-		r := runScenarios(t, t.Context(), `{"r":{"executor":"ramping-vus","startVUs":2,"gracefulRampDown":"200ms","gracefulStop":"0s",
-			"stages":[{"duration":"1s","target":2},{"duration":"0s","target":1},{"duration":"1s","target":1},{"duration":"0s","target":2},{"duration":"1500ms","target":2}]}}`,
-			"", "", func(vu uint64, _ *Iteration) time.Duration { return time.Duration(vu) * time.Second })
-		ctxs := map[uint64][]context.Context{}
-		for _, it := range r.rec.iters {
-			if !it.live {
-				t.Errorf("VU %d's iteration at %v started with a done context", it.vu, it.start)
-			}
-			ctxs[it.vu] = append(ctxs[it.vu], it.ctx)
-		}
-		one, two := ctxs[1], ctxs[2]
-		if len(one) != 4 || len(two) != 2 {
-			t.Fatalf("VU 1 ran %d iterations, VU 2 %d; want 4 and 2", len(one), len(two))
-		}
-		for i := 1; i < len(one); i++ {
-			if one[i] != one[0] {
-				t.Errorf("VU 1's iteration %d has a context of its own; want the loop's", i)
-			}
-		}
-		if two[0] == two[1] {
-			t.Error("VU 2's iteration after its cut reuses the cut context")
-		}
-		if c, i := r.rec.counts(); c != 3 || i != 3 {
-			t.Errorf("completed/interrupted = %d/%d, want 3/3", c, i)
 		}
 	})
 }
