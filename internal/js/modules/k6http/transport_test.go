@@ -276,8 +276,11 @@ func TestRoundTripsAside(t *testing.T) {
 		}
 		const b = http.batch([BASE + "/get?b=1", BASE + "/get?b=2"]);
 		return b[0].status === 200 && b[1].url === BASE + "/get?b=2" || b;`)
-	if n := v.mi.root.aside.started.Load() - before; n > 2 {
-		t.Fatalf("51 round trips on the VU's goroutine started %d workers, want at most 2", n)
+	// A worker that has just handed back its answer may not be idle again
+	// when the next request comes (more so under -race), so a few extra
+	// workers are allowed; a goroutine per round trip would start 52.
+	if n := v.mi.root.aside.started.Load() - before; n > 8 {
+		t.Fatalf("51 round trips and a batch of 2 started %d workers, want at most 8 (reused, not one each)", n)
 	}
 }
 
