@@ -13,20 +13,17 @@ import (
 	"github.com/tallyhq/tally/internal/js/webglobals"
 )
 
-// setGlobals defines the globals of the init context.
+// setGlobals defines the globals of the init context: __VU, __ENV, __ITER,
+// global and console are read through the global object's prototype
+// (lazyGlobals), as the globals made on first use are. A property set on
+// sobek's global object makes it copy the names of all its built-ins into a
+// property map of its own, about 1 KiB per VU; with none set, it keeps
+// sharing them.
 func (v *VU) setGlobals() error {
-	rt := v.rt
 	v.envBase = v.r.cfg.Env
-	if err := rt.Set("__VU", v.id); err != nil {
-		return err
-	}
+	v.globals = &lazyGlobals{v: v}
 	v.setEnv(nil)
-	_ = rt.Set("__ITER", sobek.Undefined())
-	_ = rt.Set("global", rt.GlobalObject())
-	if err := rt.GlobalObject().SetPrototype(rt.NewDynamicObject(&lazyGlobals{v: v})); err != nil {
-		return err
-	}
-	return rt.Set("console", rt.NewDynamicObject(&consoleObject{v: v}))
+	return v.rt.GlobalObject().SetPrototype(v.rt.NewDynamicObject(v.globals))
 }
 
 // lazyGlobalNames are the globals made when a script first reads them. Most
@@ -35,13 +32,55 @@ func (v *VU) setGlobals() error {
 var lazyGlobalNames = append([]string{"open", "require", "setTimeout", "setInterval", "clearTimeout", "clearInterval"},
 	webglobals.Names...)
 
+// fixedGlobalNames are the globals lazyGlobals holds itself (see
+// lazyGlobals.fixed).
+var fixedGlobalNames = []string{"__VU", "__ENV", "__ITER", "global", "console"}
+
 // lazyGlobals is the prototype of a VU's global object (and inherits from
 // Object.prototype). Reading one of lazyGlobalNames that is not a property
 // of the global object yet makes it and defines it there, so from then on
 // it is an ordinary global: scripts can assign and delete it as before.
+//
+// The fixed globals (fixedGlobalNames) stay here: __VU, __ENV (the
+// running scenario's), __ITER (the iteration running, undefined outside
+// one), global and console (made at the first read). A script that assigns
+// one through globalThis (or in sloppy code) defines a global of its own
+// that hides this one, as it would replace it. As for the globals made on
+// first use, what differs from an own property of the global object is
+// reflection on globalThis and strict code: Object.getOwnPropertyNames and
+// hasOwnProperty do not see it, deleting it leaves it readable, and a bare
+// assignment in strict code (an ES module) throws a ReferenceError, since
+// sobek's strict assignment to a global checks own properties only.
 type lazyGlobals struct {
-	v    *VU
-	made uint32 // bit i: lazyGlobalNames[i] was made (or deleted)
+	v         *VU
+	made      uint32 // bit i: lazyGlobalNames[i] was made (or deleted)
+	env       *sobek.Object
+	console   *sobek.Object
+	iterating bool // __ITER is the VU's iteration
+}
+
+// fixed returns the value of the fixed global key, or nil when key is not
+// one.
+func (l *lazyGlobals) fixed(key string) sobek.Value {
+	switch key {
+	case "__VU":
+		return l.v.rt.ToValue(l.v.id)
+	case "__ENV":
+		return l.env
+	case "__ITER":
+		if !l.iterating {
+			return sobek.Undefined()
+		}
+		return l.v.rt.ToValue(l.v.iter)
+	case "global":
+		return l.v.rt.GlobalObject()
+	case "console":
+		if l.console == nil {
+			l.console = l.v.rt.NewDynamicObject(&consoleObject{v: l.v})
+		}
+		return l.console
+	}
+	return nil
 }
 
 func (l *lazyGlobals) pending(key string) (bit uint32, ok bool) {
@@ -55,6 +94,9 @@ func (l *lazyGlobals) pending(key string) (bit uint32, ok bool) {
 }
 
 func (l *lazyGlobals) Get(key string) sobek.Value {
+	if val := l.fixed(key); val != nil {
+		return val
+	}
 	bit, ok := l.pending(key)
 	if !ok {
 		return nil
@@ -74,10 +116,15 @@ func (l *lazyGlobals) Set(key string, val sobek.Value) bool {
 }
 
 func (l *lazyGlobals) Has(key string) bool {
+	if l.fixed(key) != nil {
+		return true
+	}
 	_, ok := l.pending(key)
 	return ok
 }
 
+// Delete is reached only by deleting from the prototype object itself: a
+// fixed global stays.
 func (l *lazyGlobals) Delete(key string) bool {
 	bit, _ := l.pending(key)
 	l.made |= bit
@@ -85,7 +132,7 @@ func (l *lazyGlobals) Delete(key string) bool {
 }
 
 func (l *lazyGlobals) Keys() []string {
-	var keys []string
+	keys := append([]string(nil), fixedGlobalNames...)
 	for _, n := range lazyGlobalNames {
 		if _, ok := l.pending(n); ok {
 			keys = append(keys, n)
@@ -163,7 +210,7 @@ func (c *consoleObject) Keys() []string { return consoleMethods }
 // object reads the run's shared maps instead of copying them into every VU;
 // what the script assigns stays in the VU.
 func (v *VU) setEnv(extra map[string]string) {
-	_ = v.rt.Set("__ENV", v.rt.NewDynamicObject(&envObject{rt: v.rt, base: v.envBase, extra: extra}))
+	v.globals.env = v.rt.NewDynamicObject(&envObject{rt: v.rt, base: v.envBase, extra: extra})
 }
 
 // envObject is __ENV: base (system environment and -e values) overridden by

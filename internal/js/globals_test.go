@@ -37,3 +37,37 @@ export default function () { globalThis.result = r.join(','); }`})
 		t.Errorf("result =\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestFixedGlobals: __VU, __ENV, __ITER, global and console, which the
+// global object's prototype holds (no property of sobek's global object is
+// set, so it keeps sharing its built-ins' names), read as they did as own
+// properties: in init (__ITER undefined) and in iterations, through
+// globalThis, with typeof and in; an assignment through globalThis
+// replaces one.
+func TestFixedGlobals(t *testing.T) {
+	t.Parallel()
+	e, err := newEnv(t, map[string]string{"main.js": `
+const r = [__VU, typeof __ITER, __ENV.A, global === globalThis, typeof console.log, typeof console.nope];
+r.push('__VU' in globalThis, globalThis.__ENV === __ENV, globalThis.console === console);
+r.push(Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__') || n === 'console').length);
+export default function () {
+  globalThis.result = r.concat([__ITER, globalThis.__ITER, __VU, __ENV.A]).join(',');
+  if (__ITER === 1) { globalThis.__ITER = 'mine'; globalThis.mine = __ITER; }
+}`}, map[string]string{"A": "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := e.VU(3)
+	sc := modulestest.Scenario{Name: "s", Exec: "default"}
+	v.Run(sc, 1)
+	if got, want := v.Global("result"), "3,undefined,a,true,function,undefined,true,true,true,0,0,0,3,a"; got != want {
+		t.Errorf("first iteration: %v, want %v", got, want)
+	}
+	v.Run(sc, 1)
+	if got, want := v.Global("result"), "3,undefined,a,true,function,undefined,true,true,true,0,1,1,3,a"; got != want {
+		t.Errorf("second iteration: %v, want %v", got, want)
+	}
+	if got := v.Global("mine"); got != "mine" {
+		t.Errorf("assigned __ITER reads %v", got)
+	}
+}

@@ -42,6 +42,7 @@ type VU struct {
 	setupDecoded  bool
 	fns           map[string]sobek.Callable
 	cjs           map[string]*sobek.Object // CommonJS module objects by path
+	globals       *lazyGlobals             // the global object's prototype
 }
 
 var (
@@ -388,10 +389,10 @@ func (v *VU) RunIteration(ctx context.Context, it *executor.Iteration) bool {
 	st.Scenario, st.Iter = sc, it
 	st.IterationInScenario = v.scenarioIters[sc]
 	v.scenarioIters[sc]++
-	_ = v.rt.Set("__ITER", v.iter)
+	v.globals.iterating = true
 	defer func() {
 		st.Scenario, st.Iter = nil, nil
-		_ = v.rt.Set("__ITER", sobek.Undefined())
+		v.globals.iterating = false
 	}()
 
 	fn, ok := v.fns[sc.Exec]
