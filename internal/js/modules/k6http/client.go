@@ -165,7 +165,7 @@ type client struct {
 	// ([""]: send none).
 	userAgent []string
 	tracers   sync.Pool
-	tagCache  tagCache
+	tagSets   *tagSets // the run's (shared by its VUs)
 
 	// The VU context being watched, and the client's own context that is
 	// cancelled with it: requests derive from the latter, so they share no
@@ -222,6 +222,8 @@ type clientConfig struct {
 	noH1 bool
 	// aside is the run's pool of round-trip workers (nil: none).
 	aside *asidePool
+	// tagSets is the run's table of tag sets (nil: one for this client).
+	tagSets *tagSets
 }
 
 func newClient(cfg clientConfig) *client {
@@ -231,7 +233,10 @@ func newClient(cfg clientConfig) *client {
 		perHost = b
 	}
 	c := &client{traffic: &traffic{}, limiter: cfg.limiter, now: cfg.now, asidePool: cfg.aside, debug: options.String(o.HTTPDebug, ""),
-		userAgent: []string{options.String(o.UserAgent, defaultUserAgent())}}
+		userAgent: []string{options.String(o.UserAgent, defaultUserAgent())}, tagSets: cfg.tagSets}
+	if c.tagSets == nil {
+		c.tagSets = newTagSets()
+	}
 	dialer := cfg.dialer
 	if dialer == nil {
 		dialer = &net.Dialer{KeepAlive: 30 * time.Second}

@@ -122,9 +122,9 @@ func parseStatusLine(line string) (*h1Response, bool) {
 }
 
 // protoString returns proto ("HTTP/1.x") as a string of its own: proto is a
-// slice of the response's whole head, and the proto tag of a client's cached
-// tag sets (tagCache) outlives the response, so a sleeping VU kept up to
-// four response heads, ~0.4 KiB, for the sake of eight bytes.
+// slice of the response's whole head, and the proto tag of the run's table
+// of tag sets (tagSets) outlives the response, so the table would keep
+// response heads, ~0.1 KiB each, for the sake of eight bytes.
 func protoString(proto string) string {
 	switch proto {
 	case "HTTP/1.1":

@@ -34,6 +34,7 @@ type RootModule struct {
 	lim     *limiter
 
 	aside *asidePool // round-trip workers, used once more than asideAboveVUs clients were made
+	tags  *tagSets   // the tag sets of the run's requests
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -45,7 +46,9 @@ var (
 )
 
 // New returns the per-run root of k6/http.
-func New() modules.Module { return &RootModule{now: time.Now, aside: newAsidePool()} }
+func New() modules.Module {
+	return &RootModule{now: time.Now, aside: newAsidePool(), tags: newTagSets()}
+}
 
 // NewModuleInstance returns the module as one VU sees it.
 func (m *RootModule) NewModuleInstance(vu modules.VU) modules.Instance {
@@ -83,7 +86,7 @@ func (m *RootModule) limiterFor(o *options.Options) *limiter {
 }
 
 func (m *RootModule) newClient(o *options.Options) *client {
-	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1, aside: m.aside})
+	c := newClient(clientConfig{opts: o, limiter: m.limiterFor(o), now: m.now, noH1: m.noH1, aside: m.aside, tagSets: m.tags})
 	m.mu.Lock()
 	if m.clients == nil {
 		m.clients = map[*client]struct{}{}

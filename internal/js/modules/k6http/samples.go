@@ -45,7 +45,7 @@ func (c *client) emit(rq *request, res *result, method string, u *url.URL, hopUR
 			h.ip = host
 		}
 	}
-	tags := c.tagCache.get(rq.tags, st.SystemTags, &h)
+	tags := c.tagSets.get(rq.tags, st.SystemTags, &h)
 	b := st.Builtin
 	t := res.timings
 	n := 8
