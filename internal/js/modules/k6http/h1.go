@@ -24,16 +24,15 @@ import (
 // the CPU a request costs; this path avoids that. Anything it does not
 // handle (TLS, proxies, Expect: 100-continue) goes through net/http.
 type h1 struct {
-	dialer      *net.Dialer
-	resolver    *net.Resolver
-	hosts       *hostMap // the hosts option (nil: none)
-	traffic     *traffic
-	now         func() time.Time
-	keepAlive   bool
-	maxIdle     int           // idle connections kept per host
-	probeIdle   time.Duration // idle connections older than this may be checked before reuse (usable)
-	userAgent   string        // sent when the request sets no User-Agent ("": none)
-	headRequest *http.Request // what ReadResponse needs to parse a HEAD response
+	dialer    *net.Dialer
+	resolver  *net.Resolver
+	hosts     *hostMap // the hosts option (nil: none)
+	traffic   *traffic
+	now       func() time.Time
+	keepAlive bool
+	maxIdle   int           // idle connections kept per host
+	probeIdle time.Duration // idle connections older than this may be checked before reuse (usable)
+	userAgent string        // sent when the request sets no User-Agent ("": none)
 	// dialAside, when set and true, dials on a goroutine of its own (see
 	// acquire): the run's asidePool.many.
 	dialAside *atomic.Bool
@@ -165,7 +164,7 @@ type h1Conn struct {
 
 func newH1(dialer *net.Dialer, t *traffic, now func() time.Time, keepAlive bool, maxIdle int, userAgent string) *h1 {
 	return &h1{dialer: dialer, resolver: net.DefaultResolver, traffic: t, now: now, keepAlive: keepAlive, userAgent: userAgent,
-		maxIdle: maxIdle, probeIdle: 10 * time.Millisecond, headRequest: &http.Request{Method: http.MethodHead},
+		maxIdle: maxIdle, probeIdle: 10 * time.Millisecond,
 		idle: map[string][]*h1Conn{}, open: map[*h1Conn]struct{}{}}
 }
 
@@ -544,12 +543,17 @@ func (c *h1) readResponse(br *bufio.Reader, hr *hopRequest, h *hop) (keep bool, 
 	}
 }
 
+// headRequest is what http.ReadResponse needs to parse the answer to a HEAD
+// request (it reads the method only, and the request is never changed): one
+// for the process, not one in every VU's client.
+var headRequest = &http.Request{Method: http.MethodHead}
+
 // readGeneral reads a response through net/http's parser, for heads
 // readHead leaves alone.
 func (c *h1) readGeneral(br *bufio.Reader, hr *hopRequest, h *hop) (bool, error) {
 	var req *http.Request // nil: parse as the answer to a GET
 	if hr.method == http.MethodHead {
-		req = c.headRequest
+		req = headRequest
 	}
 	var resp *http.Response
 	var err error

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -143,4 +144,39 @@ func TestProtoOwnsItsBytes(t *testing.T) {
 			t.Errorf("%s: proto points into the response head", proto)
 		}
 	}
+}
+
+// TestHeadFallback: the answer to a HEAD request that readHead leaves to
+// net/http (an obsolete folded header) is parsed as one, without a body
+// although it has a Content-Length, on both transports, twice on one
+// kept-alive connection (h1 passes the process's shared headRequest).
+func TestHeadFallback(t *testing.T) {
+	forTransports(t, func(t *testing.T, std bool) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for range 2 {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 1234\r\n\r\n")
+			}
+		}()
+		v := newVU(t, withStd(std))
+		_ = v.rt.Set("URL", "http://"+ln.Addr().String()+"/")
+		got := v.run(`const a = http.head(URL, {timeout: "5s"}), b = http.head(URL, {timeout: "5s"});
+			[a.status, a.body, a.headers["Content-Length"], b.status, b.error].join(",")`).String()
+		if want := "200,,1234,200,"; got != want {
+			t.Errorf("HEAD answers: %q, want %q", got, want)
+		}
+	})
 }
