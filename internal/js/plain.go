@@ -522,22 +522,22 @@ func readArray(rt *sobek.Runtime, arr sobek.Value, n int) []sobek.Value {
 
 // readPlainExports calls the function evalPlain returned and returns the
 // entry script's exports by name.
-func (v *VU) readPlainExports(p *plainScript, read sobek.Value) (map[string]sobek.Value, error) {
+func (v *VU) readPlainExports(p *plainScript, read sobek.Value) (exportValues, error) {
 	fn, ok := sobek.AssertFunction(read)
 	if !ok {
-		return nil, fmt.Errorf("the script's init function returned %s", read)
+		return exportValues{}, fmt.Errorf("the script's init function returned %s", read)
 	}
 	ret, err := fn(sobek.Undefined())
 	if err != nil {
-		return nil, err
+		return exportValues{}, err
 	}
 	names := p.units[len(p.units)-1].exports
 	arr := ret.ToObject(v.rt)
-	exports := make(map[string]sobek.Value, len(names))
-	for i, name := range names {
-		exports[name] = arr.Get(strconv.Itoa(i))
+	vals := make([]sobek.Value, len(names))
+	for i := range names {
+		vals[i] = arr.Get(strconv.Itoa(i))
 	}
-	return exports, nil
+	return exportValues{names: names, vals: vals}, nil
 }
 
 // assigns reports whether an assignment, an increment or decrement, or a

@@ -64,7 +64,8 @@ func describeRunner(t *testing.T, r *Runner) string {
 	}
 	defer v.Release()
 	var out []string
-	for name, val := range v.exports {
+	for i, name := range v.exports.names {
+		val := v.exports.vals[i]
 		if val == nil {
 			out = append(out, name+"=<nil>")
 			continue

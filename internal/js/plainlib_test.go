@@ -190,7 +190,7 @@ export default function () {}
 		t.Fatal(err)
 	}
 	defer v.Release()
-	ns := v.exports["ns"].(*sobek.Object)
+	ns := v.exports.get("ns").(*sobek.Object)
 	ln := ns.Export().(*lazyNamespace)
 	if ln.vals[ln.unit].exports != nil {
 		t.Fatal("lazy.js was evaluated in init")
