@@ -39,7 +39,7 @@ func (mi *Instance) run(st *vustate.State, method string, urlV, bodyV, paramsV s
 	if err != nil {
 		return mi.requestError(rq, err)
 	}
-	return mi.finish(rq, mi.client.doAside(rq))
+	return mi.finish(rq, mi.client.do(rq))
 }
 
 // requestError handles a request that could not be made: a bad URL becomes
@@ -282,7 +282,7 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 			}
 		}
 		if i == last {
-			mi.runItem(it, hostSem, global, true)
+			mi.runItem(it, hostSem, global)
 			continue
 		}
 		wg.Add(1)
@@ -302,9 +302,8 @@ func (mi *Instance) runBatch(st *vustate.State, items []batchItem) {
 }
 
 // runItem runs one batch item once the host's and the batch's limits let it
-// (nil semaphores: no limit to wait for); onVU tells it runs on the VU's
-// goroutine (the round trip then runs aside).
-func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}, onVU bool) {
+// (nil semaphores: no limit to wait for).
+func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}) {
 	if hostSem != nil {
 		hostSem <- struct{}{}
 		defer func() { <-hostSem }()
@@ -312,10 +311,6 @@ func (mi *Instance) runItem(it *batchItem, hostSem, global chan struct{}, onVU b
 	if global != nil {
 		global <- struct{}{}
 		defer func() { <-global }()
-	}
-	if onVU {
-		it.res = mi.client.doAside(it.rq)
-		return
 	}
 	it.res = mi.client.do(it.rq)
 }
@@ -327,7 +322,7 @@ func (it *batchItem) run() {
 		it.panicked = recover()
 		it.wg.Done()
 	}()
-	it.mi.runItem(it, it.hostSem, it.global, false)
+	it.mi.runItem(it, it.hostSem, it.global)
 }
 
 // hostID is what batchPerHost counts requests by: scheme and host.

@@ -155,8 +155,7 @@ type client struct {
 	stdMu     sync.Mutex
 	stdCfg    stdConfig
 	h1        *h1        // nil: every request goes through transport
-	aside     asideJob   // the VU goroutine's request, handed to a worker
-	asidePool *asidePool // the run's workers (nil: round trips on the VU)
+	asidePool *asidePool // the run's workers for batch items (nil: a goroutine each)
 	traffic   *traffic
 	limiter   *limiter // nil without the rps option
 	now       func() time.Time

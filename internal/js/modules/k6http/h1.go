@@ -480,14 +480,13 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest, h *hop
 // acquire returns an idle connection to key, or dials one (timing the
 // lookup and the connect into tm); reused tells which.
 //
-// In runs whose round trips go aside (c.dialAside reports true), the dial
-// runs on a goroutine of its own, which ends with it: net's dial path
-// (resolving, the dialer's fallbacks, the socket and its connect) is about
-// 2.5 KiB of frames on top of the round trip's, more than the rest of a
-// round trip needs. Run on the worker, it would grow the worker's stack
-// from 4 to 8 KiB at every VU's first request, all at once when a run
-// starts; the workers keep that stack until collections halve it, and the
-// 8 KiB blocks they leave stay among the VUs' own stacks. The handoff costs
+// In runs of many VUs (c.dialAside reports true), the dial runs on a
+// goroutine of its own, which ends with it: net's dial path (resolving, the
+// dialer's fallbacks, the socket and its connect) is about 2.5 KiB of frames
+// on top of the round trip's, more than the rest of a round trip needs. Run
+// where the round trip runs, it would grow every VU's stack (and the batch
+// workers') to twice the size at its first requests, all at once when a run
+// starts; they keep that stack until collections halve it. The handoff costs
 // a dial CPU (BenchmarkGetNewConnection), so runs of few VUs, which go for
 // throughput, dial where the round trip runs, and so do the dials of a
 // client beyond its first maxIdle (those its keep-alive pool can keep): a

@@ -255,32 +255,31 @@ func TestReleaseClosesConnections(t *testing.T) {
 	}
 }
 
-// TestRoundTripsAside checks that a VU's requests, one after another, are
-// handed to the same idle worker instead of a new goroutine each, and that
-// their results come back unchanged. The workers are the run's own (its
-// RootModule's), so other tests' requests do not count.
-func TestRoundTripsAside(t *testing.T) {
+// TestRoundTripsOnVU checks that a VU's own requests run on its goroutine,
+// in a run of few VUs and of many (no worker is started for them), with
+// their results unchanged, and that the other item of a batch of two goes
+// to a worker. The workers are the run's own (its RootModule's), so other
+// tests' requests do not count.
+func TestRoundTripsOnVU(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	v := newVU(t)
 	_ = v.rt.Set("BASE", f.URL)
 	before := v.mi.root.aside.started.Load()
 	v.expect(`return http.get(BASE + "/get").status === 200;`)
-	if n := v.mi.root.aside.started.Load() - before; n != 0 {
-		t.Fatalf("a run of one VU started %d workers, want its round trips on the VU", n)
-	}
 	v.mi.root.aside.many.Store(true) // as in a run of more than asideAboveVUs VUs
 	v.expect(`for (let i = 0; i < 50; i++) {
 			const r = http.get(BASE + "/get?i=" + i);
 			if (r.status !== 200 || r.url !== BASE + "/get?i=" + i) return [i, r.status, r.url];
 		}
-		const b = http.batch([BASE + "/get?b=1", BASE + "/get?b=2"]);
+		return true;`)
+	if n := v.mi.root.aside.started.Load() - before; n != 0 {
+		t.Fatalf("51 requests of a VU started %d workers, want them on the VU", n)
+	}
+	v.expect(`const b = http.batch([BASE + "/get?b=1", BASE + "/get?b=2"]);
 		return b[0].status === 200 && b[1].url === BASE + "/get?b=2" || b;`)
-	// A worker that has just handed back its answer may not be idle again
-	// when the next request comes (more so under -race), so a few extra
-	// workers are allowed; a goroutine per round trip would start 52.
-	if n := v.mi.root.aside.started.Load() - before; n > 8 {
-		t.Fatalf("51 round trips and a batch of 2 started %d workers, want at most 8 (reused, not one each)", n)
+	if n := v.mi.root.aside.started.Load() - before; n != 1 {
+		t.Fatalf("a batch of two started %d workers, want 1", n)
 	}
 }
 
@@ -321,20 +320,20 @@ func TestBatchOnWorkers(t *testing.T) {
 	}
 }
 
-// TestManyVUsSendAside checks that requests go aside once more than
+// TestManyVUsDialAside checks that first dials go aside once more than
 // asideAboveVUs VUs have an HTTP client, and not before.
-func TestManyVUsSendAside(t *testing.T) {
+func TestManyVUsDialAside(t *testing.T) {
 	t.Parallel()
 	root := New().(*RootModule)
 	for i := 0; i < asideAboveVUs; i++ {
 		root.newClient(&options.Options{})
 	}
 	if root.aside.many.Load() {
-		t.Fatalf("%d VUs already send their requests aside", asideAboveVUs)
+		t.Fatalf("%d VUs already dial aside", asideAboveVUs)
 	}
 	c := root.newClient(&options.Options{})
 	if !root.aside.many.Load() || !c.asidePool.many.Load() {
-		t.Fatalf("%d VUs do not send their requests aside", asideAboveVUs+1)
+		t.Fatalf("%d VUs do not dial aside", asideAboveVUs+1)
 	}
 }
 
