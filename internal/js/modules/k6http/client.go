@@ -219,7 +219,8 @@ type clientConfig struct {
 	dialer  *net.Dialer // nil: the default
 	// noH1 sends every request through net/http (tests compare both paths).
 	noH1 bool
-	// aside is the run's pool of round-trip workers (nil: none).
+	// aside is the run's pool of workers for batch items, and tells when
+	// first dials go aside (nil: neither).
 	aside *asidePool
 	// tagSets is the run's table of tag sets (nil: one for this client).
 	tagSets *tagSets

@@ -33,7 +33,7 @@ type RootModule struct {
 	limOnce sync.Once
 	lim     *limiter
 
-	aside *asidePool // round-trip workers, used once more than asideAboveVUs clients were made
+	aside *asidePool // workers for batch items; first dials go aside once more than asideAboveVUs clients were made
 	tags  *tagSets   // the tag sets of the run's requests
 
 	mu      sync.Mutex
