@@ -492,16 +492,26 @@ func (c *h1) try(ctx context.Context, deadline time.Time, hr *hopRequest, h *hop
 // client beyond its first maxIdle (those its keep-alive pool can keep): a
 // run that dials for every request (noConnectionReuse, a server closing
 // its connections) would pay the handoff every time.
-func (c *h1) acquire(ctx context.Context, deadline time.Time, key string, tm *timings) (hc *h1Conn, reused bool, err error) {
-	if hc = c.getIdle(key); hc != nil {
+func (c *h1) acquire(ctx context.Context, deadline time.Time, key string, tm *timings) (*h1Conn, bool, error) {
+	if hc := c.getIdle(key); hc != nil {
 		return hc, true, nil
 	}
 	if c.dialAside == nil || !c.dialAside.Load() || c.dialed.Add(1) > int64(c.maxIdle) {
 		dctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
-		hc, err = c.dial(dctx, key, tm)
+		hc, err := c.dial(dctx, key, tm)
 		return hc, false, err
 	}
+	hc, err := c.dialApart(ctx, deadline, key, tm)
+	return hc, false, err
+}
+
+// dialApart is dial on a goroutine of its own (see acquire). It is a
+// function of its own because the goroutine writes its results through
+// variables it shares with its caller, which therefore live on the heap:
+// in acquire, they were allocated at every round trip, a kept-alive one
+// included (two allocations per request).
+func (c *h1) dialApart(ctx context.Context, deadline time.Time, key string, tm *timings) (hc *h1Conn, err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -510,7 +520,7 @@ func (c *h1) acquire(ctx context.Context, deadline time.Time, key string, tm *ti
 		hc, err = c.dial(dctx, key, tm)
 	}()
 	<-done
-	return hc, false, err
+	return hc, err
 }
 
 // readResponse reads the response to hr from br into h: status, header and
