@@ -143,25 +143,36 @@ function currentAccount(data, ids) {
   return current;
 }
 
-// randomCharge is one charge of the usual traffic: 60 % deduct of 1-5 units, 20 % AI search, 20 % AI
-// recommendations.
-function randomCharge() {
+// randomCharge makes c one charge of the usual traffic: 60 % deduct of 1-5 units, 20 % AI search, 20 %
+// AI recommendations.
+function randomCharge(c) {
   const f = cfg.features;
   const r = Math.random();
-  if (r < 0.6) return { feature: f.deduct, amount: api.price(f.deduct, 1 + Math.floor(Math.random() * 5)) };
-  if (r < 0.8) return { feature: f.aiSearch, amount: api.price(f.aiSearch, 1) };
-  return { feature: f.aiRecommendations, amount: api.price(f.aiRecommendations, 1) };
+  if (r < 0.6) {
+    c.feature = f.deduct;
+    c.amount = api.price(f.deduct, 1 + Math.floor(Math.random() * 5));
+  } else {
+    c.feature = r < 0.8 ? f.aiSearch : f.aiRecommendations;
+    c.amount = api.price(c.feature, 1);
+  }
 }
+
+// The charges of a burst, {feature, amount} each, kept from burst to burst and written over: chargeAll
+// reads them when it begins the burst's operations (the ledger copies what it records) and keeps none.
+const burst = [];
+for (let i = 0; i < BURST; i++) burst[i] = { feature: '', amount: 0 };
 
 // nextBurst is the charges of one burst: the whole balance left (in whole units) when the account runs
 // low, then random charges up to BURST.
 function nextBurst() {
-  const charges = [];
+  let i = 0;
   if (balanceToTake >= UNIT) {
-    charges.push({ feature: DRAIN_FEATURE, amount: balanceToTake - (balanceToTake % UNIT) });
+    burst[0].feature = DRAIN_FEATURE;
+    burst[0].amount = balanceToTake - (balanceToTake % UNIT);
+    i = 1;
   }
-  while (charges.length < BURST) charges.push(randomCharge());
-  return charges;
+  for (; i < BURST; i++) randomCharge(burst[i]);
+  return burst;
 }
 
 // The checks of an iteration, built once: check calls each with the value it is given.
@@ -182,7 +193,7 @@ export default function (data) {
     if (left !== undefined && left < lowest) lowest = left;
   }
   if (Math.random() < READ_SHARE) {
-    const { snap } = readBalance(api, ledger, acct);
+    const snap = readBalance(api, ledger, acct).snap;
     check(snap, BALANCE_READ);
     if (snap && snap.balance < lowest) lowest = snap.balance;
   }

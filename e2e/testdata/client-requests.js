@@ -68,6 +68,12 @@ for (const acct of accounts) {
       checked++;
     }
   }
+  // The balance read, written over in the object kept for it: as balanceReq builds it afresh.
+  for (let round = 0; round < 2; round++) {
+    same('balance read request', api.readReq(acct), api.balanceReq(acct));
+    same('balance read params', api.readReq(acct).params, oldParams('balance', acct));
+    checked++;
+  }
   same('balance params', api.balanceReq(acct).params, oldParams('balance', acct));
   same('admin balance params', api.balanceReq(acct, true).params, oldParams('balance', acct, cfg.adminTimeout));
   same('transactions params', api.transactionsReq(acct, 5, 10).params, oldParams('transactions', acct, cfg.adminTimeout));

@@ -78,3 +78,66 @@ func processCPU() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// raceBurstScript is the JS of a race.js iteration around its http.batch,
+// without the requests and the ledger (op stands for ledger.begin's
+// handle): the burst's charges made (CHARGES), its requests gathered
+// (GATHER) and the balance read's request built (READ), with the scenarios'
+// own client.
+const raceBurstScript = `
+import { load } from './lib/config.js';
+import { Client } from './lib/credit.js';
+const cfg = load();
+const api = new Client(cfg);
+const acct = { id: 'tally-r-1-7', token: 't0ken' };
+const f = cfg.features;
+const kept = [];
+for (let i = 0; i < 5; i++) kept[i] = { feature: '', amount: 0 };
+const op = { id: 0, key: '' };
+function fresh(i) {
+  if (i % 3 === 0) return { feature: f.deduct, amount: api.price(f.deduct, 1 + i) };
+  return { feature: i % 3 === 1 ? f.aiSearch : f.aiRecommendations, amount: api.price(f.aiSearch, 1) };
+}
+function fill(c, i) {
+  if (i % 3 === 0) {
+    c.feature = f.deduct;
+    c.amount = api.price(f.deduct, 1 + i);
+  } else {
+    c.feature = i % 3 === 1 ? f.aiSearch : f.aiRecommendations;
+    c.amount = api.price(c.feature, 1);
+  }
+}
+let n = 0;
+export default function () {
+  CHARGES
+  const ops = [];
+  const reqs = [];
+  for (let i = 0; i < charges.length; i++) {
+    const c = charges[i];
+    op.id = n++;
+    op.key = 'key-' + op.id;
+    GATHER
+  }
+  READ
+}
+`
+
+// BenchmarkRaceBurstJS measures the JS of a race.js iteration around its
+// requests (per op: one burst of five and a balance read's request):
+// "fresh" as it was (new charge objects, Array.prototype.push, balanceReq),
+// "kept" as race.js and lib/credit.js do it (the burst's charge objects
+// written over, arrays filled by index, the balance read's request object
+// kept: readReq).
+func BenchmarkRaceBurstJS(b *testing.B) {
+	for _, bc := range []struct{ name, charges, gather, read string }{
+		{"fresh", `const charges = []; while (charges.length < 5) charges.push(fresh(charges.length));`,
+			`ops.push(op); reqs.push(api.burstReq(i, acct, c.feature, c.amount, op.id, op.key));`,
+			`api.balanceReq(acct);`},
+		{"kept", `const charges = kept; for (let i = 0; i < 5; i++) fill(charges[i], i);`,
+			`ops[i] = op; reqs[i] = api.burstReq(i, acct, c.feature, c.amount, op.id, op.key);`,
+			`api.readReq(acct);`},
+	} {
+		src := strings.NewReplacer("CHARGES", bc.charges, "GATHER", bc.gather, "READ", bc.read).Replace(raceBurstScript)
+		b.Run(bc.name, func(b *testing.B) { benchChargeReqs(b, src) })
+	}
+}

@@ -86,6 +86,7 @@ export class Client {
     this.snapshotFields = ['used', this.f.used, 'version', this.f.version, 'lowNotified', this.f.lowNotified,
       'depletedNotified', this.f.depletedNotified];
     this.burst = []; // burstReq's request objects, by place in a burst
+    this.read = null; // readReq's request object
     this.metaHead = this.f.metadata ? `,${this.quoted(this.f.metadata)}:{"source":"tally","op":` : '';
   }
 
@@ -168,6 +169,21 @@ export class Client {
   // balanceReq reads acct's balance; admin: with the setup/teardown timeout.
   balanceReq(acct, admin) {
     return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct, admin ? this.cfg.adminTimeout : undefined) };
+  }
+
+  // readReq is balanceReq (not admin) in a request object kept for it, written over as burstReq's are:
+  // readBalance's request, sent at once and never kept.
+  readReq(acct) {
+    const auth = this.authValue(acct);
+    if (!auth) return this.balanceReq(acct); // not the usual shape
+    let req = this.read;
+    if (req === null) {
+      req = { method: 'GET', url: this.url('balance'), body: null,
+        params: { headers: { 'Content-Type': 'application/json' }, tags: this.tagsOf.balance, timeout: this.cfg.timeout } };
+      this.read = req;
+    }
+    req.params.headers[this.cfg.auth.header] = auth;
+    return req;
   }
 
   notificationsReq(acct, admin) {
@@ -390,15 +406,15 @@ export function charge(api, ledger, acct, feature, amount) {
 export function chargeAll(api, ledger, acct, charges) {
   const ops = [];
   const reqs = [];
-  for (let i = 0; i < charges.length; i++) {
+  for (let i = 0; i < charges.length; i++) { // arr[i] = v: Array.prototype.push is a native call each
     const c = charges[i];
     const op = ledger.begin(acct.id, c);
-    ops.push(op);
-    reqs.push(api.burstReq(i, acct, c.feature, c.amount, op.id, op.key));
+    ops[i] = op;
+    reqs[i] = api.burstReq(i, acct, c.feature, c.amount, op.id, op.key);
   }
   const res = http.batch(reqs);
   const out = [];
-  for (let i = 0; i < ops.length; i++) out.push({ res: res[i], outcome: ledger.settleHttp(ops[i], res[i]) });
+  for (let i = 0; i < ops.length; i++) out[i] = { res: res[i], outcome: ledger.settleHttp(ops[i], res[i]) };
   return out;
 }
 
@@ -407,7 +423,7 @@ export function chargeAll(api, ledger, acct, charges) {
 // what the deductions so far allow; a failed read tells it nothing.
 export function readBalance(api, ledger, acct) {
   const rd = ledger.beginRead(acct.id);
-  const res = api.send(api.balanceReq(acct));
+  const res = api.send(api.readReq(acct));
   const snap = api.snapshot(res);
   ledger.settleRead(rd, snap || res);
   return { res, snap };
