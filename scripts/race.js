@@ -143,36 +143,26 @@ function currentAccount(data, ids) {
   return current;
 }
 
-// randomCharge makes c one charge of the usual traffic: 60 % deduct of 1-5 units, 20 % AI search, 20 %
-// AI recommendations.
-function randomCharge(c) {
+// randomCharge is one charge of the usual traffic: 60 % deduct of 1-5 units, 20 % AI search, 20 % AI
+// recommendations.
+function randomCharge() {
   const f = cfg.features;
   const r = Math.random();
-  if (r < 0.6) {
-    c.feature = f.deduct;
-    c.amount = api.price(f.deduct, 1 + Math.floor(Math.random() * 5));
-  } else {
-    c.feature = r < 0.8 ? f.aiSearch : f.aiRecommendations;
-    c.amount = api.price(c.feature, 1);
-  }
+  if (r < 0.6) return { feature: f.deduct, amount: api.price(f.deduct, 1 + Math.floor(Math.random() * 5)) };
+  if (r < 0.8) return { feature: f.aiSearch, amount: api.price(f.aiSearch, 1) };
+  return { feature: f.aiRecommendations, amount: api.price(f.aiRecommendations, 1) };
 }
 
-// The charges of a burst, {feature, amount} each, kept from burst to burst and written over: chargeAll
-// reads them when it begins the burst's operations (the ledger copies what it records) and keeps none.
-const burst = [];
-for (let i = 0; i < BURST; i++) burst[i] = { feature: '', amount: 0 };
-
 // nextBurst is the charges of one burst: the whole balance left (in whole units) when the account runs
-// low, then random charges up to BURST.
+// low, then random charges up to BURST. (charges[i] = v: Array.prototype.push is a native call each.)
 function nextBurst() {
+  const charges = [];
   let i = 0;
   if (balanceToTake >= UNIT) {
-    burst[0].feature = DRAIN_FEATURE;
-    burst[0].amount = balanceToTake - (balanceToTake % UNIT);
-    i = 1;
+    charges[i++] = { feature: DRAIN_FEATURE, amount: balanceToTake - (balanceToTake % UNIT) };
   }
-  for (; i < BURST; i++) randomCharge(burst[i]);
-  return burst;
+  while (i < BURST) charges[i++] = randomCharge();
+  return charges;
 }
 
 // The checks of an iteration, built once: check calls each with the value it is given.

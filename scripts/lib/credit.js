@@ -86,7 +86,7 @@ export class Client {
     this.snapshotFields = ['used', this.f.used, 'version', this.f.version, 'lowNotified', this.f.lowNotified,
       'depletedNotified', this.f.depletedNotified];
     this.burst = []; // burstReq's request objects, by place in a burst
-    this.read = null; // readReq's request object
+    this.read = null; // balanceReq's kept request object
     this.metaHead = this.f.metadata ? `,${this.quoted(this.f.metadata)}:{"source":"tally","op":` : '';
   }
 
@@ -166,16 +166,14 @@ export class Client {
     return { method: 'DELETE', url: this.url('deleteUser', acct), body: null, params: this.params('deleteUser', null, this.cfg.adminTimeout) };
   }
 
-  // balanceReq reads acct's balance; admin: with the setup/teardown timeout.
-  balanceReq(acct, admin) {
-    return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct, admin ? this.cfg.adminTimeout : undefined) };
-  }
-
-  // readReq is balanceReq (not admin) in a request object kept for it, written over as burstReq's are:
-  // readBalance's request, sent at once and never kept.
-  readReq(acct) {
-    const auth = this.authValue(acct);
-    if (!auth) return this.balanceReq(acct); // not the usual shape
+  // balanceReq reads acct's balance; admin: with the setup/teardown timeout. kept (not admin): the request
+  // is written over in an object kept for it, as burstReq's are (readBalance's, sent at once and never
+  // kept), instead of a request, a params and a headers object per read.
+  balanceReq(acct, admin, kept) {
+    const auth = kept && !admin ? this.authValue(acct) : undefined;
+    if (!auth) {
+      return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct, admin ? this.cfg.adminTimeout : undefined) };
+    }
     let req = this.read;
     if (req === null) {
       req = { method: 'GET', url: this.url('balance'), body: null,
@@ -423,7 +421,7 @@ export function chargeAll(api, ledger, acct, charges) {
 // what the deductions so far allow; a failed read tells it nothing.
 export function readBalance(api, ledger, acct) {
   const rd = ledger.beginRead(acct.id);
-  const res = api.send(api.readReq(acct));
+  const res = api.send(api.balanceReq(acct, false, true));
   const snap = api.snapshot(res);
   ledger.settleRead(rd, snap || res);
   return { res, snap };
