@@ -69,7 +69,7 @@ type request struct {
 	// hop is the round trip in progress, also allocated with the request:
 	// the functions of a round trip fill it through a pointer rather than
 	// return it, which keeps their frames, and so the stack of the goroutine
-	// running a round trip (a worker's, in runs of many VUs), small.
+	// running a round trip (the VU's, or a batch worker's), small.
 	hop hop
 }
 

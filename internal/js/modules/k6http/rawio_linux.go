@@ -129,24 +129,17 @@ func (r *rawConn) opError(op string, err error) error {
 
 // rawRead is read(2) on a non-blocking descriptor without entersyscall; it
 // retries when interrupted.
-func rawRead(fd uintptr, b []byte) (int, error) {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), nil
-	}
-}
+func rawRead(fd uintptr, b []byte) (int, error) { return rawIO(syscall.SYS_READ, fd, b) }
 
 // rawWrite is write(2) on a non-blocking descriptor without entersyscall;
 // it retries when interrupted.
-func rawWrite(fd uintptr, b []byte) (int, error) {
+func rawWrite(fd uintptr, b []byte) (int, error) { return rawIO(syscall.SYS_WRITE, fd, b) }
+
+// rawIO is the system call trap (read or write) on fd and b, retried when
+// interrupted.
+func rawIO(trap, fd uintptr, b []byte) (int, error) {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
 		if e == syscall.EINTR {
 			continue
 		}
