@@ -171,16 +171,12 @@ export class Client {
   // kept), instead of a request, a params and a headers object per read.
   balanceReq(acct, admin, kept) {
     const auth = kept && !admin ? this.authValue(acct) : undefined;
-    if (!auth) {
-      return { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct, admin ? this.cfg.adminTimeout : undefined) };
+    if (auth && this.read !== null) {
+      this.read.params.headers[this.cfg.auth.header] = auth;
+      return this.read;
     }
-    let req = this.read;
-    if (req === null) {
-      req = { method: 'GET', url: this.url('balance'), body: null,
-        params: { headers: { 'Content-Type': 'application/json' }, tags: this.tagsOf.balance, timeout: this.cfg.timeout } };
-      this.read = req;
-    }
-    req.params.headers[this.cfg.auth.header] = auth;
+    const req = { method: 'GET', url: this.url('balance'), body: null, params: this.params('balance', acct, admin ? this.cfg.adminTimeout : undefined) };
+    if (auth) this.read = req;
     return req;
   }
 
